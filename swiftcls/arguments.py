@@ -1,0 +1,129 @@
+"""Argument dataclasses, one per concern. Field names follow SWIFT / transformers so flags feel familiar."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+def arg(default, help: str, aliases: tuple[str, ...] = (), choices: tuple | None = None):  # noqa: A002
+    """A dataclass field carrying its CLI help, aliases and choices."""
+    meta = {"help": help, "aliases": aliases, "choices": choices}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class ModelArguments:
+    """Which model, and how its classification head is configured."""
+
+    model: str | None = arg(None, "Local folder, hub id (org/name) or short name such as Qwen2.5-7B-Instruct.")
+    use_hf: bool = arg(True, "Download hub ids from Hugging Face (true) or ModelScope (false).")
+    model_revision: str | None = arg(None, "Hub revision (branch, tag or commit).")
+    torch_dtype: str = arg("auto", "float32|bfloat16|float16|auto (bf16 on GPUs that support it, else fp32).",
+                           choices=("auto", "float32", "bfloat16", "float16"))
+    attn_impl: str | None = arg(None, "Attention implementation (sdpa, eager, flash_attention_2).")
+    trust_remote_code: bool = arg(False, "Allow custom model code from the checkpoint (off by default: security).")
+    num_labels: int | None = arg(None, "Number of labels; inferred from the data when omitted.")
+    problem_type: str | None = arg(
+        None, "single_label_classification|multi_label_classification|regression; inferred when omitted.",
+        choices=(None, "single_label_classification", "multi_label_classification", "regression"))
+    labels: list[str] = arg([], "Label names in id order, or one path to a file with one name per line.")
+
+
+@dataclass
+class DataArguments:
+    """Where the data comes from and how rows become model inputs."""
+
+    dataset: list[str] = arg([], "Data files (.jsonl/.json/.csv/.tsv/.parquet) or hub datasets; "
+                                 "'file#N' samples N rows. Several are concatenated.")
+    val_dataset: list[str] = arg([], "Validation files/datasets (same syntax as --dataset).")
+    split_dataset_ratio: float = arg(0.0, "Hold out this fraction of --dataset for validation (stratified for "
+                                          "single-label) when --val_dataset is not given.")
+    columns: str | None = arg(None, "JSON map from your column names to text/text_pair/label/messages/images, "
+                                    "e.g. '{\"SMS\": \"text\", \"Label\": \"label\"}'. Header-less files use indices.")
+    delimiter: str | None = arg(None, "CSV/TSV delimiter (default: ',' for .csv, tab for .tsv).")
+    header: bool = arg(True, "Whether CSV/TSV files have a header row; false keys columns by index 0,1,...")
+    quoting: str = arg("auto", "CSV quoting: auto (none for TSV, standard for CSV), csv or none.",
+                       choices=("auto", "csv", "none"))
+    encoding: str = arg("utf-8-sig", "File encoding (utf-8-sig strips a BOM).")
+    max_length: int = arg(512, "Maximum tokens per row; longer rows are truncated.")
+    truncation_side: str = arg("right", "Which side to cut when a row is too long.", choices=("left", "right"))
+    use_chat_template: bool | None = arg(None, "Wrap text in the tokenizer's chat template (default: the "
+                                               "template's setting, and only if the tokenizer has one).")
+    system: str | None = arg(None, "System prompt added to chat-template prompts.")
+    skip_bad_rows: bool = arg(False, "Skip bad rows and write a report of each, instead of stopping at the first.")
+    data_seed: int = arg(42, "Seed for 'file#N' sampling and the validation split.")
+
+
+@dataclass
+class TunerArguments:
+    """LoRA or full fine-tuning."""
+
+    tuner_type: str = arg("lora", "lora or full.", aliases=("--train_type",), choices=("lora", "full"))
+    lora_rank: int = arg(8, "LoRA rank r.")
+    lora_alpha: int = arg(32, "LoRA alpha.")
+    lora_dropout: float = arg(0.05, "LoRA dropout.")
+    target_modules: list[str] = arg(["all-linear"], "LoRA targets: all-linear, default (the template's list), "
+                                                    "or module names.")
+    modules_to_save: list[str] = arg([], "Extra modules trained fully and saved with the adapter "
+                                         "(the classification head always is).")
+
+
+@dataclass
+class LossArguments:
+    """Loss shaping and decision rules."""
+
+    class_weights: str | None = arg(None, "'auto' (inverse class frequency / positive weight for multi-label) "
+                                          "or comma-separated weights in label-id order.")
+    label_smoothing: float = arg(0.0, "Label smoothing for single-label cross-entropy.")
+    focal_gamma: float = arg(0.0, "Focal loss gamma (0 = plain CE/BCE).")
+    threshold: float = arg(0.5, "Probability threshold for multi-label predictions.")
+    head_lr: float | None = arg(None, "Learning rate for the classification head (default: --learning_rate).")
+
+
+@dataclass
+class TrainArguments:
+    """The usual transformers.TrainingArguments; any other TrainingArguments flag is passed through too."""
+
+    task: str = arg("seq_cls", "Task type; swiftcls does sequence classification.", aliases=("--task_type",),
+                    choices=("seq_cls",))
+    output_dir: str = arg("output", "Where checkpoints, args.json, metrics and plots are written.")
+    num_train_epochs: float = arg(3.0, "Epochs.")
+    max_steps: int = arg(-1, "Stop after this many optimizer steps (overrides epochs when > 0).")
+    per_device_train_batch_size: int = arg(8, "Training batch size per device.", aliases=("--batch_size",))
+    per_device_eval_batch_size: int = arg(16, "Evaluation batch size per device.")
+    gradient_accumulation_steps: int = arg(1, "Gradient accumulation steps.")
+    learning_rate: float | None = arg(None, "Peak learning rate (default 1e-4 for LoRA, 2e-5 for full).")
+    weight_decay: float = arg(0.0, "AdamW weight decay.")
+    warmup_ratio: float = arg(0.05, "Fraction of steps used for linear warm-up.")
+    lr_scheduler_type: str = arg("cosine", "Learning-rate schedule (linear, cosine, constant, ...).")
+    logging_steps: int = arg(10, "Log every N steps.")
+    eval_strategy: str = arg("epoch", "no|steps|epoch.", choices=("no", "steps", "epoch"))
+    eval_steps: int | None = arg(None, "Evaluate every N steps with --eval_strategy steps.")
+    save_strategy: str | None = arg(None, "no|steps|epoch (default: same as --eval_strategy).")
+    save_steps: int | None = arg(None, "Save every N steps (default: --eval_steps).")
+    save_total_limit: int | None = arg(2, "Keep at most this many checkpoints (the best one is always kept).")
+    metric_for_best_model: str | None = arg(None, "Metric picking the best checkpoint (default: accuracy, "
+                                                  "f1_micro for multi-label, mse for regression).")
+    seed: int = arg(42, "Random seed.")
+    gradient_checkpointing: bool = arg(False, "Trade compute for memory.")
+    group_by_length: bool = arg(True, "Batch rows of similar length together (less padding).")
+    report_to: list[str] = arg(["none"], "tensorboard, wandb, ... or none.")
+    resume_from_checkpoint: str | None = arg(None, "Checkpoint folder to resume from ('true' = the latest in "
+                                                   "--output_dir).")
+    dataloader_num_workers: int = arg(0, "DataLoader worker processes.")
+    use_cpu: bool = arg(False, "Train on the CPU even when a GPU is present.")
+
+
+@dataclass
+class InferArguments:
+    """Prediction and scoring on a trained model."""
+
+    adapters: str | None = arg(None, "LoRA checkpoint folder (its base model is read from args.json when "
+                                     "--model is omitted).")
+    result_path: str | None = arg(None, "JSONL file for predictions (default: <checkpoint>/infer_result.jsonl).")
+    metrics_path: str | None = arg(None, "JSON file for metrics (default: next to --result_path).")
+    batch_size: int = arg(32, "Rows per forward pass (rows are sorted by length first).")
+    threshold: float | None = arg(None, "Multi-label probability threshold (default: the one used in training).")
+    device: str | None = arg(None, "cpu, cuda, cuda:1, ... (default: cuda when available).")

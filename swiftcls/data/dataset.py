@@ -1,0 +1,202 @@
+"""Turn data files into validated examples: column mapping, field checks, sampling, validation split."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ConfigError, DataError
+from .labels import SINGLE, LabelSpace, parse_label
+from .readers import SUPPORTED_SUFFIXES, ReadOptions, Record, read_hf_dataset, read_records
+
+logger = logging.getLogger(__name__)
+
+TEXT_KEYS = ("text", "query", "content", "sentence", "sentence1")
+PAIR_KEYS = ("text_pair", "sentence2")
+LABEL_KEYS = ("label", "labels")
+TARGETS = ("text", "text_pair", "label", "messages", "images", "ignore")
+
+
+@dataclass
+class Example:
+    """One validated row. ``label`` is the parsed raw label ``(kind, value)`` or None."""
+
+    text: str | None
+    text_pair: str | None = None
+    messages: list[dict] | None = None
+    label: tuple[str, object] | None = None
+    images: list[str] = field(default_factory=list)
+    file: str = ""
+    row: int = 0
+    raw: dict = field(default_factory=dict)
+
+    @property
+    def where(self) -> dict:
+        return {"file": self.file, "row": self.row}
+
+
+def parse_columns(columns: str | dict | None) -> dict[str, str]:
+    """Parse ``--columns`` JSON into ``{source column: target field}``."""
+    if not columns:
+        return {}
+    if isinstance(columns, str):
+        try:
+            columns = json.loads(columns)
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"--columns is not valid JSON ({err}): {columns!r}. "
+                              "Example: --columns '{\"SMS\": \"text\", \"Label\": \"label\"}'") from err
+    if not isinstance(columns, dict):
+        raise ConfigError(f"--columns must be a JSON object mapping column -> field, got {columns!r}.")
+    for src, dst in columns.items():
+        if dst not in TARGETS:
+            raise ConfigError(f"--columns maps '{src}' to '{dst}'; targets must be one of {TARGETS}.")
+    return {str(k): v for k, v in columns.items()}
+
+
+def _first(fields: dict, keys: tuple[str, ...]):
+    return next((fields[k] for k in keys if k in fields), None)
+
+
+def _check_messages(messages, where: dict) -> list[dict]:
+    if not isinstance(messages, list) or not messages or not all(
+            isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+            for m in messages):
+        raise DataError("'messages' must be a non-empty list of {\"role\": ..., \"content\": \"...\"} objects.",
+                        field="messages", **where, fix="use SWIFT's format: [{\"role\": \"user\", \"content\": ...}].")
+    if not any(m["content"].strip() for m in messages):
+        raise DataError("all messages are empty.", field="messages", **where, fix="give the row some text.")
+    return messages
+
+
+def to_example(record: Record, columns: dict[str, str], require_label: bool) -> Example:
+    """Validate one record and map its fields; raises DataError naming file, row and field."""
+    where = {"file": record.file, "row": record.row}
+    fields = {}
+    for key, value in record.fields.items():
+        target = columns.get(key, key)
+        if target != "ignore":
+            fields[target] = value
+    messages = fields.get("messages")
+    text = _first(fields, TEXT_KEYS)
+    if messages is not None:
+        messages = _check_messages(messages, where)
+    elif text is None:
+        found = sorted(record.fields)
+        guess = max((k for k in found if k not in LABEL_KEYS and columns.get(k) not in ("label", "ignore")),
+                    key=lambda k: len(str(record.fields[k])), default=found[0] if found else "my_text")
+        raise DataError(f"no text field; columns found: {found[:12]}.", field="text", **where,
+                        fix=f"name the text column one of {TEXT_KEYS} or map it: --columns '{{\"{guess}\": "
+                            "\"text\"}'.")
+    elif not isinstance(text, str):
+        raise DataError(f"text must be a string, got {type(text).__name__}.", field="text", **where,
+                        fix="quote the value as a string.")
+    elif not text.strip():
+        raise DataError("text is empty or whitespace.", field="text", **where, fix="fill it in or drop the row.")
+    pair = _first(fields, PAIR_KEYS)
+    if pair is not None and (not isinstance(pair, str) or not pair.strip()):
+        raise DataError("text_pair must be a non-empty string.", field="text_pair", **where, fix="fill it in.")
+    raw_label = _first(fields, LABEL_KEYS)
+    label = None
+    if raw_label is not None and not (isinstance(raw_label, str) and not raw_label.strip()):
+        label = parse_label(raw_label, where)
+    elif require_label:
+        raise DataError("missing or empty label.", field="label", **where,
+                        fix="add a 'label' field (or map your column with --columns), or pass --skip_bad_rows.")
+    images = fields.get("images") or []
+    images = [images] if isinstance(images, str) else list(images)
+    return Example(text, pair, messages, label, images, record.file, record.row, dict(record.fields))
+
+
+def _split_spec(spec: str) -> tuple[str, int | None]:
+    """``file.jsonl#500`` -> (``file.jsonl``, 500)."""
+    if "#" in spec:
+        name, _, count = spec.rpartition("#")
+        if not count.isdigit() or int(count) <= 0:
+            raise ConfigError(f"dataset '{spec}': the part after '#' must be a positive row count.")
+        return name, int(count)
+    return spec, None
+
+
+def read_dataset(spec: str, options: ReadOptions) -> list[Record]:
+    """Records of one ``--dataset`` value: a local file, or a hub dataset name (``name[:subset]``)."""
+    path = Path(spec).expanduser()
+    if path.suffix.lower() in SUPPORTED_SUFFIXES or path.exists():
+        return read_records(str(path), options)
+    name, _, subset = spec.partition(":")
+    return read_hf_dataset(name, split="train", subset=subset or None)
+
+
+def load_examples(specs: list[str], options: ReadOptions, columns: dict[str, str], require_label: bool = True,
+                  skip_bad_rows: bool = False, seed: int = 42) -> tuple[list[Example], list[DataError]]:
+    """Load and validate every dataset in ``specs``.
+
+    Returns:
+        The examples and, with ``skip_bad_rows``, the errors of the rows that were skipped (otherwise the
+        first bad row raises).
+    """
+    examples, skipped = [], []
+    for spec in specs:
+        name, count = _split_spec(spec)
+        records = read_dataset(name, options)
+        if count is not None:
+            if count < len(records):
+                records = random.Random(seed).sample(records, count)
+            else:
+                logger.warning("%s: asked for %d rows, the file has %d; using all.", name, count, len(records))
+        for record in records:
+            try:
+                examples.append(to_example(record, columns, require_label))
+            except DataError as err:
+                if not skip_bad_rows:
+                    raise
+                skipped.append(err)
+    if skipped:
+        logger.warning("Skipped %d bad rows (see skipped_rows.jsonl in the output dir); first: %s",
+                       len(skipped), skipped[0])
+    if not examples:
+        raise DataError(f"no usable rows in {specs} ({len(skipped)} skipped).", fix="check the files and --columns.")
+    return examples, skipped
+
+
+def encode_labels(examples: list[Example], space: LabelSpace, skip_bad_rows: bool = False,
+                  skipped: list[DataError] | None = None) -> tuple[list[Example], list]:
+    """Encode labels against ``space``; returns the kept examples and their encoded labels."""
+    kept, encoded = [], []
+    for ex in examples:
+        try:
+            encoded.append(space.encode(*ex.label, ex.where))
+            kept.append(ex)
+        except DataError as err:
+            if not skip_bad_rows:
+                raise
+            if skipped is not None:
+                skipped.append(err)
+    return kept, encoded
+
+
+def split_validation(examples: list[Example], ratio: float, space: LabelSpace,
+                     seed: int = 42) -> tuple[list[Example], list[Example]]:
+    """Hold out ``ratio`` of the rows, stratified by class for single-label data when every class has 2+ rows."""
+    if not 0 < ratio < 1:
+        raise ConfigError(f"--split_dataset_ratio must be between 0 and 1, got {ratio}.")
+    from sklearn.model_selection import train_test_split
+
+    stratify = None
+    if space.problem_type == SINGLE:
+        keys = [str(ex.label[1]) for ex in examples]
+        if min(keys.count(k) for k in set(keys)) >= 2:
+            stratify = keys
+    train, val = train_test_split(examples, test_size=ratio, random_state=seed, stratify=stratify)
+    return list(train), list(val)
+
+
+def write_skipped(skipped: list[DataError], path: str) -> None:
+    """One JSON line per skipped row: file, row, field and reason, so nothing is lost silently."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        for err in skipped:
+            f.write(json.dumps({"file": err.file, "row": err.row, "field": err.field, "error": str(err)},
+                               ensure_ascii=False) + "\n")

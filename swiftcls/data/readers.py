@@ -1,0 +1,248 @@
+"""Read labelled rows from local files (JSONL, JSON, CSV, TSV, parquet) or a Hugging Face dataset.
+
+Readers return plain :class:`Record` objects and never guess at column meaning; mapping columns to
+text/label is the caller's job. Every problem is raised as a :class:`~swiftcls.errors.DataError` that
+names the file, the line (or row index) and how to fix it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from swiftcls.errors import DataError
+
+SUPPORTED_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
+_QUOTING = {"csv": csv.QUOTE_MINIMAL, "none": csv.QUOTE_NONE}
+# Same terminators as the csv module sees with newline="", so decode errors and rows agree on numbering.
+_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
+
+
+@dataclass
+class Record:
+    """One row of a dataset.
+
+    Attributes:
+        fields: Column name -> value. CSV/TSV values are strings; header-less CSV/TSV rows are keyed by
+            column index ("0", "1", ...).
+        file: The path as given, or the Hugging Face dataset name.
+        row: 1-based physical line for .jsonl/.csv/.tsv (a header is line 1); 0-based index for .json
+            arrays, parquet and Hugging Face datasets.
+    """
+
+    fields: dict[str, Any]
+    file: str
+    row: int
+
+
+@dataclass
+class ReadOptions:
+    """How to parse CSV/TSV files; JSON and JSONL use only ``encoding``, parquet uses none of these.
+
+    Attributes:
+        delimiter: Field separator; None picks "\\t" for .tsv and "," otherwise.
+        header: Whether the first non-blank line names the columns. False keys columns "0", "1", ...
+            and lets rows differ in length (STS-B carries extra trailing columns).
+        quoting: "auto" (no quoting for tab-separated files, CSV quoting otherwise), "none" or "csv".
+        encoding: Text encoding; the default "utf-8-sig" also strips a leading BOM.
+    """
+
+    delimiter: str | None = None
+    header: bool = True
+    quoting: str = "auto"
+    encoding: str = "utf-8-sig"
+
+
+def read_records(path: str | os.PathLike[str], options: ReadOptions | None = None) -> list[Record]:
+    """Read every row of a local data file.
+
+    Args:
+        path: A file ending in one of ``SUPPORTED_SUFFIXES``.
+        options: Parsing options; defaults to ``ReadOptions()``.
+
+    Returns:
+        The rows in file order (at least one).
+
+    Raises:
+        DataError: The file is missing, has an unsupported suffix, cannot be decoded or parsed, or has
+            no rows.
+    """
+    name, options = os.fspath(path), options or ReadOptions()
+    suffix = Path(name).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise DataError(f"unsupported file type '{suffix or '(none)'}'.", file=name,
+                        fix=f"use one of {', '.join(SUPPORTED_SUFFIXES)}.")
+    if not Path(name).is_file():
+        raise DataError("file not found.", file=name, fix="check the path (relative paths start at the "
+                        "current directory).")
+    if suffix == ".parquet":
+        records = _read_parquet(name)
+    else:
+        text = _decode(name, Path(name).read_bytes(), options.encoding)
+        if suffix == ".jsonl":
+            records = _read_jsonl(name, text)
+        elif suffix == ".json":
+            records = _read_json(name, text)
+        else:
+            records = _read_delimited(name, text, suffix, options)
+    if not records:
+        raise DataError("no rows.", file=name, fix="the file is empty (or holds only a header); "
+                        "point to a file with data.")
+    return records
+
+
+def read_hf_dataset(name: str, split: str = "train", subset: str | None = None) -> list[Record]:
+    """Read one split of a Hugging Face hub dataset with ``datasets.load_dataset``.
+
+    Args:
+        name: Hub dataset name, e.g. "glue".
+        split: Split to read.
+        subset: Configuration name, e.g. "sst2".
+
+    Returns:
+        The rows, with ``row`` the 0-based index in the split.
+
+    Raises:
+        DataError: Loading failed (hub unreachable, unknown name/split) or the split is empty.
+    """
+    label = name if subset is None else f"{name}/{subset}"
+    try:
+        import datasets  # imported lazily: it is slow and only needed for hub data
+
+        rows = datasets.load_dataset(name, subset, split=split).to_list()
+    except Exception as exc:  # hub, network and config errors share no base class
+        raise DataError(f"cannot load split '{split}': {type(exc).__name__}: {exc}.", file=label,
+                        fix="the Hugging Face hub must be reachable (or the dataset cached) and the "
+                            "name/subset/split must exist; otherwise pass a local file "
+                            f"({', '.join(SUPPORTED_SUFFIXES)}).") from exc
+    if not rows:
+        raise DataError(f"no rows in split '{split}'.", file=label, fix="pick a non-empty split.")
+    return [Record(row, label, i) for i, row in enumerate(rows)]
+
+
+def _decode(name: str, data: bytes, encoding: str) -> str:
+    try:
+        return data.decode(encoding)
+    except LookupError as exc:
+        raise DataError(f"unknown encoding '{encoding}'.", file=name, field="encoding",
+                        fix="pass a valid Python codec name, e.g. --encoding utf-8 or gbk.") from exc
+    except UnicodeDecodeError as exc:
+        # Decoding the whole file at once is fast; the line is only worked out when it fails.
+        line = len(_LINE_BREAK.findall(data, 0, exc.start)) + 1
+        line_start = max(data.rfind(b"\n", 0, exc.start), data.rfind(b"\r", 0, exc.start)) + 1
+        raise DataError(f"cannot decode byte 0x{data[exc.start]:02x} (byte {exc.start - line_start + 1} of "
+                        f"the line) as {encoding}: {exc.reason}.", file=name, row=line,
+                        fix="convert the file to UTF-8 (e.g. `iconv -f gbk -t utf-8 in > out`) or pass "
+                            "its real encoding with --encoding.") from exc
+
+
+def _read_jsonl(name: str, text: str) -> list[Record]:
+    records = []
+    for line_no, line in enumerate(io.StringIO(text, newline=""), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"invalid JSON: {exc.msg} (column {exc.colno}).", file=name, row=line_no,
+                            fix="each line must hold one complete JSON object; fix or delete this "
+                                "line.") from exc
+        if not isinstance(obj, dict):
+            raise DataError(f"expected a JSON object, found {type(obj).__name__}.", file=name, row=line_no,
+                            fix='write one object per line, e.g. {"text": "...", "label": "..."}.')
+        records.append(Record(obj, name, line_no))
+    return records
+
+
+def _read_json(name: str, text: str) -> list[Record]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.", file=name,
+                        row=exc.lineno, fix="fix the JSON syntax at that line (a .jsonl file needs the "
+                                            ".jsonl suffix).") from exc
+    if isinstance(data, dict):
+        # Accept wrappers such as {"version": 1, "data": [...]} as long as the rows are unambiguous.
+        lists = [value for value in data.values() if isinstance(value, list)]
+        data = lists[0] if len(lists) == 1 else data
+    if not isinstance(data, list):
+        raise DataError(f"expected a list of objects, found {type(data).__name__}.", file=name,
+                        fix='use [{"text": ..., "label": ...}, ...] or {"data": [...]} '
+                            "with exactly one list.")
+    for index, obj in enumerate(data):
+        if not isinstance(obj, dict):
+            raise DataError(f"expected a JSON object, found {type(obj).__name__}.", file=name, row=index,
+                            fix="every list item must be an object mapping column names to values.")
+    return [Record(obj, name, index) for index, obj in enumerate(data)]
+
+
+def _read_parquet(name: str) -> list[Record]:
+    import pyarrow.parquet as pq  # imported lazily: pyarrow is heavy and parquet is rare
+
+    try:
+        rows = pq.read_table(name).to_pylist()
+    except Exception as exc:  # pyarrow raises several unrelated types for bad files
+        raise DataError(f"cannot read parquet: {type(exc).__name__}: {exc}.", file=name,
+                        fix="check that the file is a complete parquet file (re-export it).") from exc
+    return [Record(row, name, index) for index, row in enumerate(rows)]
+
+
+def _read_delimited(name: str, text: str, suffix: str, options: ReadOptions) -> list[Record]:
+    delimiter = options.delimiter or ("\t" if suffix == ".tsv" else ",")
+    delimiter = "\t" if delimiter in ("\\t", "tab") else delimiter  # a shell hands '\t' over literally
+    if len(delimiter) != 1:
+        raise DataError(f"delimiter must be one character, got {delimiter!r}.", file=name, field="delimiter",
+                        fix="pass e.g. --delimiter ',' or --delimiter '\\t'.")
+    if options.quoting != "auto" and options.quoting not in _QUOTING:
+        raise DataError(f"unknown quoting '{options.quoting}'.", file=name, field="quoting",
+                        fix="use --quoting auto, csv or none.")
+    # Real TSVs carry stray quotes that CSV quoting would treat as field delimiters and swallow lines.
+    quoting = options.quoting if options.quoting != "auto" else ("none" if delimiter == "\t" else "csv")
+    # strict: an unbalanced quote fails at its own line instead of silently swallowing the rows after it.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=_QUOTING[quoting],
+                        strict=True)
+    header: list[str] | None = None
+    records = []
+    while True:
+        start = reader.line_num + 1  # a quoted field may span lines; report where the row begins
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise DataError(f"cannot parse row: {exc}.", file=name, row=start,
+                            fix="look for an unbalanced quote near this line; pass --quoting none if "
+                                "quotes are literal text.") from exc
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue
+        if not options.header:
+            records.append(Record({str(i): value for i, value in enumerate(row)}, name, start))
+        elif header is None:
+            header = _check_header(name, row, start)
+        elif len(row) != len(header):
+            raise DataError(f"expected {len(header)} field(s) ({delimiter!r}-separated, as in the header "
+                            f"line), found {len(row)}.", file=name, row=start,
+                            fix="check the separator (--delimiter) and quoting (--quoting), or pass "
+                                "--header false if the file has no header line.")
+        else:
+            records.append(Record(dict(zip(header, row)), name, start))
+    return records
+
+
+def _check_header(name: str, header: list[str], line: int) -> list[str]:
+    seen: set[str] = set()
+    for index, column in enumerate(header, start=1):
+        if not column.strip():
+            raise DataError(f"header column {index} is empty.", file=name, row=line,
+                            fix="name every column in the header line, or pass --header false.")
+        if column in seen:
+            raise DataError(f"duplicate header column '{column}'.", file=name, row=line, field=column,
+                            fix="give each column a unique name, or pass --header false.")
+        seen.add(column)
+    return header

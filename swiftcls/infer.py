@@ -1,0 +1,151 @@
+"""``swiftcls infer`` / ``swiftcls eval``: predict with a trained classifier and score it."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+from transformers import AutoConfig
+
+from .arguments import DataArguments, InferArguments, ModelArguments
+from .data.dataset import encode_labels, load_examples, parse_columns
+from .data.encode import Collator, PromptEncoder
+from .data.labels import MULTI, REGRESSION, SINGLE, LabelSpace
+from .errors import ConfigError
+from .metrics import compute_metrics, format_report, logits_to_probs, save_metrics
+from .model import load_adapters, load_classifier
+from .modeling import classifier_logits
+from .registry import read_model_type, resolve_model, spec_for_config
+
+
+def read_args_json(folder: str | None) -> dict:
+    """``args.json`` of a swiftcls checkpoint (or its run folder); empty for foreign checkpoints."""
+    for candidate in (Path(folder), Path(folder).parent) if folder else ():
+        if (candidate / "args.json").is_file():
+            return json.loads((candidate / "args.json").read_text(encoding="utf-8"))
+    return {}
+
+
+def load_trained(model: str | None, adapters: str | None, model_args: ModelArguments, device: str | None = None):
+    """Load a trained classifier for prediction.
+
+    Args:
+        model: Full checkpoint folder (or the base model when ``adapters`` is given).
+        adapters: LoRA checkpoint folder; its base model is read from ``args.json`` when ``model`` is None.
+        model_args: dtype / attention / trust_remote_code settings.
+        device: Target device.
+
+    Returns:
+        ``(model, tokenizer, spec, label_space, training_args_dict)``.
+    """
+    payload = read_args_json(adapters or model)
+    if adapters:
+        base = model or payload.get("model_dir") or payload.get("model")
+        if not base or not payload.get("label_names"):
+            raise ConfigError(f"--adapters {adapters}: no args.json with the base model and labels; pass --model "
+                              "and make sure the checkpoint was written by swiftcls sft.")
+        model_dir = resolve_model(base, model_args.use_hf, model_args.model_revision)
+        space = LabelSpace(payload["problem_type"], payload["label_names"])
+    elif model:
+        model_dir = resolve_model(model, model_args.use_hf, model_args.model_revision)
+        space = LabelSpace.from_config(AutoConfig.from_pretrained(
+            model_dir, trust_remote_code=model_args.trust_remote_code))
+    else:
+        raise ConfigError("pass --model (a trained checkpoint) or --adapters (a LoRA checkpoint).")
+    spec = spec_for_config(read_model_type(model_dir))
+    net, tokenizer, _ = load_classifier(model_dir, spec, space, torch_dtype=model_args.torch_dtype,
+                                        attn_impl=model_args.attn_impl,
+                                        trust_remote_code=model_args.trust_remote_code, device=device)
+    if adapters:
+        net = load_adapters(net, adapters)
+    return net.eval(), tokenizer, spec, space, payload
+
+
+@torch.no_grad()
+def predict_logits(model, spec, rows: list[dict], collator: Collator, batch_size: int = 32,
+                   device: str | torch.device = "cpu", desc: str = "Predicting") -> np.ndarray:
+    """Logits for ``rows`` in their original order; batches are formed from length-sorted rows (less padding)."""
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i]["input_ids"]))
+    out = [None] * len(rows)
+    model.to(device)
+    for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", disable=len(order) <= batch_size):
+        idx = order[start:start + batch_size]
+        batch = collator([{k: v for k, v in rows[i].items() if k != "labels"} for i in idx])
+        logits = classifier_logits(model, spec, {k: v.to(device) for k, v in batch.items()}).float().cpu().numpy()
+        for i, row_logits in zip(idx, logits):
+            out[i] = row_logits
+    return np.stack(out)
+
+
+def _label_matrix(encoded: list, problem_type: str) -> np.ndarray:
+    return np.asarray(encoded, dtype=np.float32 if problem_type != SINGLE else np.int64)
+
+
+def evaluate_rows(trainer, rows: list[dict], space: LabelSpace, threshold: float = 0.5) -> dict:
+    """Full metrics (per class, confusion matrix) of ``trainer.model`` on encoded, labelled rows."""
+    collator = Collator(trainer.processing_class.pad_token_id, trainer.spec.padding_side)
+    logits = predict_logits(trainer.model, trainer.spec, rows, collator, trainer.args.per_device_eval_batch_size,
+                            trainer.args.device, desc="Evaluating")
+    labels = _label_matrix([r["labels"] for r in rows], space.problem_type)
+    return compute_metrics(space.problem_type, logits, labels, space.id2label, threshold)
+
+
+def _prediction(probs: np.ndarray, space: LabelSpace, threshold: float):
+    if space.problem_type == REGRESSION:
+        return float(probs[0]) if len(probs) == 1 else [float(p) for p in probs]
+    if space.problem_type == MULTI:
+        return [space.names[i] for i, p in enumerate(probs) if p >= threshold]
+    return space.names[int(np.argmax(probs))]
+
+
+def run_infer(model_args: ModelArguments, data_args: DataArguments, infer_args: InferArguments,
+              metrics_only: bool = False) -> dict:
+    """Predict every row of ``--dataset``; write results (JSONL) and, when rows carry labels, metrics."""
+    if not data_args.dataset:
+        raise ConfigError("--dataset is required.")
+    device = infer_args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model, tokenizer, spec, space, train = load_trained(model_args.model, infer_args.adapters, model_args, device)
+    threshold = infer_args.threshold if infer_args.threshold is not None else train.get("threshold", 0.5)
+    from .sft import read_options
+
+    examples, skipped = load_examples(data_args.dataset, read_options(data_args), parse_columns(data_args.columns),
+                                      require_label=metrics_only, skip_bad_rows=data_args.skip_bad_rows,
+                                      seed=data_args.data_seed)
+    # Prompt settings come from training so that inference can never format rows differently.
+    encoder = PromptEncoder(tokenizer, spec, train.get("max_length", data_args.max_length),
+                            train.get("chat_template_applied", data_args.use_chat_template),
+                            train.get("system", data_args.system),
+                            train.get("truncation_side", data_args.truncation_side))
+    rows = encoder.encode(examples)
+    logits = predict_logits(model, spec, rows, Collator(tokenizer.pad_token_id, spec.padding_side),
+                            infer_args.batch_size, device)
+    probs = logits_to_probs(logits, space.problem_type)
+    base = infer_args.adapters or model_args.model
+    result_path = infer_args.result_path or os.path.join(base, "infer_result.jsonl")
+    summary = {"rows": len(rows), "skipped": len(skipped)}
+    if not metrics_only:
+        Path(result_path).parent.mkdir(parents=True, exist_ok=True)
+        with open(result_path, "w", encoding="utf-8") as f:
+            for ex, p in zip(examples, probs):
+                record = {**ex.raw, "pred": _prediction(p, space, threshold)}
+                if space.problem_type != REGRESSION:
+                    record["probs"] = {name: round(float(v), 6) for name, v in zip(space.names, p)}
+                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        summary["result_path"] = result_path
+        print(f"Wrote {len(rows)} predictions to {result_path}")
+    labelled = [i for i, ex in enumerate(examples) if ex.label is not None]
+    if labelled and len(labelled) == len(examples):
+        _, encoded = encode_labels(examples, space)
+        metrics = compute_metrics(space.problem_type, logits, _label_matrix(encoded, space.problem_type),
+                                  space.id2label, threshold)
+        metrics_path = infer_args.metrics_path or (os.path.splitext(result_path)[0] + "_metrics.json")
+        save_metrics(metrics, metrics_path)
+        print(format_report(metrics, space.problem_type))
+        summary.update(metrics=metrics, metrics_path=metrics_path)
+    elif metrics_only:
+        raise ConfigError("swiftcls eval needs a label on every row.")
+    return summary

@@ -1,0 +1,131 @@
+"""Build the classifier: config with labels, tokenizer with a safe pad token, weights, LoRA or adapters."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+import transformers
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+from .data.encode import pick_pad_token
+from .data.labels import LabelSpace
+from .errors import ConfigError
+from .registry import ModelSpec
+
+logger = logging.getLogger(__name__)
+
+
+def resolve_dtype(name: str, device: str | None = None) -> torch.dtype:
+    """``auto`` is bf16 on a GPU that supports it, float32 elsewhere."""
+    if name != "auto":
+        return getattr(torch, name)
+    on_gpu = torch.cuda.is_available() and (device is None or device.startswith("cuda"))
+    return torch.bfloat16 if on_gpu and torch.cuda.is_bf16_supported() else torch.float32
+
+
+def _check_safetensors(model_dir: str) -> None:
+    folder = Path(model_dir)
+    if folder.is_dir() and not any(folder.glob("*.safetensors")):
+        pickles = [p.name for p in folder.glob("*.bin")] + [p.name for p in folder.glob("*.pt")]
+        raise ConfigError(
+            f"{model_dir}: no *.safetensors weights{f' (found pickled {pickles})' if pickles else ''}. swiftcls "
+            "refuses pickled checkpoints because loading them can run code; convert them to safetensors first "
+            "(e.g. load with torch.load(weights_only=True) and save with safetensors.torch.save_file)."
+        )
+
+
+def load_tokenizer(model_dir: str, spec: ModelSpec, trust_remote_code: bool = False):
+    """The checkpoint's tokenizer with a pad token and the family's padding side."""
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=trust_remote_code)
+    pick_pad_token(tokenizer, spec)
+    if tokenizer.pad_token is None:
+        raise ConfigError(f"{model_dir}: the tokenizer has no pad token and no usable candidate; add one to "
+                          f"pad_token_candidates in the '{spec.name}' template.")
+    tokenizer.padding_side = spec.padding_side
+    return tokenizer
+
+
+def _classifier_class(spec: ModelSpec):
+    if spec.classifier == "auto":
+        return AutoModelForSequenceClassification
+    if not hasattr(transformers, spec.classifier):
+        raise ConfigError(f"template '{spec.name}': transformers {transformers.__version__} has no class "
+                          f"{spec.classifier}; upgrade transformers.")
+    return getattr(transformers, spec.classifier)
+
+
+def _new_modules(missing_keys: list[str]) -> list[str]:
+    """Top-level module names whose weights were freshly initialised (absent from the checkpoint)."""
+    return sorted({key.rsplit(".", 1)[0] for key in missing_keys})
+
+
+def linear_targets(model, exclude: list[str]) -> list[str]:
+    """Leaf names of every nn.Linear outside the head: what ``all-linear`` means for a classifier."""
+    names = set()
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Linear) and not any(
+                name == e or name.startswith(e + ".") for e in exclude):
+            names.add(name.rsplit(".", 1)[-1])
+    return sorted(names)
+
+
+def load_classifier(model_dir: str, spec: ModelSpec, labels: LabelSpace, *, torch_dtype: str = "auto",
+                    attn_impl: str | None = None, trust_remote_code: bool = False, device: str | None = None):
+    """Load ``model_dir`` as a sequence classifier for ``labels``.
+
+    Returns:
+        ``(model, tokenizer, new_modules)``: ``new_modules`` are the modules initialised from scratch
+        (the head, and e.g. a BERT pooler missing from the checkpoint); LoRA must train and save them.
+    """
+    _check_safetensors(model_dir)
+    tokenizer = load_tokenizer(model_dir, spec, trust_remote_code)
+    config = AutoConfig.from_pretrained(
+        model_dir, num_labels=labels.num_labels, id2label=labels.id2label, label2id=labels.label2id,
+        problem_type=labels.problem_type, trust_remote_code=trust_remote_code)
+    config.pad_token_id = tokenizer.pad_token_id
+    kwargs = {"attn_implementation": attn_impl} if attn_impl else {}
+    model, info = _classifier_class(spec).from_pretrained(
+        model_dir, config=config, dtype=resolve_dtype(torch_dtype, device), use_safetensors=True,
+        trust_remote_code=trust_remote_code, output_loading_info=True, ignore_mismatched_sizes=True, **kwargs)
+    mismatched = [key for key, *_ in info.get("mismatched_keys", [])]
+    new = _new_modules(list(info.get("missing_keys", [])) + mismatched)
+    if new:
+        logger.info("Freshly initialised (trained and saved in full): %s", new)
+    return model, tokenizer, new
+
+
+def apply_lora(model, spec: ModelSpec, new_modules: list[str], rank: int = 8, alpha: int = 32,
+               dropout: float = 0.05, target_modules: list[str] | None = None, modules_to_save: list[str] = ()):
+    """Wrap ``model`` with LoRA; the head and every freshly initialised module are trained fully and saved.
+
+    PEFT only saves the modules it is told about: a head it does not know (or a BERT pooler missing from the
+    checkpoint) would be re-initialised randomly at load time. Listing them in ``modules_to_save`` fixes that.
+    """
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    save = sorted(set(spec.head) | set(new_modules) | set(modules_to_save))
+    save = [m for m in save if any(n == m or n.endswith("." + m) for n, _ in model.named_modules())]
+    targets = list(target_modules or ["all-linear"])
+    if targets == ["default"]:
+        targets = spec.lora_target_modules
+    if targets == ["all-linear"]:
+        targets = linear_targets(model, exclude=save)
+    if not targets:
+        raise ConfigError("no LoRA target modules found; pass --target_modules explicitly.")
+    # Leaf-name targets such as "dense" would also match linears inside saved modules: exclude them by full name.
+    inside_saved = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)
+                    and any(n == s or n.startswith(s + ".") or f".{s}." in f".{n}." for s in save)]
+    config = LoraConfig(task_type=TaskType.SEQ_CLS, r=rank, lora_alpha=alpha, lora_dropout=dropout,
+                        target_modules=targets, modules_to_save=save, exclude_modules=inside_saved or None)
+    return get_peft_model(model, config)
+
+
+def load_adapters(model, adapters: str):
+    """Attach a trained LoRA checkpoint (adapters + saved head) for inference."""
+    from peft import PeftModel
+
+    if not (Path(adapters) / "adapter_config.json").is_file():
+        raise ConfigError(f"--adapters {adapters}: no adapter_config.json (is it a full checkpoint? use --model).")
+    return PeftModel.from_pretrained(model, adapters, is_trainable=False)

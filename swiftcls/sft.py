@@ -1,0 +1,184 @@
+"""``swiftcls sft --task seq_cls``: load data, build the classifier, train, evaluate, save."""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+from dataclasses import asdict, fields
+
+import torch
+from transformers import TrainingArguments, set_seed
+
+from . import __version__
+from .arguments import DataArguments, LossArguments, ModelArguments, TrainArguments, TunerArguments
+from .data.dataset import encode_labels, load_examples, parse_columns, split_validation, write_skipped
+from .data.encode import Collator, PromptEncoder
+from .data.labels import SINGLE, LabelSpace, read_label_names
+from .data.readers import ReadOptions
+from .errors import ConfigError
+from .loss import LossConfig, resolve_class_weights
+from .metrics import default_metric_for_best, format_report, make_compute_metrics, save_metrics
+from .model import apply_lora, load_classifier
+from .registry import read_model_type, resolve_model, spec_for_config
+from .trainer import ArgsSaver, SeqClsTrainer, write_args
+
+logger = logging.getLogger(__name__)
+
+
+def read_options(data_args: DataArguments) -> ReadOptions:
+    """File-reading options from the data flags."""
+    return ReadOptions(delimiter=data_args.delimiter, header=data_args.header, quoting=data_args.quoting,
+                       encoding=data_args.encoding)
+
+
+def label_dtype(problem_type: str) -> torch.dtype:
+    """Class ids are long; multi-hot vectors and scores are float."""
+    return torch.long if problem_type == SINGLE else torch.float32
+
+
+def _training_arguments(train: TrainArguments, tuner: TunerArguments, problem_type: str, has_val: bool,
+                        extra: dict) -> TrainingArguments:
+    lr = train.learning_rate or (1e-4 if tuner.tuner_type == "lora" else 2e-5)
+    eval_strategy = train.eval_strategy if has_val else "no"
+    save_strategy = train.save_strategy or (eval_strategy if eval_strategy != "no" else "epoch")
+    metric, greater = default_metric_for_best(problem_type)
+    metric = train.metric_for_best_model or metric
+    best = eval_strategy != "no" and save_strategy == eval_strategy
+    skip = {"task", "learning_rate", "eval_strategy", "save_strategy", "metric_for_best_model",
+            "resume_from_checkpoint", "save_steps", "warmup_ratio", "group_by_length", "gradient_checkpointing"}
+    kwargs = {f.name: getattr(train, f.name) for f in fields(train) if f.name not in skip}
+    save_steps = train.save_steps or train.eval_steps
+    if save_steps:
+        kwargs["save_steps"] = save_steps
+    if train.metric_for_best_model and train.metric_for_best_model.endswith(("loss", "mse", "mae", "rmse")):
+        greater = False
+    kwargs.update(learning_rate=lr, eval_strategy=eval_strategy, save_strategy=save_strategy,
+                  metric_for_best_model=metric if best else None, greater_is_better=greater if best else None,
+                  load_best_model_at_end=best, label_names=["labels"], remove_unused_columns=False,
+                  disable_tqdm=False, logging_first_step=True, warmup_steps=train.warmup_ratio,
+                  train_sampling_strategy="group_by_length" if train.group_by_length else "random")
+    # transformers 5 renamed gradient_checkpointing; use whichever this version has.
+    names = {f.name for f in fields(TrainingArguments)}
+    kwargs["activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"] = \
+        train.gradient_checkpointing
+    kwargs["dataloader_pin_memory"] = torch.cuda.is_available() and not train.use_cpu
+    kwargs.update(extra)
+    return TrainingArguments(**kwargs)
+
+
+def _resume_path(train: TrainArguments) -> str | None:
+    """``--resume_from_checkpoint``; refuses to train over an earlier run's checkpoints otherwise."""
+    existing = sorted(glob.glob(os.path.join(train.output_dir, "checkpoint-*")))
+    resume = train.resume_from_checkpoint
+    if resume in ("true", "True", "1"):
+        if not existing:
+            raise ConfigError(f"--resume_from_checkpoint true: no checkpoint-* in {train.output_dir}.")
+        return max(existing, key=lambda p: int(p.rsplit("-", 1)[-1]) if p.rsplit("-", 1)[-1].isdigit() else -1)
+    if resume:
+        if not os.path.isdir(resume):
+            raise ConfigError(f"--resume_from_checkpoint {resume}: no such folder.")
+        return resume
+    if existing:
+        raise ConfigError(f"{train.output_dir} already holds checkpoints {[os.path.basename(p) for p in existing]}; "
+                          "pass --resume_from_checkpoint true to continue, or choose a new --output_dir "
+                          "(swiftcls never overwrites finished checkpoints).")
+    return None
+
+
+def run_sft(model_args: ModelArguments, data_args: DataArguments, tuner_args: TunerArguments,
+            loss_args: LossArguments, train_args: TrainArguments, extra: dict | None = None) -> dict:
+    """Train a classifier end to end. Returns a summary with checkpoint paths and final metrics."""
+    if not model_args.model:
+        raise ConfigError("--model is required.")
+    if not data_args.dataset:
+        raise ConfigError("--dataset is required.")
+    resume = _resume_path(train_args)
+    set_seed(train_args.seed)
+    model_dir = resolve_model(model_args.model, model_args.use_hf, model_args.model_revision)
+    spec = spec_for_config(read_model_type(model_dir))
+    options, columns = read_options(data_args), parse_columns(data_args.columns)
+    common = {"options": options, "columns": columns, "skip_bad_rows": data_args.skip_bad_rows,
+              "seed": data_args.data_seed}
+    train_ex, skipped = load_examples(data_args.dataset, **common)
+    val_ex = []
+    if data_args.val_dataset:
+        val_ex, val_skipped = load_examples(data_args.val_dataset, **common)
+        skipped += val_skipped
+    space = LabelSpace.infer([(*ex.label, ex.where) for ex in train_ex + val_ex], model_args.problem_type,
+                             model_args.num_labels, read_label_names(model_args.labels))
+    if not val_ex and data_args.split_dataset_ratio > 0:
+        train_ex, val_ex = split_validation(train_ex, data_args.split_dataset_ratio, space, data_args.data_seed)
+    train_ex, train_y = encode_labels(train_ex, space, data_args.skip_bad_rows, skipped)
+    val_ex, val_y = encode_labels(val_ex, space, data_args.skip_bad_rows, skipped)
+    os.makedirs(train_args.output_dir, exist_ok=True)
+    if skipped:
+        write_skipped(skipped, os.path.join(train_args.output_dir, "skipped_rows.jsonl"))
+    logger.info("Task %s with %d labels; %d train / %d validation rows; %d skipped.", space.problem_type,
+                space.num_labels, len(train_ex), len(val_ex), len(skipped))
+
+    model, tokenizer, new_modules = load_classifier(
+        model_dir, spec, space, torch_dtype=model_args.torch_dtype, attn_impl=model_args.attn_impl,
+        trust_remote_code=model_args.trust_remote_code, device="cpu" if train_args.use_cpu else None)
+    if tuner_args.tuner_type == "lora":
+        model = apply_lora(model, spec, new_modules, tuner_args.lora_rank, tuner_args.lora_alpha,
+                           tuner_args.lora_dropout, tuner_args.target_modules, tuner_args.modules_to_save)
+        model.print_trainable_parameters()
+    if train_args.gradient_checkpointing:
+        model.enable_input_require_grads() if hasattr(model, "enable_input_require_grads") else None
+    encoder = PromptEncoder(tokenizer, spec, data_args.max_length, data_args.use_chat_template, data_args.system,
+                            data_args.truncation_side)
+    train_rows = [{**r, "labels": y} for r, y in zip(encoder.encode(train_ex, "Tokenizing train"), train_y)]
+    val_rows = [{**r, "labels": y} for r, y in zip(encoder.encode(val_ex, "Tokenizing val"), val_y)]
+
+    payload = {**asdict(model_args), **asdict(data_args), **asdict(tuner_args), **asdict(loss_args),
+               **asdict(train_args), "model_dir": os.path.abspath(model_dir), "model_type": spec.name,
+               "problem_type": space.problem_type, "label_names": space.names,
+               "chat_template_applied": encoder.chat, "swiftcls_version": __version__, "extra": extra or {}}
+    write_args(train_args.output_dir, payload)
+    hf_args = _training_arguments(train_args, tuner_args, space.problem_type, bool(val_rows), extra or {})
+    trainer = SeqClsTrainer(
+        model=model, args=hf_args, train_dataset=train_rows, eval_dataset=val_rows or None,
+        processing_class=tokenizer,
+        data_collator=Collator(tokenizer.pad_token_id, spec.padding_side, label_dtype(space.problem_type)),
+        compute_metrics=make_compute_metrics(space.problem_type, space.id2label, loss_args.threshold),
+        callbacks=[ArgsSaver(payload)], spec=spec, head_lr=loss_args.head_lr,
+        loss_config=LossConfig(space.problem_type,
+                               resolve_class_weights(loss_args.class_weights, train_y, space.problem_type,
+                                                     space.num_labels),
+                               loss_args.label_smoothing, loss_args.focal_gamma))
+    trainer.train(resume_from_checkpoint=resume)
+    return _finish(trainer, payload, space, val_rows, loss_args.threshold)
+
+
+def _finish(trainer: SeqClsTrainer, payload: dict, space: LabelSpace, val_rows: list, threshold: float) -> dict:
+    """Save the last model if no checkpoint holds it, evaluate, and write metrics and plots."""
+    out = trainer.args.output_dir
+    state = trainer.state
+    last = os.path.join(out, f"checkpoint-{state.global_step}")
+    if not os.path.isdir(last):
+        trainer.save_model(last)
+        write_args(last, payload)
+    summary = {"last_model_checkpoint": last, "best_model_checkpoint": state.best_model_checkpoint or last}
+    if trainer.is_world_process_zero():
+        from .plots import plot_confusion_matrix, plot_curves
+
+        plot_curves(state.log_history, os.path.join(out, "curves.png"))
+    if val_rows:
+        from .infer import evaluate_rows
+
+        metrics = evaluate_rows(trainer, val_rows, space, threshold)
+        summary["metrics"] = metrics
+        if trainer.is_world_process_zero():
+            save_metrics(metrics, os.path.join(out, "eval_metrics.json"))
+            if "confusion_matrix" in metrics:
+                plot_confusion_matrix(metrics["confusion_matrix"], space.names,
+                                      os.path.join(out, "confusion_matrix.png"))
+            print(format_report(metrics, space.problem_type))
+    if trainer.is_world_process_zero():
+        save_metrics(summary, os.path.join(out, "summary.json"))
+        print(f"best_model_checkpoint: {summary['best_model_checkpoint']}\n"
+              f"last_model_checkpoint: {summary['last_model_checkpoint']}")
+    return summary
+
+

@@ -1,0 +1,92 @@
+"""``SeqClsTrainer``: transformers.Trainer with swiftcls's pooled forward, losses and a separate head LR."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import torch
+from transformers import Trainer, TrainerCallback
+
+from .loss import LossConfig, classification_loss
+from .modeling import classifier_logits
+from .registry import ModelSpec
+
+
+class SeqClsTrainer(Trainer):
+    """A Trainer whose loss is computed by swiftcls from pooled logits.
+
+    Args:
+        spec: The model family spec (pooling, head names).
+        loss_config: Which loss to use.
+        head_lr: Learning rate of the head parameters; None uses ``args.learning_rate``.
+        *args, **kwargs: Passed to ``transformers.Trainer``.
+    """
+
+    def __init__(self, *args, spec: ModelSpec, loss_config: LossConfig, head_lr: float | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.spec, self.loss_config, self.head_lr = spec, loss_config, head_lr
+        # The loss is a per-batch mean computed here; Trainer must not rescale it by item counts or world size.
+        self.model_accepts_loss_kwargs = False
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        labels = inputs.pop("labels")
+        logits = classifier_logits(model, self.spec, inputs)
+        loss = classification_loss(logits, labels, self.loss_config)
+        return (loss, {"logits": logits}) if return_outputs else loss
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        inputs = self._prepare_inputs(inputs)
+        labels = inputs.get("labels")
+        with torch.no_grad():
+            if labels is None:
+                return None, classifier_logits(model, self.spec, inputs).float().detach(), None
+            loss, out = self.compute_loss(model, dict(inputs), return_outputs=True)
+        logits = None if prediction_loss_only else out["logits"].float().detach()
+        return loss.detach(), logits, labels
+
+    def _is_head(self, name: str) -> bool:
+        parts = name.split(".")
+        return any(h in parts for h in self.spec.head)
+
+    def create_optimizer(self, model=None):
+        if self.head_lr is None or self.optimizer is not None:
+            return super().create_optimizer(model)
+        opt_model = self.model if model is None else model
+        decay = set(self.get_decay_parameter_names(opt_model))
+        groups: dict[tuple[bool, bool], list] = {}
+        for name, param in opt_model.named_parameters():
+            if param.requires_grad:
+                groups.setdefault((self._is_head(name), name in decay), []).append(param)
+        param_groups = [{"params": params, "weight_decay": self.args.weight_decay if is_decay else 0.0,
+                         **({"lr": self.head_lr} if is_head else {})}
+                        for (is_head, is_decay), params in groups.items()]
+        optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
+        self.optimizer = optimizer_cls(param_groups, **optimizer_kwargs)
+        return self.optimizer
+
+
+class ArgsSaver(TrainerCallback):
+    """Writes ``args.json`` (model, labels, prompt settings) into every checkpoint so it is self-describing.
+
+    ``swiftcls infer`` reads it back, so inference formats prompts and decodes labels exactly like training.
+    """
+
+    def __init__(self, payload: dict):
+        self.payload = payload
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            folder = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
+            if os.path.isdir(folder):
+                write_args(folder, self.payload)
+        return control
+
+
+def write_args(folder: str, payload: dict) -> None:
+    """Write ``args.json`` atomically (temp file + rename) so a crash never leaves half a file."""
+    path = os.path.join(folder, "args.json")
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(payload, f, indent=2, ensure_ascii=False, default=str)
+    os.replace(tmp, path)

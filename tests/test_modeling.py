@@ -1,0 +1,129 @@
+"""Pooling/head parity with transformers, pad-token safety and LoRA save/load round trips (tiny models)."""
+
+import json
+
+import pytest
+import torch
+
+from swiftcls.data.dataset import Example
+from swiftcls.data.encode import Collator, PromptEncoder
+from swiftcls.data.labels import LabelSpace
+from swiftcls.infer import load_trained
+from swiftcls.model import apply_lora, load_classifier
+from swiftcls.modeling import classifier_logits, last_token_index
+from swiftcls.registry import spec_for_config
+from swiftcls.trainer import write_args
+
+TEXTS = ["a short one", "a considerably longer sentence that needs padding in the batch", "mid length text"]
+SPACE = LabelSpace("single_label_classification", ["neg", "neu", "pos"])
+
+
+def encode(tokenizer, spec, texts=TEXTS, pad_side="right"):
+    rows = PromptEncoder(tokenizer, spec, max_length=64).encode([Example(t) for t in texts])
+    return Collator(tokenizer.pad_token_id, pad_side)(rows)
+
+
+@pytest.mark.parametrize("family", ["qwen2", "qwen3", "llama", "bert"])
+def test_logits_equal_transformers_forward(tiny_model_dir, family):
+    model_dir = tiny_model_dir(family)
+    spec = spec_for_config(json.loads((model_dir / "config.json").read_text())["model_type"])
+    model, tokenizer, new = load_classifier(str(model_dir), spec, SPACE)
+    model.eval()
+    assert set(spec.head) & set(new), "the head is freshly initialised"
+    batch = encode(tokenizer, spec)
+    with torch.no_grad():
+        ours = classifier_logits(model, spec, batch)
+        reference = model(**batch).logits  # transformers' own *ForSequenceClassification forward
+        left = classifier_logits(model, spec, encode(tokenizer, spec, pad_side="left"))
+        single = torch.cat([classifier_logits(model, spec, encode(tokenizer, spec, [t])) for t in TEXTS])
+    assert ours.shape == (3, 3)
+    torch.testing.assert_close(ours, reference, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(single, ours, atol=1e-5, rtol=1e-4)
+    if spec.kind == "decoder":
+        torch.testing.assert_close(left, ours, atol=1e-5, rtol=1e-4)
+
+
+def test_last_token_index_handles_both_padding_sides():
+    mask = torch.tensor([[1, 1, 1, 0, 0], [0, 0, 1, 1, 1], [1, 1, 1, 1, 1]])
+    assert last_token_index(mask).tolist() == [2, 4, 4]
+
+
+@pytest.mark.parametrize("family", ["qwen2", "llama"])
+def test_prompts_never_end_with_the_pad_token(tiny_model_dir, family):
+    model_dir = tiny_model_dir(family)
+    spec = spec_for_config(family)
+    _, tokenizer, _ = load_classifier(str(model_dir), spec, SPACE)
+    assert tokenizer.pad_token != tokenizer.eos_token
+    encoder = PromptEncoder(tokenizer, spec, max_length=64)
+    for row in encoder.encode([Example(t) for t in TEXTS]):
+        assert tokenizer.pad_token_id not in row["input_ids"]
+
+
+def test_chat_prompt_truncation_keeps_the_template_end(tiny_model_dir):
+    spec = spec_for_config("qwen2")
+    _, tokenizer, _ = load_classifier(str(tiny_model_dir("qwen2")), spec, SPACE)
+    encoder = PromptEncoder(tokenizer, spec, max_length=40)
+    assert encoder.chat
+    full = PromptEncoder(tokenizer, spec, max_length=4096).encode([Example("word " * 200)])[0]["input_ids"]
+    cut = encoder.encode([Example("word " * 200)])[0]["input_ids"]
+    assert len(cut) <= 40 < len(full)
+    assert cut[-5:] == full[-5:]  # "<|im_end|>\n<|im_start|>assistant\n" survives
+
+
+@pytest.mark.parametrize("family", ["qwen2", "bert"])
+def test_lora_round_trip_restores_identical_logits(tiny_model_dir, tmp_path, family):
+    model_dir = tiny_model_dir(family)
+    spec = spec_for_config(family)
+    torch.manual_seed(0)
+    model, tokenizer, new = load_classifier(str(model_dir), spec, SPACE)
+    model = apply_lora(model, spec, new)
+    with torch.no_grad():  # stand-in for training: move every trainable weight away from its init
+        for p in model.parameters():
+            if p.requires_grad:
+                p.add_(torch.randn_like(p) * 0.5)
+    model.eval()
+    batch = encode(tokenizer, spec)
+    with torch.no_grad():
+        before = classifier_logits(model, spec, batch)
+    ckpt = tmp_path / "checkpoint-1"
+    model.save_pretrained(ckpt)
+    write_args(str(ckpt), {"model_dir": str(model_dir), "problem_type": SPACE.problem_type,
+                           "label_names": SPACE.names, "max_length": 64})
+    torch.manual_seed(123)  # a different seed: nothing may depend on re-initialisation luck
+    loaded, tok2, spec2, space2, _ = load_trained(None, str(ckpt), _model_args())
+    with torch.no_grad():
+        after = classifier_logits(loaded, spec2, encode(tok2, spec2))
+    assert space2 == SPACE
+    torch.testing.assert_close(after, before, atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(before[0], before[1])
+
+
+def _model_args():
+    from swiftcls.arguments import ModelArguments
+
+    return ModelArguments(torch_dtype="float32")
+
+
+def test_lora_targets_exclude_the_head(tiny_model_dir):
+    spec = spec_for_config("qwen2")
+    model, _, new = load_classifier(str(tiny_model_dir("qwen2")), spec, SPACE)
+    peft_model = apply_lora(model, spec, new)
+    names = [n for n, _ in peft_model.named_parameters()]
+    assert not any("score" in n and "lora_" in n for n in names)
+    assert any("q_proj.lora_A" in n for n in names) and any("down_proj.lora_B" in n for n in names)
+    trainable = {n for n, p in peft_model.named_parameters() if p.requires_grad}
+    assert any("score" in n for n in trainable)
+
+
+def test_pickled_checkpoints_are_refused(tmp_path, tiny_model_dir):
+    import shutil
+
+    folder = tmp_path / "pickled"
+    shutil.copytree(tiny_model_dir("qwen2"), folder)
+    for f in folder.glob("*.safetensors"):
+        f.unlink()
+    (folder / "pytorch_model.bin").write_bytes(b"not really")
+    from swiftcls.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="refuses pickled checkpoints"):
+        load_classifier(str(folder), spec_for_config("qwen2"), SPACE)

