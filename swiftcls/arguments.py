@@ -127,3 +127,16 @@ class InferArguments:
     batch_size: int = arg(32, "Rows per forward pass (rows are sorted by length first).")
     threshold: float | None = arg(None, "Multi-label probability threshold (default: the one used in training).")
     device: str | None = arg(None, "cpu, cuda, cuda:1, ... (default: cuda when available).")
+
+
+@dataclass
+class ExportArguments:
+    """Export a trained classifier as a plain Hugging Face checkpoint (LoRA merged)."""
+
+    adapters: str | None = arg(None, "LoRA checkpoint folder (its base model is read from args.json when --model is "
+                                     "omitted). Without it, --model is the full checkpoint to export.")
+    output_dir: str | None = arg(None, "Folder to write (required); must not exist or be empty. Written atomically.")
+    merge_lora: bool = arg(True, "Merge the LoRA weights into the base model (needed for a plain checkpoint).")
+    to: str = arg("hf", "hf: transformers *ForSequenceClassification (vLLM, TEI, ...); lmdeploy: the "
+                        "Qwen2ForRewardModel layout (Qwen2 regression or binary models only).",
+                  choices=("hf", "lmdeploy"))

@@ -14,7 +14,15 @@ from typing import Any
 
 import yaml
 
-from .arguments import DataArguments, InferArguments, LossArguments, ModelArguments, TrainArguments, TunerArguments
+from .arguments import (
+    DataArguments,
+    ExportArguments,
+    InferArguments,
+    LossArguments,
+    ModelArguments,
+    TrainArguments,
+    TunerArguments,
+)
 from .errors import ConfigError, SwiftClsError
 
 
@@ -28,6 +36,12 @@ def _run_infer(model, data, infer, extra, metrics_only=False):
     from .infer import run_infer
 
     return run_infer(model, data, infer, metrics_only=metrics_only)
+
+
+def _run_export(model, export, extra):
+    from .export import run_export
+
+    return run_export(model, export, extra)
 
 
 def _not_yet(name: str, issue: str) -> Callable:
@@ -45,7 +59,8 @@ SUBCOMMANDS: dict[str, tuple[str, tuple, Callable, bool]] = {
     "eval": ("Score a trained classifier on labelled data (metrics only).",
              (ModelArguments, DataArguments, InferArguments),
              lambda *a: _run_infer(*a, metrics_only=True), False),
-    "export": ("Merge LoRA and write a plain Hugging Face checkpoint.", (), _not_yet("export", "export issue"), False),
+    "export": ("Merge LoRA and write a plain Hugging Face checkpoint (or the LMDeploy reward layout).",
+               (ModelArguments, ExportArguments), _run_export, False),
     "deploy": ("Serve a classifier over HTTP.", (), _not_yet("deploy", "export/serving issue"), False),
 }
 
@@ -152,6 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s:swiftcls] %(message)s")
     try:
+        if argv[:1] == ["sft"]:
+            from .launch import maybe_relaunch
+
+            code = maybe_relaunch(argv)
+            if code is not None:
+                return code
         command, instances, extra = parse(argv)
         runner = SUBCOMMANDS[command][2]
         runner(*instances, extra)

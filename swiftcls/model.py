@@ -12,6 +12,7 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTok
 from .data.encode import pick_pad_token
 from .data.labels import LabelSpace
 from .errors import ConfigError
+from .modeling import install_pooled_forward
 from .registry import ModelSpec
 
 logger = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ def load_classifier(model_dir: str, spec: ModelSpec, labels: LabelSpace, *, torc
     new = _new_modules(list(info.get("missing_keys", [])) + mismatched)
     if new:
         logger.info("Freshly initialised (trained and saved in full): %s", new)
-    return model, tokenizer, new
+    return install_pooled_forward(model, spec), tokenizer, new
 
 
 def apply_lora(model, spec: ModelSpec, new_modules: list[str], rank: int = 8, alpha: int = 32,

@@ -9,6 +9,7 @@ and right padding alike.
 from __future__ import annotations
 
 import torch
+from transformers.modeling_outputs import SequenceClassifierOutput
 
 from .registry import ModelSpec
 
@@ -34,14 +35,33 @@ def pool_last(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
     return hidden[torch.arange(hidden.shape[0], device=hidden.device), idx.to(hidden.device)]
 
 
+def install_pooled_forward(model, spec: ModelSpec):
+    """Make ``model.forward`` pool the last real token before the head (decoder specs only).
+
+    The forward is replaced on the instance, not wrapped from outside, because DDP, DeepSpeed and PEFT
+    only synchronise/patch what runs through ``model(...)``: calling the backbone directly would silently
+    skip DDP's gradient all-reduce. The class (and so ``architectures`` in saved configs) is unchanged.
+    """
+    if spec.pooling != "last":
+        return model
+
+    def forward(input_ids=None, attention_mask=None, inputs_embeds=None, **kwargs):
+        if attention_mask is None:
+            attention_mask = torch.ones(input_ids.shape[:2], dtype=torch.long, device=input_ids.device)
+        # Looked up per call: PEFT swaps the head for a wrapper after this is installed.
+        backbone, head = getattr(model, spec.backbone), getattr(model, spec.head[0])
+        hidden = backbone(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds,
+                          use_cache=False).last_hidden_state
+        return SequenceClassifierOutput(logits=head(pool_last(hidden, attention_mask)))
+
+    model.forward = forward
+    return model
+
+
 def classifier_logits(model, spec: ModelSpec, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Logits ``[batch, num_labels]`` for a batch of ``input_ids``/``attention_mask`` (+``token_type_ids``)."""
+    """Logits ``[batch, num_labels]`` for a batch of ``input_ids``/``attention_mask`` (+``token_type_ids``).
+
+    Always goes through ``model(...)`` so wrappers (DDP, DeepSpeed, PEFT) see the call.
+    """
     inputs = {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
-    if spec.pooling == "model":
-        return model(**inputs).logits
-    base = unwrap(model)
-    backbone = getattr(base, spec.backbone)
-    hidden = backbone(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
-                      use_cache=False).last_hidden_state
-    pooled = pool_last(hidden, inputs["attention_mask"])
-    return getattr(base, spec.head[0])(pooled)
+    return model(**inputs).logits

@@ -56,6 +56,15 @@ def plot_confusion_matrix(cm: list[list[int]], labels: list[str], path: str, nor
                 text = f"{mat[i, j]:.2f}" if normalize else f"{int(mat[i, j])}"
                 ax.text(j, i, text, ha="center", va="center", fontsize=8,
                         color="white" if mat[i, j] > cutoff else "black")
+    except Exception:
+        plt.close(fig)
+        raise
+    return _save(fig, path)
+
+
+def _save(fig, path: str) -> str:
+    """Write ``fig`` as a PNG (parent folders created) and free it."""
+    try:
         fig.tight_layout()
         out = _prepare(path)
         fig.savefig(out, dpi=120)
@@ -98,9 +107,7 @@ def plot_curves(log_history: list[dict], path: str) -> str | None:
             ax.set(xlabel="step", title=title)
             ax.grid(alpha=0.3)
             ax.legend()
-        fig.tight_layout()
-        out = _prepare(path)
-        fig.savefig(out, dpi=120)
-    finally:
+    except Exception:
         plt.close(fig)
-    return str(out)
+        raise
+    return _save(fig, path)

@@ -111,11 +111,13 @@ def run_sft(model_args: ModelArguments, data_args: DataArguments, tuner_args: Tu
         train_ex, val_ex = split_validation(train_ex, data_args.split_dataset_ratio, space, data_args.data_seed)
     train_ex, train_y = encode_labels(train_ex, space, data_args.skip_bad_rows, skipped)
     val_ex, val_y = encode_labels(val_ex, space, data_args.skip_bad_rows, skipped)
+    main_process = int(os.environ.get("RANK", "0")) == 0
     os.makedirs(train_args.output_dir, exist_ok=True)
-    if skipped:
+    if skipped and main_process:
         write_skipped(skipped, os.path.join(train_args.output_dir, "skipped_rows.jsonl"))
-    logger.info("Task %s with %d labels; %d train / %d validation rows; %d skipped.", space.problem_type,
-                space.num_labels, len(train_ex), len(val_ex), len(skipped))
+    logger.info("Task %s with %d labels; %d train / %d validation rows; %d skipped; world size %s.",
+                space.problem_type, space.num_labels, len(train_ex), len(val_ex), len(skipped),
+                os.environ.get("WORLD_SIZE", "1"))
 
     model, tokenizer, new_modules = load_classifier(
         model_dir, spec, space, torch_dtype=model_args.torch_dtype, attn_impl=model_args.attn_impl,
@@ -135,7 +137,8 @@ def run_sft(model_args: ModelArguments, data_args: DataArguments, tuner_args: Tu
                **asdict(train_args), "model_dir": os.path.abspath(model_dir), "model_type": spec.name,
                "problem_type": space.problem_type, "label_names": space.names,
                "chat_template_applied": encoder.chat, "swiftcls_version": __version__, "extra": extra or {}}
-    write_args(train_args.output_dir, payload)
+    if main_process:
+        write_args(train_args.output_dir, payload)
     hf_args = _training_arguments(train_args, tuner_args, space.problem_type, bool(val_rows), extra or {})
     trainer = SeqClsTrainer(
         model=model, args=hf_args, train_dataset=train_rows, eval_dataset=val_rows or None,
@@ -158,7 +161,8 @@ def _finish(trainer: SeqClsTrainer, payload: dict, space: LabelSpace, val_rows: 
     last = os.path.join(out, f"checkpoint-{state.global_step}")
     if not os.path.isdir(last):
         trainer.save_model(last)
-        write_args(last, payload)
+        if trainer.is_world_process_zero():
+            write_args(last, payload)
     summary = {"last_model_checkpoint": last, "best_model_checkpoint": state.best_model_checkpoint or last}
     if trainer.is_world_process_zero():
         from .plots import plot_confusion_matrix, plot_curves
