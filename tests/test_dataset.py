@@ -77,6 +77,19 @@ def test_skip_bad_rows_reports_every_skipped_row(tmp_path):
     assert [(r["row"], r["field"]) for r in lines] == [(2, "text"), (3, "text")]
 
 
+def test_skip_bad_rows_covers_unparseable_lines(tmp_path):
+    f = tmp_path / "d.jsonl"
+    f.write_text('{"text": "a", "label": 0}\n{"text": "b", "label"\n[1, 2]\n{"text": "c", "label": 1}\n')
+    with pytest.raises(DataError, match="d.jsonl, row 2: invalid JSON"):
+        load([str(f)])
+    ex, skipped = load([str(f)], skip_bad_rows=True)
+    assert [e.text for e in ex] == ["a", "c"] and [e.row for e in skipped] == [2, 3]
+    csv_file = tmp_path / "d.csv"
+    csv_file.write_text("text,label\nfine,1\ntoo,many,fields\nok,0\n")
+    ex, skipped = load([str(csv_file)], skip_bad_rows=True)
+    assert [e.text for e in ex] == ["fine", "ok"] and skipped[0].row == 3 and "expected 2 field(s)" in str(skipped[0])
+
+
 def test_labels_optional_for_inference(tmp_path):
     f = write_jsonl(tmp_path / "d.jsonl", [{"text": "a"}, {"text": "b", "label": "x"}])
     ex, _ = load([f], require_label=False)

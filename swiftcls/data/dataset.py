@@ -120,11 +120,11 @@ def _split_spec(spec: str) -> tuple[str, int | None]:
     return spec, None
 
 
-def read_dataset(spec: str, options: ReadOptions) -> list[Record]:
+def read_dataset(spec: str, options: ReadOptions, skipped: list[DataError] | None = None) -> list[Record]:
     """Records of one ``--dataset`` value: a local file, or a hub dataset name (``name[:subset]``)."""
     path = Path(spec).expanduser()
     if path.suffix.lower() in SUPPORTED_SUFFIXES or path.exists():
-        return read_records(str(path), options)
+        return read_records(str(path), options, skipped)
     name, _, subset = spec.partition(":")
     return read_hf_dataset(name, split="train", subset=subset or None)
 
@@ -140,7 +140,7 @@ def load_examples(specs: list[str], options: ReadOptions, columns: dict[str, str
     examples, skipped = [], []
     for spec in specs:
         name, count = _split_spec(spec)
-        records = read_dataset(name, options)
+        records = read_dataset(name, options, skipped if skip_bad_rows else None)
         if count is not None:
             if count < len(records):
                 records = random.Random(seed).sample(records, count)

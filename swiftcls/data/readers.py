@@ -59,12 +59,15 @@ class ReadOptions:
     encoding: str = "utf-8-sig"
 
 
-def read_records(path: str | os.PathLike[str], options: ReadOptions | None = None) -> list[Record]:
+def read_records(path: str | os.PathLike[str], options: ReadOptions | None = None,
+                 skipped: list[DataError] | None = None) -> list[Record]:
     """Read every row of a local data file.
 
     Args:
         path: A file ending in one of ``SUPPORTED_SUFFIXES``.
         options: Parsing options; defaults to ``ReadOptions()``.
+        skipped: When given, rows that cannot be parsed (malformed JSONL line, wrong CSV column count)
+            are reported here and left out instead of raising (``--skip_bad_rows``).
 
     Returns:
         The rows in file order (at least one).
@@ -86,11 +89,11 @@ def read_records(path: str | os.PathLike[str], options: ReadOptions | None = Non
     else:
         text = _decode(name, Path(name).read_bytes(), options.encoding)
         if suffix == ".jsonl":
-            records = _read_jsonl(name, text)
+            records = _read_jsonl(name, text, skipped)
         elif suffix == ".json":
             records = _read_json(name, text)
         else:
-            records = _read_delimited(name, text, suffix, options)
+            records = _read_delimited(name, text, suffix, options, skipped)
     if not records:
         raise DataError("no rows.", file=name, fix="the file is empty (or holds only a header); "
                         "point to a file with data.")
@@ -142,7 +145,13 @@ def _decode(name: str, data: bytes, encoding: str) -> str:
                             "its real encoding with --encoding.") from exc
 
 
-def _read_jsonl(name: str, text: str) -> list[Record]:
+def _bad_row(err: DataError, skipped: list[DataError] | None) -> None:
+    if skipped is None:
+        raise err
+    skipped.append(err)
+
+
+def _read_jsonl(name: str, text: str, skipped: list[DataError] | None = None) -> list[Record]:
     records = []
     for line_no, line in enumerate(io.StringIO(text, newline=""), start=1):
         if not line.strip():
@@ -150,12 +159,14 @@ def _read_jsonl(name: str, text: str) -> list[Record]:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise DataError(f"invalid JSON: {exc.msg} (column {exc.colno}).", file=name, row=line_no,
-                            fix="each line must hold one complete JSON object; fix or delete this "
-                                "line.") from exc
+            _bad_row(DataError(f"invalid JSON: {exc.msg} (column {exc.colno}).", file=name, row=line_no,
+                               fix="each line must hold one complete JSON object; fix or delete this "
+                                   "line."), skipped)
+            continue
         if not isinstance(obj, dict):
-            raise DataError(f"expected a JSON object, found {type(obj).__name__}.", file=name, row=line_no,
-                            fix='write one object per line, e.g. {"text": "...", "label": "..."}.')
+            _bad_row(DataError(f"expected a JSON object, found {type(obj).__name__}.", file=name, row=line_no,
+                               fix='write one object per line, e.g. {"text": "...", "label": "..."}.'), skipped)
+            continue
         records.append(Record(obj, name, line_no))
     return records
 
@@ -193,7 +204,8 @@ def _read_parquet(name: str) -> list[Record]:
     return [Record(row, name, index) for index, row in enumerate(rows)]
 
 
-def _read_delimited(name: str, text: str, suffix: str, options: ReadOptions) -> list[Record]:
+def _read_delimited(name: str, text: str, suffix: str, options: ReadOptions,
+                    skipped: list[DataError] | None = None) -> list[Record]:
     delimiter = options.delimiter or ("\t" if suffix == ".tsv" else ",")
     delimiter = "\t" if delimiter in ("\\t", "tab") else delimiter  # a shell hands '\t' over literally
     if len(delimiter) != 1:
@@ -226,10 +238,10 @@ def _read_delimited(name: str, text: str, suffix: str, options: ReadOptions) -> 
         elif header is None:
             header = _check_header(name, row, start)
         elif len(row) != len(header):
-            raise DataError(f"expected {len(header)} field(s) ({delimiter!r}-separated, as in the header "
-                            f"line), found {len(row)}.", file=name, row=start,
-                            fix="check the separator (--delimiter) and quoting (--quoting), or pass "
-                                "--header false if the file has no header line.")
+            _bad_row(DataError(f"expected {len(header)} field(s) ({delimiter!r}-separated, as in the header "
+                               f"line), found {len(row)}.", file=name, row=start,
+                               fix="check the separator (--delimiter) and quoting (--quoting), or pass "
+                                   "--header false if the file has no header line."), skipped)
         else:
             records.append(Record(dict(zip(header, row)), name, start))
     return records
