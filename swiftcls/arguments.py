@@ -53,6 +53,11 @@ class DataArguments:
                                                "template's setting, and only if the tokenizer has one).")
     system: str | None = arg(None, "System prompt added to chat-template prompts.")
     skip_bad_rows: bool = arg(False, "Skip bad rows and write a report of each, instead of stopping at the first.")
+    max_pixels: int | None = arg(None, "Image pixel budget (multimodal models): larger images are downscaled to at "
+                                       "most this many pixels (Qwen2-VL: one token per 28x28 pixels), e.g. "
+                                       "200704 = 256 tokens. Default: the checkpoint's image processor setting.")
+    min_pixels: int | None = arg(None, "Smaller images are upscaled to at least this many pixels (multimodal "
+                                       "models). Default: the checkpoint's image processor setting.")
     data_seed: int = arg(42, "Seed for 'file#N' sampling and the validation split.")
 
 
@@ -68,6 +73,11 @@ class TunerArguments:
                                                     "or module names.")
     modules_to_save: list[str] = arg([], "Extra modules trained fully and saved with the adapter "
                                          "(the classification head always is).")
+    freeze_vit: bool = arg(True, "Multimodal models: keep the vision encoder frozen (no LoRA on it, no full "
+                                 "fine-tuning of it).")
+    freeze_aligner: bool = arg(True, "Multimodal models: keep the vision-to-text projector (merger) frozen.")
+    vit_lr: float | None = arg(None, "Learning rate of the vision encoder and projector when they train "
+                                     "(default: --learning_rate).")
 
 
 @dataclass

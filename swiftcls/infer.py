@@ -57,9 +57,15 @@ def load_trained(model: str | None, adapters: str | None, model_args: ModelArgum
     else:
         raise ConfigError("pass --model (a trained checkpoint) or --adapters (a LoRA checkpoint).")
     spec = spec_for_config(read_model_type(model_dir))
-    net, tokenizer, _ = load_classifier(model_dir, spec, space, torch_dtype=model_args.torch_dtype,
-                                        attn_impl=model_args.attn_impl,
-                                        trust_remote_code=model_args.trust_remote_code, device=device)
+    net, tokenizer, new = load_classifier(model_dir, spec, space, torch_dtype=model_args.torch_dtype,
+                                          attn_impl=model_args.attn_impl,
+                                          trust_remote_code=model_args.trust_remote_code, device=device)
+    untrained = [m for m in new if m.split(".")[-1] in spec.head or m in spec.head]
+    if untrained and not adapters:
+        # Predicting with a random head would look like it works; refuse instead.
+        raise ConfigError(f"--model {model}: the checkpoint has no trained classification head ({untrained} missing). "
+                          "Pass a checkpoint written by swiftcls sft/export (for LoRA runs use --adapters); an "
+                          "LMDeploy reward export is for LMDeploy only.")
     if adapters:
         net = load_adapters(net, adapters)
     return net.eval(), tokenizer, spec, space, payload
@@ -87,7 +93,8 @@ def _label_matrix(encoded: list, problem_type: str) -> np.ndarray:
 
 def evaluate_rows(trainer, rows: list[dict], space: LabelSpace, threshold: float = 0.5) -> dict:
     """Full metrics (per class, confusion matrix) of ``trainer.model`` on encoded, labelled rows."""
-    collator = Collator(trainer.processing_class.pad_token_id, trainer.spec.padding_side)
+    collator = Collator(trainer.processing_class.pad_token_id, trainer.spec.padding_side,
+                        image_processor=getattr(trainer.processing_class, "image_processor", None))
     logits = predict_logits(trainer.model, trainer.spec, rows, collator, trainer.args.per_device_eval_batch_size,
                             trainer.args.device, desc="Evaluating")
     labels = _label_matrix([r["labels"] for r in rows], space.problem_type)
@@ -119,9 +126,12 @@ def run_infer(model_args: ModelArguments, data_args: DataArguments, infer_args: 
     encoder = PromptEncoder(tokenizer, spec, train.get("max_length", data_args.max_length),
                             train.get("chat_template_applied", data_args.use_chat_template),
                             train.get("system", data_args.system),
-                            train.get("truncation_side", data_args.truncation_side))
+                            train.get("truncation_side", data_args.truncation_side),
+                            train.get("min_pixels", data_args.min_pixels),
+                            train.get("max_pixels", data_args.max_pixels))
     rows = encoder.encode(examples)
-    logits = predict_logits(model, spec, rows, Collator(tokenizer.pad_token_id, spec.padding_side),
+    logits = predict_logits(model, spec, rows, Collator(tokenizer.pad_token_id, spec.padding_side,
+                                                        image_processor=encoder.image_processor),
                             infer_args.batch_size, device)
     probs = logits_to_probs(logits, space.problem_type)
     base = infer_args.adapters or model_args.model
@@ -132,6 +142,10 @@ def run_infer(model_args: ModelArguments, data_args: DataArguments, infer_args: 
         with open(result_path, "w", encoding="utf-8") as f:
             for ex, p in zip(examples, probs):
                 record = {**ex.raw, "pred": _prediction(p, space, threshold)}
+                if ex.images:  # the resolved paths of the images the prediction saw
+                    from .vl import resolve_image
+
+                    record["images"] = [str(resolve_image(i, ex.file)) for i in ex.images]
                 if space.problem_type != REGRESSION:
                     record["probs"] = {name: round(float(v), 6) for name, v in zip(space.names, p)}
                 f.write(json.dumps(record, ensure_ascii=False) + "\n")

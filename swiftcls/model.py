@@ -51,6 +51,10 @@ def load_tokenizer(model_dir: str, spec: ModelSpec, trust_remote_code: bool = Fa
 def _classifier_class(spec: ModelSpec):
     if spec.classifier == "auto":
         return AutoModelForSequenceClassification
+    from .vl import CLASSES
+
+    if spec.classifier in CLASSES:  # classifiers transformers lacks (Qwen2-VL & co), defined by swiftcls
+        return CLASSES[spec.classifier]
     if not hasattr(transformers, spec.classifier):
         raise ConfigError(f"template '{spec.name}': transformers {transformers.__version__} has no class "
                           f"{spec.classifier}; upgrade transformers.")
@@ -94,15 +98,50 @@ def load_classifier(model_dir: str, spec: ModelSpec, labels: LabelSpace, *, torc
     new = _new_modules(list(info.get("missing_keys", [])) + mismatched)
     if new:
         logger.info("Freshly initialised (trained and saved in full): %s", new)
+    if spec.multimodal:  # the Collator and PromptEncoder find the image processor next to the tokenizer
+        from .vl import load_image_processor
+
+        tokenizer.image_processor = load_image_processor(model_dir)
     return install_pooled_forward(model, spec), tokenizer, new
 
 
+def _under(name: str, prefix: str | None) -> bool:
+    return bool(prefix) and (name == prefix or name.startswith(prefix + "."))
+
+
+def _frozen_vision(name: str, spec: ModelSpec, freeze_vit: bool, freeze_aligner: bool) -> bool:
+    """Whether module/parameter ``name`` belongs to a frozen part of the vision side."""
+    if _under(name, spec.aligner):
+        return freeze_aligner
+    return freeze_vit and _under(name, spec.vision_tower)
+
+
+def frozen_vision_modules(spec: ModelSpec, freeze_vit: bool = True, freeze_aligner: bool = True) -> list[str]:
+    """Module paths that must not train: the vision encoder (minus the aligner) and/or the aligner."""
+    if not spec.multimodal:
+        return []
+    return [p for p, frozen in ((spec.vision_tower, freeze_vit), (spec.aligner, freeze_aligner)) if p and frozen]
+
+
+def freeze_vision(model, spec: ModelSpec, freeze_vit: bool = True, freeze_aligner: bool = True) -> None:
+    """Full fine-tuning of a multimodal model: switch off gradients of the frozen vision parts."""
+    frozen = frozen_vision_modules(spec, freeze_vit, freeze_aligner)
+    for name, param in model.named_parameters():
+        if _frozen_vision(name, spec, freeze_vit, freeze_aligner):
+            param.requires_grad_(False)
+    if frozen:
+        logger.info("Frozen vision modules: %s (vit=%s, aligner=%s)", frozen, freeze_vit, freeze_aligner)
+
+
 def apply_lora(model, spec: ModelSpec, new_modules: list[str], rank: int = 8, alpha: int = 32,
-               dropout: float = 0.05, target_modules: list[str] | None = None, modules_to_save: list[str] = ()):
+               dropout: float = 0.05, target_modules: list[str] | None = None, modules_to_save: list[str] = (),
+               freeze_vit: bool = True, freeze_aligner: bool = True):
     """Wrap ``model`` with LoRA; the head and every freshly initialised module are trained fully and saved.
 
     PEFT only saves the modules it is told about: a head it does not know (or a BERT pooler missing from the
     checkpoint) would be re-initialised randomly at load time. Listing them in ``modules_to_save`` fixes that.
+    Multimodal models: linears of the vision encoder / aligner get no LoRA while ``freeze_vit`` /
+    ``freeze_aligner`` (the default), so LoRA adapts the language model only.
     """
     from peft import LoraConfig, TaskType, get_peft_model
 
@@ -111,13 +150,19 @@ def apply_lora(model, spec: ModelSpec, new_modules: list[str], rank: int = 8, al
     targets = list(target_modules or ["all-linear"])
     if targets == ["default"]:
         targets = spec.lora_target_modules
-    if targets == ["all-linear"]:
+    frozen = [name for name, module in model.named_modules() if spec.multimodal
+              and isinstance(module, torch.nn.Linear) and _frozen_vision(name, spec, freeze_vit, freeze_aligner)]
+    if targets == ["all-linear"] and spec.multimodal:  # full names: vision leaf names ("0", "qkv") are ambiguous
+        targets = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and n not in frozen
+                   and not any(n == s or n.startswith(s + ".") for s in save)]
+    elif targets == ["all-linear"]:
         targets = linear_targets(model, exclude=save)
     if not targets:
         raise ConfigError("no LoRA target modules found; pass --target_modules explicitly.")
     # Leaf-name targets such as "dense" would also match linears inside saved modules: exclude them by full name.
     inside_saved = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)
                     and any(n == s or n.startswith(s + ".") or f".{s}." in f".{n}." for s in save)]
+    inside_saved += frozen
     config = LoraConfig(task_type=TaskType.SEQ_CLS, r=rank, lora_alpha=alpha, lora_dropout=dropout,
                         target_modules=targets, modules_to_save=save, exclude_modules=inside_saved or None)
     return get_peft_model(model, config)

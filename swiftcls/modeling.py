@@ -50,12 +50,20 @@ def install_pooled_forward(model, spec: ModelSpec):
             attention_mask = torch.ones(input_ids.shape[:2], dtype=torch.long, device=input_ids.device)
         # Looked up per call: PEFT swaps the head for a wrapper after this is installed.
         backbone, head = getattr(model, spec.backbone), getattr(model, spec.head[0])
+        vision = {}
+        if spec.multimodal:  # images: pixels + grids (None for text-only batches), see swiftcls/vl.py
+            from .vl import vision_inputs
+
+            vision = vision_inputs(model, input_ids, kwargs.get("pixel_values"), kwargs.get("image_grid_thw"))
         hidden = backbone(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds,
-                          use_cache=False).last_hidden_state
+                          use_cache=False, **vision).last_hidden_state
         return SequenceClassifierOutput(logits=head(pool_last(hidden, attention_mask)))
 
     model.forward = forward
     return model
+
+
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "pixel_values", "image_grid_thw")
 
 
 def classifier_logits(model, spec: ModelSpec, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -63,5 +71,5 @@ def classifier_logits(model, spec: ModelSpec, batch: dict[str, torch.Tensor]) ->
 
     Always goes through ``model(...)`` so wrappers (DDP, DeepSpeed, PEFT) see the call.
     """
-    inputs = {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+    inputs = {k: v for k, v in batch.items() if k in MODEL_INPUTS}
     return model(**inputs).logits

@@ -41,6 +41,10 @@ class ModelSpec:
         padding_side: Padding side for batches.
         chat_template_kwargs: Extra keyword arguments for ``apply_chat_template``.
         models: Hub ids of known checkpoints; their last path part is accepted as a short name.
+        multimodal: Rows may carry images (prompts get vision placeholders, batches carry pixels).
+        vision_tower: Module path of the vision encoder (frozen by ``--freeze_vit``, LR ``--vit_lr``).
+        aligner: Module path of the vision-to-text projector (frozen by ``--freeze_aligner``).
+        aliases: Extra short names -> hub id (e.g. ``Qwen2-VL-7B: Qwen/Qwen2-VL-7B-Instruct``).
     """
 
     name: str
@@ -56,6 +60,10 @@ class ModelSpec:
     padding_side: str = "right"
     chat_template_kwargs: dict = field(default_factory=dict)
     models: list[str] = field(default_factory=list)
+    multimodal: bool = False
+    vision_tower: str | None = None
+    aligner: str | None = None
+    aliases: dict = field(default_factory=dict)
 
     @classmethod
     def from_file(cls, path: Path) -> ModelSpec:
@@ -108,6 +116,8 @@ def known_models() -> dict[str, str]:
         for hub_id in spec.models:
             names.setdefault(hub_id.split("/")[-1].lower(), hub_id)
             names.setdefault(hub_id.lower(), hub_id)
+        for alias, hub_id in spec.aliases.items():
+            names.setdefault(alias.lower(), hub_id)
     return names
 
 

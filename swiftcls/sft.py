@@ -19,7 +19,7 @@ from .data.readers import ReadOptions
 from .errors import ConfigError
 from .loss import LossConfig, resolve_class_weights
 from .metrics import default_metric_for_best, format_report, make_compute_metrics, save_metrics
-from .model import apply_lora, load_classifier
+from .model import apply_lora, freeze_vision, load_classifier
 from .registry import read_model_type, resolve_model, spec_for_config
 from .trainer import ArgsSaver, SeqClsTrainer, write_args
 
@@ -124,12 +124,15 @@ def run_sft(model_args: ModelArguments, data_args: DataArguments, tuner_args: Tu
         trust_remote_code=model_args.trust_remote_code, device="cpu" if train_args.use_cpu else None)
     if tuner_args.tuner_type == "lora":
         model = apply_lora(model, spec, new_modules, tuner_args.lora_rank, tuner_args.lora_alpha,
-                           tuner_args.lora_dropout, tuner_args.target_modules, tuner_args.modules_to_save)
+                           tuner_args.lora_dropout, tuner_args.target_modules, tuner_args.modules_to_save,
+                           tuner_args.freeze_vit, tuner_args.freeze_aligner)
         model.print_trainable_parameters()
+    else:
+        freeze_vision(model, spec, tuner_args.freeze_vit, tuner_args.freeze_aligner)
     if train_args.gradient_checkpointing:
         model.enable_input_require_grads() if hasattr(model, "enable_input_require_grads") else None
     encoder = PromptEncoder(tokenizer, spec, data_args.max_length, data_args.use_chat_template, data_args.system,
-                            data_args.truncation_side)
+                            data_args.truncation_side, data_args.min_pixels, data_args.max_pixels)
     train_rows = [{**r, "labels": y} for r, y in zip(encoder.encode(train_ex, "Tokenizing train"), train_y)]
     val_rows = [{**r, "labels": y} for r, y in zip(encoder.encode(val_ex, "Tokenizing val"), val_y)]
 
@@ -143,9 +146,11 @@ def run_sft(model_args: ModelArguments, data_args: DataArguments, tuner_args: Tu
     trainer = SeqClsTrainer(
         model=model, args=hf_args, train_dataset=train_rows, eval_dataset=val_rows or None,
         processing_class=tokenizer,
-        data_collator=Collator(tokenizer.pad_token_id, spec.padding_side, label_dtype(space.problem_type)),
+        data_collator=Collator(tokenizer.pad_token_id, spec.padding_side, label_dtype(space.problem_type),
+                               encoder.image_processor),
         compute_metrics=make_compute_metrics(space.problem_type, space.id2label, loss_args.threshold),
-        callbacks=[ArgsSaver(payload)], spec=spec, head_lr=loss_args.head_lr,
+        callbacks=[ArgsSaver(payload, encoder.image_processor)], spec=spec, head_lr=loss_args.head_lr,
+        vit_lr=tuner_args.vit_lr,
         loss_config=LossConfig(space.problem_type,
                                resolve_class_weights(loss_args.class_weights, train_y, space.problem_type,
                                                      space.num_labels),
@@ -163,6 +168,9 @@ def _finish(trainer: SeqClsTrainer, payload: dict, space: LabelSpace, val_rows: 
         trainer.save_model(last)
         if trainer.is_world_process_zero():
             write_args(last, payload)
+            image_processor = getattr(trainer.processing_class, "image_processor", None)
+            if image_processor is not None:
+                image_processor.save_pretrained(last)
     summary = {"last_model_checkpoint": last, "best_model_checkpoint": state.best_model_checkpoint or last}
     if trainer.is_world_process_zero():
         from .plots import plot_confusion_matrix, plot_curves

@@ -20,12 +20,15 @@ class SeqClsTrainer(Trainer):
         spec: The model family spec (pooling, head names).
         loss_config: Which loss to use.
         head_lr: Learning rate of the head parameters; None uses ``args.learning_rate``.
+        vit_lr: Learning rate of the vision tower (multimodal specs); None uses ``args.learning_rate``.
         *args, **kwargs: Passed to ``transformers.Trainer``.
     """
 
-    def __init__(self, *args, spec: ModelSpec, loss_config: LossConfig, head_lr: float | None = None, **kwargs):
+    def __init__(self, *args, spec: ModelSpec, loss_config: LossConfig, head_lr: float | None = None,
+                 vit_lr: float | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.spec, self.loss_config, self.head_lr = spec, loss_config, head_lr
+        self.vit_lr = vit_lr if spec.vision_tower else None
         # The loss is a per-batch mean computed here; Trainer must not rescale it by item counts or world size.
         self.model_accepts_loss_kwargs = False
 
@@ -49,18 +52,26 @@ class SeqClsTrainer(Trainer):
         parts = name.split(".")
         return any(h in parts for h in self.spec.head)
 
+    def _is_vit(self, name: str) -> bool:
+        return f".{self.spec.vision_tower}." in f".{name}"
+
+    def _lr_of(self, name: str) -> float | None:
+        if self.head_lr is not None and self._is_head(name):
+            return self.head_lr
+        return self.vit_lr if self.vit_lr is not None and self._is_vit(name) else None
+
     def create_optimizer(self, model=None):
-        if self.head_lr is None or self.optimizer is not None:
+        if (self.head_lr is None and self.vit_lr is None) or self.optimizer is not None:
             return super().create_optimizer(model)
         opt_model = self.model if model is None else model
         decay = set(self.get_decay_parameter_names(opt_model))
-        groups: dict[tuple[bool, bool], list] = {}
+        groups: dict[tuple[float | None, bool], list] = {}
         for name, param in opt_model.named_parameters():
             if param.requires_grad:
-                groups.setdefault((self._is_head(name), name in decay), []).append(param)
+                groups.setdefault((self._lr_of(name), name in decay), []).append(param)
         param_groups = [{"params": params, "weight_decay": self.args.weight_decay if is_decay else 0.0,
-                         **({"lr": self.head_lr} if is_head else {})}
-                        for (is_head, is_decay), params in groups.items()]
+                         **({"lr": lr} if lr is not None else {})}
+                        for (lr, is_decay), params in groups.items()]
         optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
         self.optimizer = optimizer_cls(param_groups, **optimizer_kwargs)
         return self.optimizer
@@ -72,14 +83,16 @@ class ArgsSaver(TrainerCallback):
     ``swiftcls infer`` reads it back, so inference formats prompts and decodes labels exactly like training.
     """
 
-    def __init__(self, payload: dict):
-        self.payload = payload
+    def __init__(self, payload: dict, image_processor=None):
+        self.payload, self.image_processor = payload, image_processor
 
     def on_save(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
             folder = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
             if os.path.isdir(folder):
                 write_args(folder, self.payload)
+                if self.image_processor is not None:  # multimodal: the pixel budget travels with the checkpoint
+                    self.image_processor.save_pretrained(folder)
         return control
 
 

@@ -47,3 +47,22 @@ def tiny_model_dir(tmp_path_factory):
         return built[family]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def tiny_vl_dir(tmp_path_factory):
+    """``get(family) -> Path``: a tiny random ``qwen2_vl`` / ``qwen2_5_vl`` checkpoint (tests/tiny_models.py)."""
+    from tiny_models import VL_FAMILIES, make_tiny_vl
+
+    built: dict[str, Path] = {}
+
+    def get(family: str) -> Path:
+        if family not in VL_FAMILIES:
+            raise ValueError(f"unknown tiny VL family {family!r}; choose one of {sorted(VL_FAMILIES)}")
+        if not (SHARED / "tokenizers" / "qwen2" / "tokenizer.json").is_file():
+            pytest.skip(f"Qwen tokenizer not found at {SHARED}/tokenizers/qwen2 (set SWIFTCLS_SHARED)")
+        if family not in built:
+            built[family] = make_tiny_vl(family, tmp_path_factory.mktemp(f"tiny-{family}"), seed=0)
+        return built[family]
+
+    return get

@@ -127,3 +127,10 @@ def test_pickled_checkpoints_are_refused(tmp_path, tiny_model_dir):
 
     with pytest.raises(ConfigError, match="refuses pickled checkpoints"):
         load_classifier(str(folder), spec_for_config("qwen2"), SPACE)
+
+
+def test_infer_refuses_a_checkpoint_without_a_trained_head(tiny_model_dir):
+    from swiftcls.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no trained classification head"):
+        load_trained(str(tiny_model_dir("qwen2")), None, _model_args())

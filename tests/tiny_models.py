@@ -204,3 +204,77 @@ def make_tiny_model(family: str, out_dir: Path, seed: int = 0) -> Path:
     model.save_pretrained(out_dir, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)
     return out_dir
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Tiny Qwen2-VL / Qwen2.5-VL (image+text). Public config.json of Qwen/Qwen2-VL-2B-Instruct and
+# Qwen/Qwen2.5-VL-3B-Instruct; only sizes shrink (vision depth 2, width 32, 4 heads; text hidden 32, 2 layers,
+# 4 heads, head_dim 8 so mrope_section sums to head_dim / 2 = 4). The image processor is built locally with a small
+# pixel budget; the tokenizer is the real Qwen one (it has <|vision_start|> 151652, <|image_pad|> 151655).
+
+_VL_TOKENS = {"bos_token_id": 151643, "eos_token_id": 151645, "vision_start_token_id": 151652,
+              "vision_end_token_id": 151653, "vision_token_id": 151654, "image_token_id": 151655,
+              "video_token_id": 151656}
+
+QWEN2_VL_2B_INSTRUCT = {
+    "architectures": ["Qwen2VLForConditionalGeneration"], "attention_dropout": 0.0, **_VL_TOKENS,
+    "hidden_act": "silu", "hidden_size": 1536, "initializer_range": 0.02, "intermediate_size": 8960,
+    "max_position_embeddings": 32768, "max_window_layers": 28, "model_type": "qwen2_vl", "num_attention_heads": 12,
+    "num_hidden_layers": 28, "num_key_value_heads": 2, "rms_norm_eps": 1e-06, "rope_theta": 1000000.0,
+    "sliding_window": 32768, "tie_word_embeddings": True, "torch_dtype": "bfloat16", "use_cache": True,
+    "use_sliding_window": False, "vocab_size": 151936,
+    "vision_config": {"depth": 32, "embed_dim": 1280, "mlp_ratio": 4, "num_heads": 16, "in_chans": 3,
+                      "hidden_size": 1536, "patch_size": 14, "spatial_merge_size": 2, "spatial_patch_size": 14,
+                      "temporal_patch_size": 2},
+    "rope_scaling": {"type": "mrope", "mrope_section": [16, 24, 24]},
+}
+
+QWEN2_5_VL_3B_INSTRUCT = {
+    "architectures": ["Qwen2_5_VLForConditionalGeneration"], "attention_dropout": 0.0, **_VL_TOKENS,
+    "hidden_act": "silu", "hidden_size": 2048, "initializer_range": 0.02, "intermediate_size": 11008,
+    "max_position_embeddings": 128000, "max_window_layers": 70, "model_type": "qwen2_5_vl",
+    "num_attention_heads": 16, "num_hidden_layers": 36, "num_key_value_heads": 2, "rms_norm_eps": 1e-06,
+    "rope_theta": 1000000.0, "sliding_window": 32768, "tie_word_embeddings": True, "torch_dtype": "bfloat16",
+    "use_cache": True, "use_sliding_window": False, "vocab_size": 151936,
+    "vision_config": {"depth": 32, "hidden_act": "silu", "hidden_size": 1280, "intermediate_size": 3420,
+                      "num_heads": 16, "in_chans": 3, "out_hidden_size": 2048, "patch_size": 14,
+                      "spatial_merge_size": 2, "spatial_patch_size": 14, "window_size": 112,
+                      "fullatt_block_indexes": [7, 15, 23, 31], "tokens_per_second": 2, "temporal_patch_size": 2},
+    "rope_scaling": {"type": "mrope", "mrope_section": [16, 24, 24]},
+}
+
+VL_FAMILIES = {"qwen2_vl": QWEN2_VL_2B_INSTRUCT, "qwen2_5_vl": QWEN2_5_VL_3B_INSTRUCT}
+VL_TEXT_SHRINK = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+                  "intermediate_size": 64, "rope_scaling": {"type": "mrope", "mrope_section": [2, 1, 1]}}
+VL_VISION_SHRINK = {
+    "qwen2_vl": {"depth": 2, "embed_dim": 32, "num_heads": 4, "hidden_size": 32},
+    "qwen2_5_vl": {"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 4, "out_hidden_size": 32,
+                   "fullatt_block_indexes": [1]},
+}
+# Small images: 4..64 merged tokens per image (28x28 pixels per token).
+VL_MIN_PIXELS, VL_MAX_PIXELS = 4 * 28 * 28, 64 * 28 * 28
+
+
+def tiny_vl_config(family: str) -> PretrainedConfig:
+    """The real config of a VL ``family`` (``qwen2_vl`` or ``qwen2_5_vl``) with only its sizes shrunk."""
+    values = dict(VL_FAMILIES[family])
+    values.update(VL_TEXT_SHRINK)
+    values["vision_config"] = {**values["vision_config"], **VL_VISION_SHRINK[family]}
+    return CONFIG_MAPPING[values.pop("model_type")](**values)
+
+
+def make_tiny_vl(family: str, out_dir: Path, seed: int = 0) -> Path:
+    """Build a tiny random Qwen2-VL / Qwen2.5-VL ``*ForConditionalGeneration`` checkpoint (bf16, like the hub's).
+
+    Saved with the real Qwen tokenizer and a locally constructed ``Qwen2VLImageProcessor`` (small pixel budget).
+    """
+    from transformers import AutoModelForImageTextToText, Qwen2VLImageProcessor
+
+    config = tiny_vl_config(family)
+    torch.manual_seed(seed)
+    model = AutoModelForImageTextToText.from_config(config).to(torch.bfloat16)
+    out_dir = Path(out_dir)
+    model.save_pretrained(out_dir, safe_serialization=True)
+    tiny_tokenizer("qwen2").save_pretrained(out_dir)
+    Qwen2VLImageProcessor(min_pixels=VL_MIN_PIXELS, max_pixels=VL_MAX_PIXELS).save_pretrained(out_dir)
+    return out_dir

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
+from ..errors import ConfigError, DataError
 from ..registry import ModelSpec
 from .dataset import Example
 
@@ -41,6 +42,10 @@ class PromptEncoder:
     Decoders: the text (and pair, joined by a newline) becomes one user turn of the chat template with
     the generation prompt appended, so the pooled last token is where the model would start answering;
     without a template the raw text is used. Encoders: ``tokenizer(text, text_pair)``.
+
+    Multimodal specs: rows with images get the same prompt with vision placeholders at their ``<image>`` tags,
+    each expanded to the image's token count (see swiftcls/vl.py); the row keeps the image paths and the
+    Collator turns them into pixels per batch. Text-only rows are encoded exactly as on the text path.
     """
 
     tokenizer: object
@@ -49,21 +54,30 @@ class PromptEncoder:
     use_chat_template: bool | None = None
     system: str | None = None
     truncation_side: str = "right"
+    min_pixels: int | None = None
+    max_pixels: int | None = None
 
     def __post_init__(self):
         has_template = bool(getattr(self.tokenizer, "chat_template", None))
         wanted = self.spec.use_chat_template if self.use_chat_template is None else self.use_chat_template
         self.chat = bool(wanted and has_template and self.spec.kind == "decoder")
         self.tokenizer.truncation_side = self.truncation_side
+        self.image_processor = getattr(self.tokenizer, "image_processor", None) if self.spec.multimodal else None
+        if self.image_processor is not None:
+            from ..vl import set_pixel_budget
+
+            set_pixel_budget(self.image_processor, self.min_pixels, self.max_pixels)
 
     def _content(self, ex: Example) -> str:
         if ex.messages is not None:
             return "\n".join(m["content"] for m in ex.messages)
         return ex.text if ex.text_pair is None else f"{ex.text}\n{ex.text_pair}"
 
-    def render(self, ex: Example, content: str | None = None) -> str:
+    def render(self, ex: Example, content: str | None = None, messages: list[dict] | None = None) -> str:
         """The prompt string for a decoder with a chat template."""
-        if ex.messages is not None and content is None:
+        if messages is not None:
+            messages = [dict(m) for m in messages]
+        elif ex.messages is not None and content is None:
             messages = [dict(m) for m in ex.messages]
         else:
             messages = [{"role": "user", "content": content if content is not None else self._content(ex)}]
@@ -84,8 +98,31 @@ class PromptEncoder:
                 return ids
         return ids[-self.max_length:] if self.truncation_side == "left" else ids[:self.max_length]
 
+    def _encode_images(self, ex: Example) -> dict:
+        """Token ids with expanded image placeholders, and the resolved image paths, for a row with images."""
+        from .. import vl
+
+        paths = [vl.resolve_image(p, ex.file) for p in ex.images]
+        grid = vl.process_images(self.image_processor, [vl.open_image(p, ex.where) for p in paths])["image_grid_thw"]
+        messages = vl.image_messages(ex.messages or [{"role": "user", "content": self._content(ex)}],
+                                     len(paths), ex.where)
+        prompt = self.render(ex, messages=messages) if self.chat else "\n".join(m["content"] for m in messages)
+        ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        ids = vl.expand_image_pads(ids, self.tokenizer.convert_tokens_to_ids(vl.IMAGE_PAD),
+                                   vl.image_token_counts(self.image_processor, grid))
+        if len(ids) > self.max_length:
+            raise DataError(f"{len(ids)} tokens with its {len(paths)} image(s), more than --max_length "
+                            f"{self.max_length}; image tokens cannot be truncated.", field="images", **ex.where,
+                            fix="raise --max_length or lower --max_pixels.")
+        return {"input_ids": ids, "images": [str(p) for p in paths]}
+
     def encode(self, examples: list[Example], desc: str = "Tokenizing") -> list[dict]:
         """Token ids (and token type ids for encoders) for each example, in order."""
+        with_images = next((ex for ex in examples if ex.images), None)
+        if with_images is not None and self.image_processor is None:
+            raise ConfigError(f"{with_images.file}, row {with_images.row}: the data has images but model family "
+                              f"'{self.spec.name}' is text-only; use an image+text model (e.g. Qwen2-VL) or drop "
+                              "the 'images' field (--columns '{\"images\": \"ignore\"}').")
         out = []
         bar = tqdm(total=len(examples), desc=desc, unit="row", disable=len(examples) < 5000)
         for start in range(0, len(examples), _CHUNK):
@@ -101,6 +138,9 @@ class PromptEncoder:
                 batch = self.tokenizer(texts, pairs if any(p is not None for p in pairs) else None,
                                        truncation=True, max_length=self.max_length)
             for i, ex in enumerate(chunk):
+                if ex.images:
+                    out.append(self._encode_images(ex))
+                    continue
                 row = {k: batch[k][i] for k in ("input_ids", "token_type_ids") if k in batch}
                 if self.chat and len(row["input_ids"]) > self.max_length:
                     row["input_ids"] = self._shorten(ex, row["input_ids"])
@@ -112,11 +152,16 @@ class PromptEncoder:
 
 @dataclass
 class Collator:
-    """Pads a batch to its longest row (dynamic padding) and stacks labels with the right dtype."""
+    """Pads a batch to its longest row (dynamic padding) and stacks labels with the right dtype.
+
+    Rows with ``images`` (multimodal models): their images are loaded and processed here, per batch, and
+    concatenated in row order into ``pixel_values`` / ``image_grid_thw`` (the order of the image tokens).
+    """
 
     pad_token_id: int
     padding_side: str = "right"
     label_dtype: torch.dtype = torch.long
+    image_processor: object = None
 
     def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
         longest = max(len(r["input_ids"]) for r in rows)
@@ -134,4 +179,11 @@ class Collator:
         tensors = {k: torch.tensor(v, dtype=torch.long) for k, v in batch.items()}
         if "labels" in rows[0]:
             tensors["labels"] = torch.tensor([r["labels"] for r in rows], dtype=self.label_dtype)
+        images = [path for r in rows for path in r.get("images", ())]
+        if images:
+            from pathlib import Path
+
+            from ..vl import open_image, process_images
+
+            tensors.update(process_images(self.image_processor, [open_image(Path(p), {}) for p in images]))
         return tensors

@@ -1,0 +1,248 @@
+"""Qwen2-VL / Qwen2.5-VL image+text classifiers on tiny random models with the real Qwen tokenizer."""
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from swiftcls.data.dataset import Example
+from swiftcls.data.encode import Collator, PromptEncoder
+from swiftcls.data.labels import LabelSpace
+from swiftcls.errors import ConfigError, DataError
+from swiftcls.infer import load_trained, run_infer
+from swiftcls.model import apply_lora, load_classifier
+from swiftcls.modeling import classifier_logits, last_token_index
+from swiftcls.registry import known_models, spec_for_config
+from swiftcls.trainer import write_args
+
+SPACE = LabelSpace("single_label_classification", ["nominal", "local", "global"])
+FAMILIES = ["qwen2_vl", "qwen2_5_vl"]
+TEXTILE = "data/textile_defects/textile_images/simulated"
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    """Three small synthetic images (different content and sizes) and a data folder to hold rows."""
+    folder = tmp_path_factory.mktemp("vl-data")
+    rng = random.Random(0)
+    for name, size in (("a.png", (64, 48)), ("b.png", (64, 48)), ("c.png", (90, 60))):
+        img = Image.new("RGB", size)
+        img.putdata([tuple(rng.randrange(256) for _ in range(3)) for _ in range(size[0] * size[1])])
+        img.save(folder / name)
+    return folder
+
+
+def load(model_dir, family):
+    torch.manual_seed(0)
+    spec = spec_for_config(family)
+    model, tokenizer, new = load_classifier(str(model_dir), spec, SPACE, torch_dtype="float32")
+    return model.eval(), tokenizer, spec, new
+
+
+def rows(folder, *specs):
+    """Examples whose data file sits in ``folder``: each spec is (text, [image names])."""
+    return [Example(text, images=list(imgs), file=str(folder / "data.jsonl"), row=i + 1)
+            for i, (text, imgs) in enumerate(specs)]
+
+
+def batch(tokenizer, spec, examples, pad_side="right"):
+    encoder = PromptEncoder(tokenizer, spec, max_length=512)
+    return Collator(tokenizer.pad_token_id, pad_side, image_processor=encoder.image_processor)(
+        encoder.encode(examples))
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_pooled_state_equals_hand_computed_reference(tiny_vl_dir, images, family):
+    model, tokenizer, spec, new = load(tiny_vl_dir(family), family)
+    assert new == ["score"] and not any("lm_head" in n for n, _ in model.named_parameters())
+    examples = rows(images, ("<image>Is this fabric defective?", ["a.png"]), ("plain text row, no image", []),
+                    ("two images", ["b.png", "c.png"]))
+    inputs = batch(tokenizer, spec, examples)
+    pad_id = tokenizer.convert_tokens_to_ids("<|image_pad|>")
+    assert inputs["image_grid_thw"].shape == (3, 3) and (inputs["input_ids"] == pad_id).sum() == sum(
+        int(g.prod()) // 4 for g in inputs["image_grid_thw"])
+    with torch.no_grad():
+        logits = classifier_logits(model, spec, inputs)
+        reference = type(model).forward(model, **{k: v for k, v in inputs.items()}).logits
+        hidden = model.model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
+                             pixel_values=inputs["pixel_values"], image_grid_thw=inputs["image_grid_thw"],
+                             mm_token_type_ids=(inputs["input_ids"] == pad_id).int()).last_hidden_state
+        last = [int(m.nonzero().max()) for m in inputs["attention_mask"]]
+        by_hand = model.score(torch.stack([hidden[b, i] for b, i in enumerate(last)]))
+        left = classifier_logits(model, spec, batch(tokenizer, spec, examples, "left"))
+        alone = torch.cat([classifier_logits(model, spec, batch(tokenizer, spec, [ex])) for ex in examples])
+    assert last == last_token_index(inputs["attention_mask"]).tolist()
+    torch.testing.assert_close(logits, by_hand, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(reference, by_hand, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(alone, logits, atol=1e-4, rtol=1e-3)  # text-only row unaffected by its batch
+    torch.testing.assert_close(left, logits, atol=1e-4, rtol=1e-3)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_the_image_reaches_the_classifier(tiny_vl_dir, images, family):
+    model, tokenizer, spec, _ = load(tiny_vl_dir(family), family)
+    with torch.no_grad():
+        a, b = (classifier_logits(model, spec, batch(tokenizer, spec, rows(images, ("<image>defect?", [name]))))
+                for name in ("a.png", "b.png"))
+    assert a.shape == (1, 3) and not torch.allclose(a, b, atol=1e-4)
+
+
+def test_lora_targets_the_language_model_only(tiny_vl_dir):
+    model, _, spec, new = load(tiny_vl_dir("qwen2_5_vl"), "qwen2_5_vl")
+    names = [n for n, _ in apply_lora(model, spec, new).named_parameters() if "lora_A" in n]
+    assert names and not any(".visual." in n for n in names)
+    assert any("language_model.layers.0.mlp.down_proj" in n for n in names)
+    model, _, spec, new = load(tiny_vl_dir("qwen2_5_vl"), "qwen2_5_vl")
+    names = [n for n, _ in apply_lora(model, spec, new, freeze_vit=False).named_parameters() if "lora_A" in n]
+    assert any(".visual.blocks.0.mlp.down_proj" in n for n in names)
+    assert not any(".visual.merger." in n for n in names)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_lora_round_trip_restores_identical_logits(tiny_vl_dir, images, tmp_path, family):
+    model_dir = tiny_vl_dir(family)
+    model, tokenizer, spec, new = load(model_dir, family)
+    model = apply_lora(model, spec, new)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.requires_grad:
+                p.add_(torch.randn_like(p) * 0.5)
+    model.eval()
+    examples = rows(images, ("<image>defect?", ["a.png"]), ("text only", []))
+    with torch.no_grad():
+        before = classifier_logits(model, spec, batch(tokenizer, spec, examples))
+    ckpt = tmp_path / "checkpoint-1"
+    model.save_pretrained(ckpt)
+    write_args(str(ckpt), {"model_dir": str(model_dir), "problem_type": SPACE.problem_type,
+                           "label_names": SPACE.names, "max_length": 512})
+    torch.manual_seed(123)
+    from swiftcls.arguments import ModelArguments
+
+    loaded, tok2, spec2, _, _ = load_trained(None, str(ckpt), ModelArguments(torch_dtype="float32"))
+    with torch.no_grad():
+        after = classifier_logits(loaded, spec2, batch(tok2, spec2, examples))
+    torch.testing.assert_close(after, before, atol=1e-5, rtol=1e-4)
+
+
+def test_bad_images_name_file_row_field_and_path(tiny_vl_dir, images, tiny_model_dir):
+    _, tokenizer, spec, _ = load(tiny_vl_dir("qwen2_vl"), "qwen2_vl")
+    (images / "broken.jpg").write_bytes(b"not an image")
+    encoder = PromptEncoder(tokenizer, spec)
+    for name, message in (("missing.png", "image not found"), ("broken.jpg", "cannot read image")):
+        with pytest.raises(DataError, match=message) as err:
+            encoder.encode(rows(images, ("ok", []), ("x", [name])))
+        assert err.value.row == 2 and err.value.field == "images" and name in str(err.value)
+        assert str(images / "data.jsonl") in str(err.value)
+    qwen2 = spec_for_config("qwen2")
+    _, text_tokenizer, _ = load_classifier(str(tiny_model_dir("qwen2")), qwen2, SPACE)
+    with pytest.raises(ConfigError, match="text-only"):
+        PromptEncoder(text_tokenizer, qwen2).encode(rows(images, ("x", ["a.png"])))
+
+
+def test_csv_image_column_and_mixed_rows(tiny_vl_dir, images):
+    from swiftcls.data.dataset import load_examples, parse_columns
+    from swiftcls.data.readers import ReadOptions
+
+    (images / "rows.csv").write_text("path,question,label\na.png,is it broken?,local\n,no image here,nominal\n")
+    examples, _ = load_examples([str(images / "rows.csv")], ReadOptions(),
+                                parse_columns('{"path": "images", "question": "text"}'))
+    assert [ex.images for ex in examples] == [["a.png"], []]
+    _, tokenizer, spec, _ = load(tiny_vl_dir("qwen2_vl"), "qwen2_vl")
+    inputs = batch(tokenizer, spec, examples)
+    assert inputs["image_grid_thw"].shape == (1, 3) and inputs["input_ids"].shape[0] == 2
+
+
+def test_vit_lr_gets_its_own_param_group(tiny_vl_dir, tmp_path):
+    from transformers import TrainingArguments
+
+    from swiftcls.loss import LossConfig
+    from swiftcls.model import freeze_vision
+    from swiftcls.trainer import SeqClsTrainer
+
+    model, tokenizer, spec, _ = load(tiny_vl_dir("qwen2_vl"), "qwen2_vl")
+    freeze_vision(model, spec, freeze_vit=False, freeze_aligner=True)
+    assert not any(p.requires_grad for n, p in model.named_parameters() if ".merger." in n)
+    trainer = SeqClsTrainer(model=model, args=TrainingArguments(str(tmp_path), learning_rate=1e-4, use_cpu=True),
+                            spec=spec, loss_config=LossConfig(SPACE.problem_type), vit_lr=1e-6, head_lr=1e-2)
+    groups = trainer.create_optimizer().param_groups
+    by_lr = {}
+    for g in groups:  # decay / no-decay groups share a learning rate
+        by_lr[g["lr"]] = by_lr.get(g["lr"], 0) + sum(p.numel() for p in g["params"])
+    vit = sum(p.numel() for n, p in model.named_parameters() if p.requires_grad and n.startswith("model.visual."))
+    assert by_lr[1e-6] == vit and by_lr[1e-2] == model.score.weight.numel() and 1e-4 in by_lr
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_saved_checkpoint_layout_and_vllm_head_key(tiny_vl_dir, tmp_path, family):
+    from safetensors.torch import load_file, save_file
+
+    from swiftcls.vl import CLASSES
+
+    model, _, spec, _ = load(tiny_vl_dir(family), family)
+    model.save_pretrained(tmp_path / "full")
+    state = load_file(tmp_path / "full" / "model.safetensors")
+    assert "score.weight" in state and not any(k.startswith("lm_head") for k in state)
+    assert any(k.startswith("visual.") for k in state) and any(k.startswith("model.layers.") for k in state)
+    config = json.loads((tmp_path / "full" / "config.json").read_text())
+    assert config["architectures"] == [spec.classifier]
+    state["language_model.score.weight"] = state.pop("score.weight")  # where vLLM's adapter keeps the head
+    save_file(state, tmp_path / "full" / "model.safetensors", metadata={"format": "pt"})
+    loaded, info = CLASSES[spec.classifier].from_pretrained(tmp_path / "full", output_loading_info=True)
+    assert not any(info.values()) and torch.equal(loaded.score.weight, model.score.weight)
+
+
+def test_short_names_resolve():
+    names = known_models()
+    assert names["qwen2-vl-7b"] == names["qwen2-vl-7b-instruct"] == "Qwen/Qwen2-VL-7B-Instruct"
+    assert names["qwen2.5-vl-7b-instruct"] == "Qwen/Qwen2.5-VL-7B-Instruct"
+
+
+def write_textile(shared: Path, folder: Path, per_class: int, seed: int = 0) -> tuple[str, str]:
+    """SWIFT-format train/test JSONL over the real textile images (paths relative to the JSONL files)."""
+    root = shared / TEXTILE
+    rng = random.Random(seed)
+    train, test = [], []
+    for label in ("nominal", "local", "global"):
+        files = sorted((root / label).glob("*.jpg"))
+        rng.shuffle(files)
+        for i, f in enumerate(files[:per_class]):
+            link = folder / "img" / label / f.name
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(f)
+            row = {"messages": [{"role": "user", "content": "<image>Is this fabric defective?"}],
+                   "images": [f"img/{label}/{f.name}"], "label": label}
+            (train if i < per_class * 3 // 4 else test).append(row)
+    paths = []
+    for name, data in (("train.jsonl", train), ("test.jsonl", test)):
+        rng.shuffle(data)
+        (folder / name).write_text("".join(json.dumps(r) + "\n" for r in data))
+        paths.append(str(folder / name))
+    return paths[0], paths[1]
+
+
+@pytest.mark.slow
+def test_learns_textile_defects_from_images(tiny_vl_dir, shared, tmp_path):
+    from swiftcls.cli import parse
+    from swiftcls.sft import run_sft
+
+    # A random 2-layer model must learn vision from scratch: 4 tokens (56x56 px) per image, ViT and merger trained.
+    train, test = write_textile(shared, tmp_path, per_class=300)
+    out = tmp_path / "out"
+    _, instances, extra = parse([
+        "sft", "--model", str(tiny_vl_dir("qwen2_vl")), "--dataset", train, "--tuner_type", "full",
+        "--freeze_vit", "false", "--freeze_aligner", "false", "--learning_rate", "3e-4", "--head_lr", "1e-2",
+        "--num_train_epochs", "8", "--per_device_train_batch_size", "16", "--max_pixels", str(4 * 28 * 28),
+        "--min_pixels", str(4 * 28 * 28), "--output_dir", str(out), "--use_cpu", "true", "--warmup_ratio", "0.1",
+        "--logging_steps", "10", "--torch_dtype", "float32", "--eval_strategy", "no", "--save_strategy", "no"])
+    summary = run_sft(*instances, extra)
+    from swiftcls.arguments import DataArguments, InferArguments, ModelArguments
+
+    result = tmp_path / "pred.jsonl"
+    metrics = run_infer(ModelArguments(torch_dtype="float32", model=summary["last_model_checkpoint"]),
+                        DataArguments(dataset=[test]), InferArguments(result_path=str(result), device="cpu"))
+    first = json.loads(result.read_text().splitlines()[0])
+    assert Path(first["images"][0]).is_file() and first["pred"] in SPACE.names
+    assert metrics["metrics"]["accuracy"] > 1 / 3 + 0.08, metrics["metrics"]  # 3 balanced classes
