@@ -22,7 +22,7 @@ from .data.labels import MULTI, REGRESSION, SINGLE, LabelSpace
 from .errors import ConfigError
 from .infer import load_trained, read_args_json
 from .modeling import unwrap
-from .registry import read_model_type, resolve_model, spec_for_config
+from .registry import read_model_type, resolve_model
 
 _ACTIVATION = {SINGLE: ".softmax(-1)", MULTI: ".sigmoid()", REGRESSION: ""}
 
@@ -89,12 +89,32 @@ def _check(model_args: ModelArguments, export_args: ExportArguments) -> Path:
         raise ConfigError(f"--output_dir {out} already exists and is not empty; swiftcls export never overwrites. "
                           "Choose a new folder or remove the old one.")
     peek = _peek(model_args, export_args)
-    if peek and spec_for_config(peek[0]).multimodal:
-        raise ConfigError(f"export of image+text models ({peek[0]}) is not available yet (pending, docs/serving.md).")
     reason = export_args.to == "lmdeploy" and peek and _reward_refusal(*peek)
     if reason:
         raise ConfigError(f"--to lmdeploy: {reason}")
     return out
+
+
+def vllm_vl_head_layout(folder: Path, head: str) -> None:
+    """Store a VL classifier's head as ``language_model.<head>.*``, where vLLM's ``Qwen2VLForSequenceClassification``
+    looks for it (stored as ``score.weight`` it fails with "no module or parameter named 'score'").
+
+    swiftcls's own VL classes map the key back when loading, so the export stays loadable by swiftcls too.
+    """
+    from safetensors.torch import load_file, save_file
+
+    def rename(key: str) -> str:
+        return f"language_model.{key}" if key.split(".")[0] == head else key
+
+    for path in sorted(folder.glob("*.safetensors")):
+        tensors = load_file(path)
+        if any(rename(k) != k for k in tensors):
+            save_file({rename(k): v for k, v in tensors.items()}, path, metadata={"format": "pt"})
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        data = json.loads(index.read_text(encoding="utf-8"))
+        data["weight_map"] = {rename(k): v for k, v in data["weight_map"].items()}
+        index.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
 def _metrics(source: str) -> tuple[dict, str | None]:
@@ -222,6 +242,9 @@ def run_export(model_args: ModelArguments, export_args: ExportArguments, extra: 
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        if spec.multimodal:
+            tokenizer.image_processor.save_pretrained(tmp)
+            vllm_vl_head_layout(tmp, spec.head[0])
         config_path = tmp / "config.json"
         saved = json.loads(config_path.read_text(encoding="utf-8"))
         saved.update(num_labels=config.num_labels, problem_type=config.problem_type, pad_token_id=config.pad_token_id)

@@ -252,20 +252,6 @@ def test_lmdeploy_refuses_what_it_cannot_serve(runs, tiny_model_dir, tmp_path):
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
-def test_image_text_export_is_refused_until_implemented(tmp_path):
-    from swiftcls.registry import load_specs
-
-    if not any(spec.multimodal for spec in load_specs().values()):
-        pytest.skip("no image+text template installed")
-    model_type = next(t for t, spec in load_specs().items() if spec.multimodal)
-    fake = tmp_path / "vl"
-    fake.mkdir()
-    (fake / "config.json").write_text(json.dumps({"model_type": model_type, "id2label": {"0": "a", "1": "b"}}))
-    with pytest.raises(ConfigError, match="image\\+text models .* not available yet"):
-        run_export(ModelArguments(model=str(fake)), ExportArguments(output_dir=str(tmp_path / "out")))
-    assert not (tmp_path / "out").exists()
-
-
 def test_cli_errors_and_import_stays_light(capsys):
     import swiftcls
     from swiftcls.api import Classifier

@@ -126,6 +126,27 @@ def test_lora_round_trip_restores_identical_logits(tiny_vl_dir, images, tmp_path
         after = classifier_logits(loaded, spec2, batch(tok2, spec2, examples))
     torch.testing.assert_close(after, before, atol=1e-5, rtol=1e-4)
 
+    # Export (LoRA merged) in the layout vLLM's *VLForSequenceClassification reads, then load it back.
+    from safetensors import safe_open
+
+    from swiftcls.arguments import ExportArguments
+    from swiftcls.export import run_export
+
+    out = tmp_path / "export"
+    run_export(ModelArguments(torch_dtype="float32"), ExportArguments(adapters=str(ckpt), output_dir=str(out)))
+    with safe_open(str(out / "model.safetensors"), "pt") as f:
+        keys = set(f.keys())
+    assert "language_model.score.weight" in keys and "score.weight" not in keys
+    assert not any("lora_" in k or "lm_head" in k for k in keys)
+    config = json.loads((out / "config.json").read_text())
+    assert config["architectures"] == [spec.classifier] and config["id2label"]["2"] == "global"
+    assert (out / "preprocessor_config.json").is_file()
+    exported, tok3, spec3, space3, _ = load_trained(str(out), None, ModelArguments(torch_dtype="float32"))
+    with torch.no_grad():
+        again = classifier_logits(exported, spec3, batch(tok3, spec3, examples))
+    assert space3 == SPACE
+    torch.testing.assert_close(again, before, atol=1e-4, rtol=1e-4)
+
 
 def test_bad_images_name_file_row_field_and_path(tiny_vl_dir, images, tiny_model_dir):
     _, tokenizer, spec, _ = load(tiny_vl_dir("qwen2_vl"), "qwen2_vl")
@@ -246,3 +267,24 @@ def test_learns_textile_defects_from_images(tiny_vl_dir, shared, tmp_path):
     first = json.loads(result.read_text().splitlines()[0])
     assert Path(first["images"][0]).is_file() and first["pred"] in SPACE.names
     assert metrics["metrics"]["accuracy"] > 1 / 3 + 0.08, metrics["metrics"]  # 3 balanced classes
+
+
+def test_lora_sft_then_infer_with_adapters(tiny_vl_dir, shared, tmp_path):
+    from swiftcls.arguments import DataArguments, InferArguments, ModelArguments
+    from swiftcls.cli import parse
+    from swiftcls.sft import run_sft
+
+    train, test = write_textile(shared, tmp_path, per_class=12)
+    pixels = str(4 * 28 * 28)
+    _, instances, extra = parse([
+        "sft", "--model", str(tiny_vl_dir("qwen2_vl")), "--dataset", train, "--tuner_type", "lora", "--max_steps", "2",
+        "--per_device_train_batch_size", "8", "--max_pixels", pixels, "--min_pixels", pixels, "--use_cpu", "true",
+        "--output_dir", str(tmp_path / "out"), "--eval_strategy", "no", "--torch_dtype", "float32"])
+    ckpt = run_sft(*instances, extra)["last_model_checkpoint"]
+    assert (Path(ckpt) / "adapter_model.safetensors").is_file()
+    result = tmp_path / "pred.jsonl"
+    scored = run_infer(ModelArguments(torch_dtype="float32"), DataArguments(dataset=[test]),
+                       InferArguments(adapters=ckpt, result_path=str(result), device="cpu"))
+    rows = [json.loads(line) for line in result.read_text().splitlines()]
+    assert len(rows) == scored["rows"] and all(r["pred"] in SPACE.names for r in rows)
+    assert 0.0 <= scored["metrics"]["accuracy"] <= 1.0
