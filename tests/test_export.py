@@ -6,7 +6,6 @@ swiftcls's own logits.
 """
 
 import json
-import random
 import subprocess
 import sys
 
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
+from test_train import make_rows, write
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, Qwen2Model
 
 from swiftcls.arguments import ExportArguments, ModelArguments
@@ -35,28 +35,6 @@ RUNS = {
 }
 WORDS = ["alpha", "beta", "gamma", "delta", "omega", "kappa"]
 EXTRA = ["a", "a much longer text that forces padding inside the batch: " + " ".join(WORDS * 3)]
-
-
-def make_rows(n, kind, seed):
-    rng = random.Random(seed)
-    rows = []
-    for _ in range(n):
-        words = rng.sample(WORDS, 3)
-        if kind == "single":
-            label = rng.choice(["bad", "good"])
-            rows.append({"text": " ".join(words + [label]), "label": label})
-        elif kind == "multi":
-            tags = [t for t in ("red", "blue") if rng.random() < 0.5]
-            rows.append({"text": " ".join(words + tags), "label": tags})
-        else:
-            k = rng.randint(0, 3)
-            rows.append({"text": " ".join(words + ["up"] * k), "label": float(k)})
-    return rows
-
-
-def write(path, rows):
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return str(path)
 
 
 @pytest.fixture(scope="module")

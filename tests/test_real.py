@@ -8,16 +8,9 @@ import csv
 import json
 
 import pytest
-
-from swiftcls.cli import parse
-from swiftcls.sft import run_sft
+from test_train import sft
 
 pytestmark = pytest.mark.slow
-
-
-def sft(argv):
-    _, instances, extra = parse(["sft", *argv])
-    return run_sft(*instances, extra)
 
 
 @pytest.fixture(scope="module")
