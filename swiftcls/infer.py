@@ -140,12 +140,10 @@ def run_infer(model_args: ModelArguments, data_args: DataArguments, infer_args: 
     if not metrics_only:
         Path(result_path).parent.mkdir(parents=True, exist_ok=True)
         with open(result_path, "w", encoding="utf-8") as f:
-            for ex, p in zip(examples, probs):
+            for ex, row, p in zip(examples, rows, probs):
                 record = {**ex.raw, "pred": _prediction(p, space, threshold)}
-                if ex.images:  # the resolved paths of the images the prediction saw
-                    from .vl import resolve_image
-
-                    record["images"] = [str(resolve_image(i, ex.file)) for i in ex.images]
+                if "images" in row:  # the resolved paths of the images the prediction saw
+                    record["images"] = row["images"]
                 if space.problem_type != REGRESSION:
                     record["probs"] = {name: round(float(v), 6) for name, v in zip(space.names, p)}
                 f.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -66,13 +66,15 @@ def _new_modules(missing_keys: list[str]) -> list[str]:
     return sorted({key.rsplit(".", 1)[0] for key in missing_keys})
 
 
-def linear_targets(model, exclude: list[str]) -> list[str]:
-    """Leaf names of every nn.Linear outside the head: what ``all-linear`` means for a classifier."""
+def linear_targets(model, exclude: list[str], full_names: bool = False) -> list[str]:
+    """Every nn.Linear outside ``exclude`` (the head, frozen parts): what ``all-linear`` means for a classifier.
+
+    Leaf names (``q_proj``) by default; full names where leaf names are ambiguous (a VL vision tower's ``qkv``).
+    """
     names = set()
     for name, module in model.named_modules():
-        if isinstance(module, torch.nn.Linear) and not any(
-                name == e or name.startswith(e + ".") for e in exclude):
-            names.add(name.rsplit(".", 1)[-1])
+        if isinstance(module, torch.nn.Linear) and not any(_under(name, e) for e in exclude):
+            names.add(name if full_names else name.rsplit(".", 1)[-1])
     return sorted(names)
 
 
@@ -152,11 +154,8 @@ def apply_lora(model, spec: ModelSpec, new_modules: list[str], rank: int = 8, al
         targets = spec.lora_target_modules
     frozen = [name for name, module in model.named_modules() if spec.multimodal
               and isinstance(module, torch.nn.Linear) and _frozen_vision(name, spec, freeze_vit, freeze_aligner)]
-    if targets == ["all-linear"] and spec.multimodal:  # full names: vision leaf names ("0", "qkv") are ambiguous
-        targets = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and n not in frozen
-                   and not any(n == s or n.startswith(s + ".") for s in save)]
-    elif targets == ["all-linear"]:
-        targets = linear_targets(model, exclude=save)
+    if targets == ["all-linear"]:
+        targets = linear_targets(model, exclude=save + frozen, full_names=spec.multimodal)
     if not targets:
         raise ConfigError("no LoRA target modules found; pass --target_modules explicitly.")
     # Leaf-name targets such as "dense" would also match linears inside saved modules: exclude them by full name.

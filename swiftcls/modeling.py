@@ -14,15 +14,6 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 from .registry import ModelSpec
 
 
-def unwrap(model):
-    """The transformers model under PEFT / DDP / DeepSpeed wrappers."""
-    while hasattr(model, "module") and isinstance(model.module, torch.nn.Module):
-        model = model.module
-    if hasattr(model, "get_base_model"):
-        model = model.get_base_model()
-    return model
-
-
 def last_token_index(attention_mask: torch.Tensor) -> torch.Tensor:
     """Index of the last attended position of each row (works for left and right padding)."""
     seq_len = attention_mask.shape[-1]

@@ -21,7 +21,7 @@ from .loss import LossConfig, resolve_class_weights
 from .metrics import default_metric_for_best, format_report, make_compute_metrics, save_metrics
 from .model import apply_lora, freeze_vision, load_classifier
 from .registry import read_model_type, resolve_model, spec_for_config
-from .trainer import ArgsSaver, SeqClsTrainer, write_args
+from .trainer import ArgsSaver, SeqClsTrainer, write_args, write_checkpoint_extras
 
 logger = logging.getLogger(__name__)
 
@@ -167,10 +167,7 @@ def _finish(trainer: SeqClsTrainer, payload: dict, space: LabelSpace, val_rows: 
     if not os.path.isdir(last):
         trainer.save_model(last)
         if trainer.is_world_process_zero():
-            write_args(last, payload)
-            image_processor = getattr(trainer.processing_class, "image_processor", None)
-            if image_processor is not None:
-                image_processor.save_pretrained(last)
+            write_checkpoint_extras(last, payload, getattr(trainer.processing_class, "image_processor", None))
     summary = {"last_model_checkpoint": last, "best_model_checkpoint": state.best_model_checkpoint or last}
     if trainer.is_world_process_zero():
         from .plots import plot_confusion_matrix, plot_curves

@@ -90,10 +90,15 @@ class ArgsSaver(TrainerCallback):
         if state.is_world_process_zero:
             folder = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
             if os.path.isdir(folder):
-                write_args(folder, self.payload)
-                if self.image_processor is not None:  # multimodal: the pixel budget travels with the checkpoint
-                    self.image_processor.save_pretrained(folder)
+                write_checkpoint_extras(folder, self.payload, self.image_processor)
         return control
+
+
+def write_checkpoint_extras(folder: str, payload: dict, image_processor=None) -> None:
+    """``args.json`` and, for multimodal models, the image processor (its pixel budget) next to the weights."""
+    write_args(folder, payload)
+    if image_processor is not None:
+        image_processor.save_pretrained(folder)
 
 
 def write_args(folder: str, payload: dict) -> None:
