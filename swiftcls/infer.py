@@ -129,7 +129,8 @@ def run_infer(model_args: ModelArguments, data_args: DataArguments, infer_args: 
                             train.get("truncation_side", data_args.truncation_side),
                             train.get("min_pixels", data_args.min_pixels),
                             train.get("max_pixels", data_args.max_pixels))
-    rows = encoder.encode(examples)
+    kept, rows = encoder.encode_kept(examples, skipped=skipped if data_args.skip_bad_rows else None)
+    examples = [examples[i] for i in kept]
     logits = predict_logits(model, spec, rows, Collator(tokenizer.pad_token_id, spec.padding_side,
                                                         image_processor=encoder.image_processor),
                             infer_args.batch_size, device)

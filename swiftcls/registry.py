@@ -43,7 +43,8 @@ class ModelSpec:
         models: Hub ids of known checkpoints; their last path part is accepted as a short name.
         multimodal: Rows may carry images (prompts get vision placeholders, batches carry pixels).
         vision_tower: Module path of the vision encoder (frozen by ``--freeze_vit``, LR ``--vit_lr``).
-        aligner: Module path of the vision-to-text projector (frozen by ``--freeze_aligner``).
+        aligner: Module path(s) of the vision-to-text projector (frozen by ``--freeze_aligner``); a list where
+            the projector has several parts (Qwen3-VL's merger and deepstack mergers).
         aliases: Extra short names -> hub id (e.g. ``Qwen2-VL-7B: Qwen/Qwen2-VL-7B-Instruct``).
     """
 
@@ -62,8 +63,12 @@ class ModelSpec:
     models: list[str] = field(default_factory=list)
     multimodal: bool = False
     vision_tower: str | None = None
-    aligner: str | None = None
+    aligner: list[str] = field(default_factory=list)
     aliases: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if isinstance(self.aligner, str):
+            self.aligner = [self.aligner]
 
     @classmethod
     def from_file(cls, path: Path) -> ModelSpec:

@@ -86,6 +86,14 @@ def _resume_path(train: TrainArguments) -> str | None:
     return None
 
 
+def _labelled_rows(encoder: PromptEncoder, examples: list, labels: list, desc: str, skipped: list | None) -> list:
+    """Encoded rows with their labels; rows the encoder rejects are left out when ``skipped`` collects them."""
+    kept, rows = encoder.encode_kept(examples, desc, skipped)
+    if examples and not rows:
+        raise ConfigError(f"{desc}: every row was skipped ({len(skipped or [])} skipped in all).")
+    return [{**r, "labels": labels[i]} for i, r in zip(kept, rows)]
+
+
 def run_sft(model_args: ModelArguments, data_args: DataArguments, tuner_args: TunerArguments,
             loss_args: LossArguments, train_args: TrainArguments, extra: dict | None = None) -> dict:
     """Train a classifier end to end. Returns a summary with checkpoint paths and final metrics."""
@@ -112,12 +120,6 @@ def run_sft(model_args: ModelArguments, data_args: DataArguments, tuner_args: Tu
     train_ex, train_y = encode_labels(train_ex, space, data_args.skip_bad_rows, skipped)
     val_ex, val_y = encode_labels(val_ex, space, data_args.skip_bad_rows, skipped)
     main_process = int(os.environ.get("RANK", "0")) == 0
-    os.makedirs(train_args.output_dir, exist_ok=True)
-    if skipped and main_process:
-        write_skipped(skipped, os.path.join(train_args.output_dir, "skipped_rows.jsonl"))
-    logger.info("Task %s with %d labels; %d train / %d validation rows; %d skipped; world size %s.",
-                space.problem_type, space.num_labels, len(train_ex), len(val_ex), len(skipped),
-                os.environ.get("WORLD_SIZE", "1"))
 
     model, tokenizer, new_modules = load_classifier(
         model_dir, spec, space, torch_dtype=model_args.torch_dtype, attn_impl=model_args.attn_impl,
@@ -133,8 +135,15 @@ def run_sft(model_args: ModelArguments, data_args: DataArguments, tuner_args: Tu
         model.enable_input_require_grads() if hasattr(model, "enable_input_require_grads") else None
     encoder = PromptEncoder(tokenizer, spec, data_args.max_length, data_args.use_chat_template, data_args.system,
                             data_args.truncation_side, data_args.min_pixels, data_args.max_pixels)
-    train_rows = [{**r, "labels": y} for r, y in zip(encoder.encode(train_ex, "Tokenizing train"), train_y)]
-    val_rows = [{**r, "labels": y} for r, y in zip(encoder.encode(val_ex, "Tokenizing val"), val_y)]
+    row_errors = skipped if data_args.skip_bad_rows else None  # image rows can still fail here
+    train_rows = _labelled_rows(encoder, train_ex, train_y, "Tokenizing train", row_errors)
+    val_rows = _labelled_rows(encoder, val_ex, val_y, "Tokenizing val", row_errors)
+    os.makedirs(train_args.output_dir, exist_ok=True)
+    if skipped and main_process:
+        write_skipped(skipped, os.path.join(train_args.output_dir, "skipped_rows.jsonl"))
+    logger.info("Task %s with %d labels; %d train / %d validation rows; %d skipped; world size %s.",
+                space.problem_type, space.num_labels, len(train_rows), len(val_rows), len(skipped),
+                os.environ.get("WORLD_SIZE", "1"))
 
     payload = {**asdict(model_args), **asdict(data_args), **asdict(tuner_args), **asdict(loss_args),
                **asdict(train_args), "model_dir": os.path.abspath(model_dir), "model_type": spec.name,
