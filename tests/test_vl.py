@@ -410,3 +410,13 @@ def test_ddp_and_gradient_checkpointing_match_one_process(tiny_vl_dir, images, t
         assert done.returncode == 0, done.stderr[-3000:]
     one, two = logged_losses(tmp_path / "one"), logged_losses(tmp_path / "two")
     assert len(one) == len(two) == 3 and two == pytest.approx(one, rel=2e-3)
+
+
+def test_pixel_budget_from_swift_environment(monkeypatch):
+    from swiftcls.arguments import DataArguments
+
+    monkeypatch.setenv("MAX_PIXELS", "200704")
+    assert DataArguments().max_pixels == 200704 and DataArguments(max_pixels=3136).max_pixels == 3136
+    monkeypatch.setenv("MIN_PIXELS", "lots")
+    with pytest.raises(ConfigError, match="MIN_PIXELS"):
+        DataArguments()
