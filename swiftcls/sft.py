@@ -96,6 +96,11 @@ def run_sft(model_args: ModelArguments, data_args: DataArguments, tuner_args: Tu
         raise ConfigError("--model is required.")
     if not data_args.dataset:
         raise ConfigError("--dataset is required.")
+    if data_args.val_dataset and data_args.split_dataset_ratio:
+        raise ConfigError("--val_dataset and --split_dataset_ratio both choose the validation rows; pass one, "
+                          "not both.")
+    if data_args.max_length < 1:
+        raise ConfigError(f"--max_length must be a positive number of tokens, got {data_args.max_length}.")
     resume = _resume_path(train_args)
     set_seed(train_args.seed)
     model_dir = resolve_model(model_args.model, model_args.use_hf, model_args.model_revision)
