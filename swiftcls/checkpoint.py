@@ -120,9 +120,7 @@ def save_atomically(trainer, save, model, trial) -> None:
     run_dir = trainer._get_output_dir(trial=trial)
     name = f"{PREFIX}-{trainer.state.global_step}"
     final, root = os.path.join(run_dir, name), staging_dir(os.path.join(run_dir, name))
-    staged = os.path.join(root, name)
-    if trainer.args.should_save:
-        shutil.rmtree(root, ignore_errors=True)
+    staged = os.path.join(root, name)  # a stale one from a killed run was removed by remove_stale at start
     trainer._get_output_dir = lambda trial=None: root  # instance attribute shadows the method for this call
     try:
         save(model, trial)
