@@ -173,6 +173,10 @@ CASES = {
                                        None, needles=("gone", "checkpoint-N folder")),
     "unknown_training_flag": Case({"d.jsonl": GOOD}, ["--lerning_rate", "1e-4"], ConfigError, None,
                                   needles=("--lerning_rate", "Did you mean --learning_rate")),
+    "config_file_missing": Case({"d.jsonl": GOOD}, ["--config", "{d}/nope.yaml"], ConfigError, None,
+                                needles=("nope.yaml", "existing YAML file")),
+    "config_file_not_a_mapping": Case({"d.jsonl": GOOD, "c.yaml": "- a\n- b\n"}, ["--config", "{d}/c.yaml"],
+                                      ConfigError, None, needles=("expected a mapping", "flag: value")),
     # --- at inference / eval time, against a trained label space
     "unknown_label_at_eval": Case({"d.jsonl": jl({"text": "a", "label": "neg"}, {"text": "b", "label": "meh"})},
                                   row=2, fld="label", needles=("unknown label 'meh'", "retrain"), command="eval"),
@@ -256,7 +260,7 @@ def test_huge_rows_are_truncated_to_max_length_not_rejected(tmp_path, tiny_model
     from swiftcls.model import load_tokenizer
     from swiftcls.registry import spec_for_config
 
-    huge = " ".join(["word"] * 200_000)
+    huge = " ".join(["word"] * 20_000)
     data = tmp_path / "d.jsonl"
     data.write_text(jl({"text": huge, "label": "pos"}, {"text": "short", "text_pair": huge, "label": "neg"}))
     examples, _ = load_examples([str(data)], ReadOptions(), {})
