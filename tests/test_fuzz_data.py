@@ -45,3 +45,20 @@ def test_random_jsonl_raises_only_swiftcls_errors(tmp_path, lines, skip, require
         encode_labels([ex for ex in examples if ex.label is not None], space, skip_bad_rows=skip)
     except SwiftClsError:
         pass
+
+
+CELLS = st.text(alphabet=st.sampled_from(list('ab ,"\t\n\r\\\ufeff1.5-') + ["é", "\x00"]), max_size=12)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(header=st.sampled_from(["text,label", "label,text", "text", "a,b,c", ""]),
+       lines=st.lists(st.lists(CELLS, max_size=4).map(",".join), max_size=6), quoting=st.sampled_from(["auto", "none"]),
+       skip=st.booleans())
+def test_random_csv_raises_only_swiftcls_errors(tmp_path, header, lines, quoting, skip):
+    path = tmp_path / "fuzz.csv"
+    path.write_text("\n".join([header, *lines]), encoding="utf-8")
+    try:
+        examples, _ = load_examples([str(path)], ReadOptions(quoting=quoting), {}, skip_bad_rows=skip)
+        LabelSpace.infer([(*ex.label, ex.where) for ex in examples])
+    except SwiftClsError:
+        pass
