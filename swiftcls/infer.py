@@ -131,6 +131,9 @@ def run_infer(model_args: ModelArguments, data_args: DataArguments, infer_args: 
                             train.get("max_pixels", data_args.max_pixels))
     kept, rows = encoder.encode_kept(examples, skipped=skipped if data_args.skip_bad_rows else None)
     examples = [examples[i] for i in kept]
+    labelled = [i for i, ex in enumerate(examples) if ex.label is not None]
+    # Labels are checked against the model's before anything is written (an unknown label fails here).
+    encoded = encode_labels(examples, space)[1] if labelled and len(labelled) == len(examples) else None
     logits = predict_logits(model, spec, rows, Collator(tokenizer.pad_token_id, spec.padding_side,
                                                         image_processor=encoder.image_processor),
                             infer_args.batch_size, device)
@@ -150,9 +153,7 @@ def run_infer(model_args: ModelArguments, data_args: DataArguments, infer_args: 
                 f.write(json.dumps(record, ensure_ascii=False) + "\n")
         summary["result_path"] = result_path
         print(f"Wrote {len(rows)} predictions to {result_path}")
-    labelled = [i for i, ex in enumerate(examples) if ex.label is not None]
-    if labelled and len(labelled) == len(examples):
-        _, encoded = encode_labels(examples, space)
+    if encoded is not None:
         metrics = compute_metrics(space.problem_type, logits, _label_matrix(encoded, space.problem_type),
                                   space.id2label, threshold)
         metrics_path = infer_args.metrics_path or (os.path.splitext(result_path)[0] + "_metrics.json")

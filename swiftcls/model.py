@@ -183,4 +183,9 @@ def load_adapters(model, adapters: str):
 
     if not (Path(adapters) / "adapter_config.json").is_file():
         raise ConfigError(f"--adapters {adapters}: no adapter_config.json (is it a full checkpoint? use --model).")
+    if not (Path(adapters) / "adapter_model.safetensors").is_file():
+        # peft would fall back to torch.load on adapter_model.bin, i.e. unpickle it.
+        raise ConfigError(f"--adapters {adapters}: no adapter_model.safetensors; swiftcls refuses pickled adapters "
+                          "(adapter_model.bin) because loading them can run code. Fix: re-save them with "
+                          "safe_serialization=True.")
     return PeftModel.from_pretrained(model, adapters, is_trainable=False)

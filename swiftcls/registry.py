@@ -189,8 +189,12 @@ def resolve_model(model: str, use_hf: bool = True, revision: str | None = None) 
 
 def read_model_type(model_dir: str) -> str:
     """``model_type`` from a local checkpoint's config.json."""
-    with open(Path(model_dir) / "config.json", encoding="utf-8") as f:
-        config = json.load(f)
-    if "model_type" not in config:
+    path = Path(model_dir) / "config.json"
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:  # missing, unreadable or not JSON
+        raise ConfigError(f"{path}: cannot read the model config ({type(err).__name__}: {err}). Fix: point --model "
+                          "at a complete Hugging Face checkpoint folder (config.json + *.safetensors).") from err
+    if not isinstance(config, dict) or "model_type" not in config:
         raise ConfigError(f"{model_dir}/config.json has no 'model_type'.")
     return config["model_type"]

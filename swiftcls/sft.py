@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import logging
 import os
 from dataclasses import asdict, fields
@@ -12,6 +11,7 @@ from transformers import TrainingArguments, set_seed
 
 from . import __version__
 from .arguments import DataArguments, LossArguments, ModelArguments, TrainArguments, TunerArguments
+from .checkpoint import checkpoints, publish, remove_stale, resumable, staging_dir
 from .data.dataset import encode_labels, load_examples, parse_columns, split_validation, write_skipped
 from .data.encode import Collator, PromptEncoder
 from .data.labels import SINGLE, LabelSpace, read_label_names
@@ -69,15 +69,18 @@ def _training_arguments(train: TrainArguments, tuner: TunerArguments, problem_ty
 
 def _resume_path(train: TrainArguments) -> str | None:
     """``--resume_from_checkpoint``; refuses to train over an earlier run's checkpoints otherwise."""
-    existing = sorted(glob.glob(os.path.join(train.output_dir, "checkpoint-*")))
+    existing = checkpoints(train.output_dir)
     resume = train.resume_from_checkpoint
     if resume in ("true", "True", "1"):
-        if not existing:
-            raise ConfigError(f"--resume_from_checkpoint true: no checkpoint-* in {train.output_dir}.")
-        return max(existing, key=lambda p: int(p.rsplit("-", 1)[-1]) if p.rsplit("-", 1)[-1].isdigit() else -1)
+        latest = resumable(train.output_dir)
+        if not latest:
+            raise ConfigError(f"--resume_from_checkpoint true: no resumable checkpoint-* (one holding "
+                              f"trainer_state.json) in {train.output_dir}; start without the flag or pass a path.")
+        return latest
     if resume:
-        if not os.path.isdir(resume):
-            raise ConfigError(f"--resume_from_checkpoint {resume}: no such folder.")
+        if not os.path.isfile(os.path.join(resume, "trainer_state.json")):
+            raise ConfigError(f"--resume_from_checkpoint {resume}: no such checkpoint folder (it must hold "
+                              "trainer_state.json); pass a checkpoint-N folder or 'true' for the newest.")
         return resume
     if existing:
         raise ConfigError(f"{train.output_dir} already holds checkpoints {[os.path.basename(p) for p in existing]}; "
@@ -101,6 +104,11 @@ def run_sft(model_args: ModelArguments, data_args: DataArguments, tuner_args: Tu
         raise ConfigError("--model is required.")
     if not data_args.dataset:
         raise ConfigError("--dataset is required.")
+    if data_args.val_dataset and data_args.split_dataset_ratio:
+        raise ConfigError("--val_dataset and --split_dataset_ratio both choose the validation rows; pass one, "
+                          "not both.")
+    if data_args.max_length < 1:
+        raise ConfigError(f"--max_length must be a positive number of tokens, got {data_args.max_length}.")
     resume = _resume_path(train_args)
     set_seed(train_args.seed)
     model_dir = resolve_model(model_args.model, model_args.use_hf, model_args.model_revision)
@@ -138,9 +146,6 @@ def run_sft(model_args: ModelArguments, data_args: DataArguments, tuner_args: Tu
     row_errors = skipped if data_args.skip_bad_rows else None  # image rows can still fail here
     train_rows = _labelled_rows(encoder, train_ex, train_y, "Tokenizing train", row_errors)
     val_rows = _labelled_rows(encoder, val_ex, val_y, "Tokenizing val", row_errors)
-    os.makedirs(train_args.output_dir, exist_ok=True)
-    if skipped and main_process:
-        write_skipped(skipped, os.path.join(train_args.output_dir, "skipped_rows.jsonl"))
     logger.info("Task %s with %d labels; %d train / %d validation rows; %d skipped; world size %s.",
                 space.problem_type, space.num_labels, len(train_rows), len(val_rows), len(skipped),
                 os.environ.get("WORLD_SIZE", "1"))
@@ -149,7 +154,12 @@ def run_sft(model_args: ModelArguments, data_args: DataArguments, tuner_args: Tu
                **asdict(train_args), "model_dir": os.path.abspath(model_dir), "model_type": spec.name,
                "problem_type": space.problem_type, "label_names": space.names,
                "chat_template_applied": encoder.chat, "swiftcls_version": __version__, "extra": extra or {}}
+    # Every row is validated and encoded and the model loaded: only now is anything written.
     if main_process:
+        os.makedirs(train_args.output_dir, exist_ok=True)
+        remove_stale(train_args.output_dir)
+        if skipped:
+            write_skipped(skipped, os.path.join(train_args.output_dir, "skipped_rows.jsonl"))
         write_args(train_args.output_dir, payload)
     hf_args = _training_arguments(train_args, tuner_args, space.problem_type, bool(val_rows), extra or {})
     trainer = SeqClsTrainer(
@@ -174,9 +184,12 @@ def _finish(trainer: SeqClsTrainer, payload: dict, space: LabelSpace, val_rows: 
     state = trainer.state
     last = os.path.join(out, f"checkpoint-{state.global_step}")
     if not os.path.isdir(last):
-        trainer.save_model(last)
+        staged = staging_dir(last)
+        trainer.save_model(staged)
+        trainer.accelerator.wait_for_everyone()
         if trainer.is_world_process_zero():
-            write_checkpoint_extras(last, payload, getattr(trainer.processing_class, "image_processor", None))
+            write_checkpoint_extras(staged, payload, getattr(trainer.processing_class, "image_processor", None))
+            publish(staged, last)
     summary = {"last_model_checkpoint": last, "best_model_checkpoint": state.best_model_checkpoint or last}
     if trainer.is_world_process_zero():
         from .plots import plot_confusion_matrix, plot_curves
