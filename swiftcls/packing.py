@@ -1,0 +1,102 @@
+"""Padding-free (packed) batches for causal decoders.
+
+A batch of ``n`` rows becomes one row of ``sum(len_i)`` tokens: no pad token is ever computed. ``position_ids``
+restart at 0 for every sequence, which is how transformers (5.x) recognises packed input:
+
+* ``sdpa`` / ``eager`` / ``flex_attention``: ``masking_utils.find_packed_sequence_indices`` turns the position ids
+  into a block-diagonal causal mask (only when no 2-D ``attention_mask`` is passed, so none is). sdpa/eager
+  materialise that ``[1, 1, T, T]`` mask and compute the full ``T x T`` scores; flex skips the masked blocks.
+* ``flash_attention_*``: ``modeling_flash_attention_utils._flash_attention_forward`` runs ``flash_varlen_fn``
+  with the ``cu_seq_lens_q/k`` and ``max_length_q/k`` the collator precomputes (no per-layer recomputation).
+
+The classifier then pools the last token of each sequence (``cu_seq_lens[1:] - 1``) before the head, so logits,
+loss and gradients equal those of padded training (tests/test_padding_free.py checks this).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import logging
+from dataclasses import dataclass
+
+import torch
+
+from .registry import ModelSpec
+
+logger = logging.getLogger(__name__)
+
+FLASH_KEYS = ("cu_seq_lens_q", "cu_seq_lens_k", "max_length_q", "max_length_k")
+PACKED_INPUTS = ("position_ids", *FLASH_KEYS)
+# Model types whose transformers modeling code builds its mask with create_causal_mask(position_ids=...) and
+# whose padded vs packed equality is tested in tests/test_padding_free.py.
+VERIFIED_MODEL_TYPES = ("qwen2", "qwen3", "llama")
+MASKED_IMPLS = ("sdpa", "eager", "flex_attention")
+
+
+@dataclass
+class PackingCollator:
+    """Concatenates a batch's rows into one padding-free row and stacks labels with the right dtype."""
+
+    label_dtype: torch.dtype = torch.long
+
+    def __call__(self, rows: list[dict]) -> dict:
+        lengths = [len(r["input_ids"]) for r in rows]
+        cu = torch.tensor([0, *itertools.accumulate(lengths)], dtype=torch.int32)
+        batch = {
+            "input_ids": torch.tensor([[t for r in rows for t in r["input_ids"]]], dtype=torch.long),
+            "position_ids": torch.tensor([[p for n in lengths for p in range(n)]], dtype=torch.long),
+            "cu_seq_lens_q": cu, "cu_seq_lens_k": cu, "max_length_q": max(lengths), "max_length_k": max(lengths),
+        }
+        if "labels" in rows[0]:
+            batch["labels"] = torch.tensor([r["labels"] for r in rows], dtype=self.label_dtype)
+        return batch
+
+
+def padding_free_reason(spec: ModelSpec, model_type: str, attn_impl: str | None) -> str | None:
+    """Why padding-free batches cannot be used for this model (None when they can)."""
+    if spec.kind != "decoder" or spec.pooling != "last":
+        return f"'{spec.name}' is an encoder (bidirectional attention, absolute positions)"
+    if spec.multimodal:
+        return f"'{spec.name}' is an image+text model (vision token positions are not packed)"
+    if model_type not in VERIFIED_MODEL_TYPES:
+        return f"model type '{model_type}' is not among the verified packed decoders {list(VERIFIED_MODEL_TYPES)}"
+    if attn_impl and attn_impl not in MASKED_IMPLS and "flash" not in attn_impl:
+        return f"attention '{attn_impl}' cannot confine attention to each packed sequence"
+    return None
+
+
+def use_padding_free(requested: bool, spec: ModelSpec, model) -> bool:
+    """Whether to pack; logs one line when ``--padding_free true`` falls back to padded batches."""
+    if not requested:
+        return False
+    config = model.config
+    reason = padding_free_reason(spec, getattr(config, "model_type", ""), getattr(config, "_attn_implementation", None))
+    if reason:
+        logger.warning("--padding_free: using padded batches because %s.", reason)
+        return False
+    impl = config._attn_implementation
+    if impl in ("sdpa", "eager") and torch.cuda.is_available():
+        logger.info("--padding_free with %s attention: a [T, T] block-diagonal mask per batch; "
+                    "install flash-attn (used automatically) or pass --attn_impl flex_attention for varlen kernels.",
+                    impl)
+    logger.info("Padding-free batches (attention: %s).", impl)
+    return True
+
+
+def pick_attn_impl(attn_impl: str | None, padding_free: bool, device: str | None = None) -> str | None:
+    """``flash_attention_2`` for padding-free training on CUDA when flash-attn is installed and no choice was made."""
+    on_gpu = torch.cuda.is_available() and (device is None or device.startswith("cuda"))
+    if attn_impl or not padding_free or not on_gpu or importlib.util.find_spec("flash_attn") is None:
+        return attn_impl
+    return "flash_attention_2"
+
+
+def packed_last_hidden(backbone, input_ids, inputs_embeds, packed: dict) -> torch.Tensor:
+    """Run the backbone on a packed row and return each sequence's last-token hidden state ``[n, hidden]``."""
+    impl = getattr(backbone.config, "_attn_implementation", "") or ""
+    extra = {k: packed[k] for k in FLASH_KEYS} if "flash" in impl else {}
+    hidden = backbone(input_ids=input_ids, inputs_embeds=inputs_embeds, position_ids=packed["position_ids"],
+                      attention_mask=None, use_cache=False, **extra).last_hidden_state
+    last = packed["cu_seq_lens_q"][1:].to(device=hidden.device, dtype=torch.long) - 1
+    return hidden[0, last]

@@ -1,0 +1,114 @@
+"""Padding-free (packed) batches: same logits, losses and gradients as padded batches; fallbacks are logged."""
+
+import json
+import logging
+import random
+
+import pytest
+import torch
+from test_train import make_rows, sft, write
+
+from swiftcls import infer
+from swiftcls.cli import parse
+from swiftcls.data.encode import Collator
+from swiftcls.data.labels import MULTI, REGRESSION, SINGLE, LabelSpace
+from swiftcls.infer import run_infer
+from swiftcls.loss import LossConfig, classification_loss
+from swiftcls.model import apply_lora, load_classifier
+from swiftcls.modeling import classifier_logits
+from swiftcls.packing import PackingCollator, padding_free_reason, use_padding_free
+from swiftcls.registry import spec_for_config
+
+SPACES = {SINGLE: LabelSpace(SINGLE, ["a", "b", "c"]), MULTI: LabelSpace(MULTI, ["x", "y"]),
+          REGRESSION: LabelSpace(REGRESSION, ["score"])}
+
+
+def mixed_rows(problem_type, seed=0):
+    """Rows of very different lengths (1 to 40 tokens), with labels of the problem type."""
+    rng = random.Random(seed)
+    rows = []
+    for n in (1, 7, 40, 3, 19, 2, 33, 11):
+        label = {SINGLE: rng.randrange(3), MULTI: [float(rng.random() < 0.5) for _ in range(2)],
+                 REGRESSION: rng.uniform(0, 5)}[problem_type]
+        rows.append({"input_ids": [rng.randrange(100, 5000) for _ in range(n)], "labels": label})
+    return rows
+
+
+def logits_loss_grads(model, spec, batch, cfg):
+    model.zero_grad()
+    batch = dict(batch)
+    labels = batch.pop("labels")
+    logits = classifier_logits(model, spec, batch)
+    loss = classification_loss(logits, labels, cfg)
+    loss.backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    return logits.detach(), loss.detach(), grads
+
+
+@pytest.mark.parametrize("family, problem_type, lora", [
+    ("qwen2", SINGLE, False), ("qwen3", MULTI, False), ("llama", REGRESSION, False), ("qwen2", SINGLE, True),
+])
+def test_packed_equals_padded(tiny_model_dir, family, problem_type, lora):
+    spec = spec_for_config(family)
+    space = SPACES[problem_type]
+    torch.manual_seed(0)
+    model, tokenizer, new = load_classifier(str(tiny_model_dir(family)), spec, space, torch_dtype="float32")
+    if lora:
+        model = apply_lora(model, spec, new, 4, 8, 0.0, ["all-linear"], [], True, True)
+    assert use_padding_free(True, spec, model)
+    rows = mixed_rows(problem_type)
+    dtype = torch.long if problem_type == SINGLE else torch.float32
+    cfg = LossConfig(problem_type)
+    padded = logits_loss_grads(model, spec, Collator(tokenizer.pad_token_id, "right", dtype)(rows), cfg)
+    packed_batch = PackingCollator(dtype)(rows)
+    assert packed_batch["input_ids"].shape == (1, sum(len(r["input_ids"]) for r in rows))  # no pad token at all
+    packed = logits_loss_grads(model, spec, packed_batch, cfg)
+    torch.testing.assert_close(packed[0], padded[0], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(packed[1], padded[1], atol=1e-6, rtol=1e-5)
+    assert padded[2].keys() == packed[2].keys() and len(padded[2]) > 4
+    for name, grad in padded[2].items():
+        torch.testing.assert_close(packed[2][name], grad, atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_fallbacks_are_logged(tiny_model_dir, caplog):
+    bert = spec_for_config("bert")
+    assert "encoder" in padding_free_reason(bert, "bert", "sdpa")
+    assert "image+text" in padding_free_reason(spec_for_config("qwen2_vl"), "qwen2_vl", "sdpa")
+    assert "not among" in padding_free_reason(spec_for_config("qwen2"), "mistral", "sdpa")
+    assert padding_free_reason(spec_for_config("qwen2"), "qwen2", "flash_attention_2") is None
+    model, _, _ = load_classifier(str(tiny_model_dir("bert")), bert, SPACES[SINGLE])
+    with caplog.at_level(logging.WARNING, logger="swiftcls.packing"):
+        assert not use_padding_free(True, bert, model)
+    assert "using padded batches because 'bert' is an encoder" in caplog.text
+    assert not use_padding_free(False, spec_for_config("qwen2"), model)
+
+
+def test_padding_free_sft_then_infer_matches_padded(tiny_model_dir, tmp_path, caplog, monkeypatch):
+    train = write(tmp_path / "train.jsonl", make_rows(64, "single"))
+    val = write(tmp_path / "val.jsonl", make_rows(24, "single", seed=3))
+    out = tmp_path / "out"
+    with caplog.at_level(logging.INFO, logger="swiftcls.packing"):
+        summary = sft(["--model", str(tiny_model_dir("qwen2")), "--dataset", train, "--val_dataset", val,
+                       "--tuner_type", "full", "--learning_rate", "3e-3", "--num_train_epochs", "2",
+                       "--per_device_train_batch_size", "8", "--output_dir", str(out), "--use_cpu", "true"])
+    assert "Padding-free batches (attention: sdpa)" in caplog.text
+    assert json.loads((out / "args.json").read_text())["padding_free"] is True
+    ckpt = summary["last_model_checkpoint"]
+    # Inference streams: at most STREAM_ROWS rows are encoded and predicted at a time.
+    monkeypatch.setattr(infer, "STREAM_ROWS", 10)
+    sizes = []
+    encode = infer.PromptEncoder.encode
+    monkeypatch.setattr(infer.PromptEncoder, "encode", lambda self, ex, *a: sizes.append(len(ex)) or encode(self, ex))
+    preds = {}
+    for flag in ("true", "false"):
+        path = tmp_path / f"pred_{flag}.jsonl"
+        _, instances, _ = parse(["infer", "--model", ckpt, "--dataset", val, "--result_path", str(path),
+                                 "--padding_free", flag, "--batch_size", "5"])
+        result = run_infer(*instances)
+        preds[flag] = [json.loads(line) for line in path.read_text().splitlines()]
+        assert result["metrics"]["accuracy"] == pytest.approx(summary["metrics"]["accuracy"])
+        assert sizes[-3:] == [10, 10, 4] and not (tmp_path / f"pred_{flag}.jsonl.tmp").exists()
+    for packed, padded in zip(preds["true"], preds["false"], strict=True):
+        assert packed["text"] == padded["text"] and packed["pred"] == padded["pred"]
+        for name in packed["probs"]:
+            assert packed["probs"][name] == pytest.approx(padded["probs"][name], abs=1e-4)
