@@ -8,6 +8,8 @@ restart at 0 for every sequence, which is how transformers (5.x) recognises pack
   materialise that ``[1, 1, T, T]`` mask and compute the full ``T x T`` scores; flex skips the masked blocks.
 * ``flash_attention_*``: ``modeling_flash_attention_utils._flash_attention_forward`` runs ``flash_varlen_fn``
   with the ``cu_seq_lens_q/k`` and ``max_length_q/k`` the collator precomputes (no per-layer recomputation).
+* ``swiftcls_varlen`` (swiftcls/varlen.py, the CUDA default without flash-attn): torch's own varlen kernel with
+  the same ``cu_seq_lens``.
 
 The classifier then pools the last token of each sequence (``cu_seq_lens[1:] - 1``) before the head, so logits,
 loss and gradients equal those of padded training (tests/test_padding_free.py checks this).
@@ -61,7 +63,7 @@ def padding_free_reason(spec: ModelSpec, model_type: str, attn_impl: str | None)
         return f"'{spec.name}' is an image+text model (vision token positions are not packed)"
     if model_type not in VERIFIED_MODEL_TYPES:
         return f"model type '{model_type}' is not among the verified packed decoders {list(VERIFIED_MODEL_TYPES)}"
-    if attn_impl and attn_impl not in MASKED_IMPLS and "flash" not in attn_impl:
+    if attn_impl and attn_impl not in MASKED_IMPLS and not uses_cu_seqlens(attn_impl):
         return f"attention '{attn_impl}' cannot confine attention to each packed sequence"
     return None
 
@@ -77,25 +79,39 @@ def use_padding_free(requested: bool, spec: ModelSpec, model) -> bool:
         return False
     impl = config._attn_implementation
     if impl in ("sdpa", "eager") and torch.cuda.is_available():
-        logger.info("--padding_free with %s attention: a [T, T] block-diagonal mask per batch; "
-                    "install flash-attn (used automatically) or pass --attn_impl flex_attention for varlen kernels.",
-                    impl)
+        logger.warning("--padding_free with %s attention computes a dense [T, T] block-diagonal mask per batch; "
+                       "leave --attn_impl unset for varlen kernels (flash_attention_2 or swiftcls_varlen).", impl)
     logger.info("Padding-free batches (attention: %s).", impl)
     return True
 
 
+def uses_cu_seqlens(attn_impl: str | None) -> bool:
+    """Attention implementations that read ``cu_seq_lens_q/k`` (varlen kernels) instead of a mask."""
+    from .varlen import NAME
+
+    return bool(attn_impl) and ("flash" in attn_impl or attn_impl == NAME)
+
+
 def pick_attn_impl(attn_impl: str | None, padding_free: bool, device: str | None = None) -> str | None:
-    """``flash_attention_2`` for padding-free training on CUDA when flash-attn is installed and no choice was made."""
+    """The attention to load the model with: the user's choice, else a varlen kernel for padding-free on CUDA.
+
+    ``flash_attention_2`` when the flash-attn package is installed, else ``swiftcls_varlen`` (torch's varlen
+    kernel); ``None`` (transformers' default, sdpa) on CPU, where packed batches use sdpa's block-diagonal mask.
+    """
+    from . import varlen
+
+    if attn_impl == varlen.NAME:
+        varlen.register()
     on_gpu = torch.cuda.is_available() and (device is None or device.startswith("cuda"))
-    if attn_impl or not padding_free or not on_gpu or importlib.util.find_spec("flash_attn") is None:
+    if attn_impl or not padding_free or not on_gpu:
         return attn_impl
-    return "flash_attention_2"
+    return "flash_attention_2" if importlib.util.find_spec("flash_attn") else varlen.register()
 
 
 def packed_last_hidden(backbone, input_ids, inputs_embeds, packed: dict) -> torch.Tensor:
     """Run the backbone on a packed row and return each sequence's last-token hidden state ``[n, hidden]``."""
     impl = getattr(backbone.config, "_attn_implementation", "") or ""
-    extra = {k: packed[k] for k in FLASH_KEYS} if "flash" in impl else {}
+    extra = {k: packed[k] for k in FLASH_KEYS} if uses_cu_seqlens(impl) else {}
     hidden = backbone(input_ids=input_ids, inputs_embeds=inputs_embeds, position_ids=packed["position_ids"],
                       attention_mask=None, use_cache=False, **extra).last_hidden_state
     last = packed["cu_seq_lens_q"][1:].to(device=hidden.device, dtype=torch.long) - 1

@@ -16,7 +16,7 @@ from swiftcls.infer import run_infer
 from swiftcls.loss import LossConfig, classification_loss
 from swiftcls.model import apply_lora, load_classifier
 from swiftcls.modeling import classifier_logits
-from swiftcls.packing import PackingCollator, padding_free_reason, use_padding_free
+from swiftcls.packing import PackingCollator, padding_free_reason, pick_attn_impl, use_padding_free
 from swiftcls.registry import spec_for_config
 
 SPACES = {SINGLE: LabelSpace(SINGLE, ["a", "b", "c"]), MULTI: LabelSpace(MULTI, ["x", "y"]),
@@ -45,14 +45,18 @@ def logits_loss_grads(model, spec, batch, cfg):
     return logits.detach(), loss.detach(), grads
 
 
-@pytest.mark.parametrize("family, problem_type, lora", [
-    ("qwen2", SINGLE, False), ("qwen3", MULTI, False), ("llama", REGRESSION, False), ("qwen2", SINGLE, True),
+@pytest.mark.parametrize("family, problem_type, lora, attn", [
+    ("qwen2", SINGLE, False, None), ("qwen3", MULTI, False, None), ("llama", REGRESSION, False, None),
+    ("qwen2", SINGLE, True, None), ("qwen3", SINGLE, False, "swiftcls_varlen"),
 ])
-def test_packed_equals_padded(tiny_model_dir, family, problem_type, lora):
+def test_packed_equals_padded(tiny_model_dir, family, problem_type, lora, attn):
+    """fp32 on CPU: sdpa's block-diagonal mask, or swiftcls_varlen's per-sequence loop (its CPU path)."""
     spec = spec_for_config(family)
     space = SPACES[problem_type]
     torch.manual_seed(0)
-    model, tokenizer, new = load_classifier(str(tiny_model_dir(family)), spec, space, torch_dtype="float32")
+    model, tokenizer, new = load_classifier(str(tiny_model_dir(family)), spec, space, torch_dtype="float32",
+                                            attn_impl=pick_attn_impl(attn, True, "cpu"))
+    assert model.config._attn_implementation == (attn or "sdpa")
     if lora:
         model = apply_lora(model, spec, new, 4, 8, 0.0, ["all-linear"], [], True, True)
     assert use_padding_free(True, spec, model)
@@ -112,3 +116,23 @@ def test_padding_free_sft_then_infer_matches_padded(tiny_model_dir, tmp_path, ca
         assert packed["text"] == padded["text"] and packed["pred"] == padded["pred"]
         for name in packed["probs"]:
             assert packed["probs"][name] == pytest.approx(padded["probs"][name], abs=1e-4)
+
+
+@pytest.mark.gpu
+def test_varlen_kernel_on_cuda_matches_padded(tiny_model_dir):
+    """torch's varlen flash kernel (bf16, CUDA): packed logits match padded sdpa logits."""
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    spec, space = spec_for_config("qwen2"), SPACES[SINGLE]
+    assert pick_attn_impl(None, True, "cuda") in ("swiftcls_varlen", "flash_attention_2")
+    model, tokenizer, _ = load_classifier(str(tiny_model_dir("qwen2")), spec, space, torch_dtype="bfloat16",
+                                          attn_impl=pick_attn_impl(None, True, "cuda"), device="cuda")
+    model = model.cuda()
+    rows = mixed_rows(SINGLE)
+    padded_batch = Collator(tokenizer.pad_token_id, "right")(rows)
+    packed_batch = PackingCollator()(rows)
+    on_gpu = {k: v.cuda() if isinstance(v, torch.Tensor) else v for k, v in packed_batch.items() if k != "labels"}
+    packed = classifier_logits(model, spec, on_gpu).float()
+    padded = classifier_logits(model, spec, {k: v.cuda() for k, v in padded_batch.items() if k != "labels"}).float()
+    torch.testing.assert_close(packed, padded, atol=2e-2, rtol=2e-2)
+    packed.sum().backward()  # the kernel's backward runs
