@@ -49,6 +49,10 @@ def model_config(shape: str, num_labels: int = 2, attn_impl: str | None = None):
     values = json.loads((HERE / "configs" / f"{shape}.json").read_text())
     config = Qwen2Config(**{k: v for k, v in values.items() if k not in ("architectures", "torch_dtype")},
                          num_labels=num_labels, pad_token_id=151643)
+    if attn_impl == "swiftcls_varlen":
+        from swiftcls.varlen import register
+
+        register()
     if attn_impl:
         config._attn_implementation = attn_impl
     return config
@@ -123,7 +127,8 @@ def reset_peak(device: str) -> None:
 
 
 def peak_memory_gib(device: str) -> float:
-    """Peak GPU memory allocated since ``reset_peak``; on CPU the process's peak RSS so far (never reset)."""
+    """Peak GPU memory allocated since ``reset_peak``; on CPU the process's peak RSS so far (cumulative: the
+    later recipes' figure includes the earlier ones', run one ``--recipes`` at a time for per-recipe CPU memory)."""
     if device.startswith("cuda"):
         return torch.cuda.max_memory_allocated() / 2**30
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20

@@ -8,8 +8,8 @@ restart at 0 for every sequence, which is how transformers (5.x) recognises pack
   materialise that ``[1, 1, T, T]`` mask and compute the full ``T x T`` scores; flex skips the masked blocks.
 * ``flash_attention_*``: ``modeling_flash_attention_utils._flash_attention_forward`` runs ``flash_varlen_fn``
   with the ``cu_seq_lens_q/k`` and ``max_length_q/k`` the collator precomputes (no per-layer recomputation).
-* ``swiftcls_varlen`` (swiftcls/varlen.py, the CUDA default without flash-attn): torch's own varlen kernel with
-  the same ``cu_seq_lens``.
+* ``swiftcls_varlen`` (swiftcls/varlen.py, the default unless flash-attn is installed on CUDA): torch's own
+  varlen kernel with the same ``cu_seq_lens`` on CUDA, one causal sdpa call per sequence on CPU.
 
 The classifier then pools the last token of each sequence (``cu_seq_lens[1:] - 1``) before the head, so logits,
 loss and gradients equal those of padded training (tests/test_padding_free.py checks this).
@@ -45,13 +45,15 @@ class PackingCollator:
     def __call__(self, rows: list[dict]) -> dict:
         lengths = [len(r["input_ids"]) for r in rows]
         cu = torch.tensor([0, *itertools.accumulate(lengths)], dtype=torch.int32)
-        batch = {
+        batch = {}
+        if "labels" in rows[0]:
+            # First key: Trainer's find_batch_size reads the first tensor, which must count rows, not 1.
+            batch["labels"] = torch.tensor([r["labels"] for r in rows], dtype=self.label_dtype)
+        batch.update({
             "input_ids": torch.tensor([[t for r in rows for t in r["input_ids"]]], dtype=torch.long),
             "position_ids": torch.tensor([[p for n in lengths for p in range(n)]], dtype=torch.long),
             "cu_seq_lens_q": cu, "cu_seq_lens_k": cu, "max_length_q": max(lengths), "max_length_k": max(lengths),
-        }
-        if "labels" in rows[0]:
-            batch["labels"] = torch.tensor([r["labels"] for r in rows], dtype=self.label_dtype)
+        })
         return batch
 
 
@@ -75,7 +77,8 @@ def use_padding_free(requested: bool, spec: ModelSpec, model) -> bool:
     config = model.config
     reason = padding_free_reason(spec, getattr(config, "model_type", ""), getattr(config, "_attn_implementation", None))
     if reason:
-        logger.warning("--padding_free: using padded batches because %s.", reason)
+        # INFO, not WARNING: --padding_free is on by default and padded batches are the expected path here.
+        logger.info("--padding_free: using padded batches because %s.", reason)
         return False
     impl = config._attn_implementation
     if impl in ("sdpa", "eager") and torch.cuda.is_available():
@@ -93,19 +96,20 @@ def uses_cu_seqlens(attn_impl: str | None) -> bool:
 
 
 def pick_attn_impl(attn_impl: str | None, padding_free: bool, device: str | None = None) -> str | None:
-    """The attention to load the model with: the user's choice, else a varlen kernel for padding-free on CUDA.
+    """The attention to load the model with: the user's choice, else a varlen kernel for padding-free batches.
 
-    ``flash_attention_2`` when the flash-attn package is installed, else ``swiftcls_varlen`` (torch's varlen
-    kernel); ``None`` (transformers' default, sdpa) on CPU, where packed batches use sdpa's block-diagonal mask.
+    ``flash_attention_2`` on CUDA when the flash-attn package is installed, else ``swiftcls_varlen`` (torch's
+    varlen kernel on CUDA, one causal sdpa call per sequence on CPU; faster than sdpa's dense block-diagonal
+    mask, see docs/performance.md). Padded batches with ``swiftcls_varlen`` run plain sdpa.
     """
     from . import varlen
 
     if attn_impl == varlen.NAME:
         varlen.register()
-    on_gpu = torch.cuda.is_available() and (device is None or device.startswith("cuda"))
-    if attn_impl or not padding_free or not on_gpu:
+    if attn_impl or not padding_free:
         return attn_impl
-    return "flash_attention_2" if importlib.util.find_spec("flash_attn") else varlen.register()
+    on_gpu = torch.cuda.is_available() and (device is None or device.startswith("cuda"))
+    return "flash_attention_2" if on_gpu and importlib.util.find_spec("flash_attn") else varlen.register()
 
 
 def packed_last_hidden(backbone, input_ids, inputs_embeds, packed: dict) -> torch.Tensor:

@@ -46,17 +46,17 @@ def logits_loss_grads(model, spec, batch, cfg):
 
 
 @pytest.mark.parametrize("family, problem_type, lora, attn", [
-    ("qwen2", SINGLE, False, None), ("qwen3", MULTI, False, None), ("llama", REGRESSION, False, None),
-    ("qwen2", SINGLE, True, None), ("qwen3", SINGLE, False, "swiftcls_varlen"),
+    ("qwen2", SINGLE, False, "sdpa"), ("qwen3", MULTI, False, None), ("llama", REGRESSION, False, None),
+    ("qwen2", SINGLE, True, None), ("llama", SINGLE, False, "eager"),
 ])
 def test_packed_equals_padded(tiny_model_dir, family, problem_type, lora, attn):
-    """fp32 on CPU: sdpa's block-diagonal mask, or swiftcls_varlen's per-sequence loop (its CPU path)."""
+    """fp32 on CPU: sdpa's/eager's block-diagonal mask, or the default swiftcls_varlen (per-sequence sdpa on CPU)."""
     spec = spec_for_config(family)
     space = SPACES[problem_type]
     torch.manual_seed(0)
     model, tokenizer, new = load_classifier(str(tiny_model_dir(family)), spec, space, torch_dtype="float32",
                                             attn_impl=pick_attn_impl(attn, True, "cpu"))
-    assert model.config._attn_implementation == (attn or "sdpa")
+    assert model.config._attn_implementation == (attn or "swiftcls_varlen")
     if lora:
         model = apply_lora(model, spec, new, 4, 8, 0.0, ["all-linear"], [], True, True)
     assert use_padding_free(True, spec, model)
@@ -81,7 +81,7 @@ def test_fallbacks_are_logged(tiny_model_dir, caplog):
     assert "not among" in padding_free_reason(spec_for_config("qwen2"), "mistral", "sdpa")
     assert padding_free_reason(spec_for_config("qwen2"), "qwen2", "flash_attention_2") is None
     model, _, _ = load_classifier(str(tiny_model_dir("bert")), bert, SPACES[SINGLE])
-    with caplog.at_level(logging.WARNING, logger="swiftcls.packing"):
+    with caplog.at_level(logging.INFO, logger="swiftcls.packing"):
         assert not use_padding_free(True, bert, model)
     assert "using padded batches because 'bert' is an encoder" in caplog.text
     assert not use_padding_free(False, spec_for_config("qwen2"), model)
@@ -95,7 +95,9 @@ def test_padding_free_sft_then_infer_matches_padded(tiny_model_dir, tmp_path, ca
         summary = sft(["--model", str(tiny_model_dir("qwen2")), "--dataset", train, "--val_dataset", val,
                        "--tuner_type", "full", "--learning_rate", "3e-3", "--num_train_epochs", "2",
                        "--per_device_train_batch_size", "8", "--output_dir", str(out), "--use_cpu", "true"])
-    assert "Padding-free batches (attention: sdpa)" in caplog.text
+    assert "Padding-free batches (attention: swiftcls_varlen)" in caplog.text
+    config = json.loads((out / summary["last_model_checkpoint"].split("/")[-1] / "config.json").read_text())
+    assert "swiftcls_varlen" not in json.dumps(config)  # checkpoints stay loadable without swiftcls
     assert json.loads((out / "args.json").read_text())["padding_free"] is True
     ckpt = summary["last_model_checkpoint"]
     # Inference streams: at most STREAM_ROWS rows are encoded and predicted at a time.
