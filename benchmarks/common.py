@@ -21,9 +21,10 @@ H100_BF16_TFLOPS = 989.0  # H100 SXM dense bf16 peak (NVIDIA datasheet), the MFU
 def add_common_args(parser) -> None:
     """Flags both benchmarks share."""
     parser.add_argument("--shape", default="qwen2.5-0.5b", choices=SHAPES, help="benchmarks/configs/<shape>.json")
-    parser.add_argument("--data", default="mixed", choices=("sst2", "mixed"),
+    parser.add_argument("--data", default="mixed", choices=("sst2", "mixed", "long"),
                         help="sst2: real SST-2 sentences (short); mixed: half SST-2 sentences, half real sentences "
-                             "joined into texts of 64..max_length tokens (log-uniform)")
+                             "joined into texts of 64..max_length tokens (log-uniform); long: every text "
+                             "max_length tokens (the memory worst case)")
     parser.add_argument("--max_length", type=int, default=2048)
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--attn_impl", default=None, help="attention for both recipes (default: each one's own)")
@@ -69,7 +70,8 @@ def build_model(shape: str, dtype: torch.dtype, device: str, seed: int, attn_imp
 
 
 def texts(kind: str, n: int, max_length: int, tok, seed: int = 0) -> list[str]:
-    """``n`` real texts: SST-2 sentences, or a mix of sentences and joined sentences of up to ``max_length`` tokens.
+    """``n`` real texts: SST-2 sentences, a mix of sentences and joined sentences of up to ``max_length`` tokens,
+    or only joined texts of ``max_length`` tokens (``long``).
 
     The long texts are real SST-2 sentences joined until a length drawn log-uniformly from [64, max_length]
     tokens, so lengths spread like long-document classification data while every token is real text.
@@ -80,10 +82,10 @@ def texts(kind: str, n: int, max_length: int, tok, seed: int = 0) -> list[str]:
     rng = random.Random(seed)
     out = []
     for i in range(n):
-        if kind == "sst2" or i % 2 == 0:
+        if kind == "sst2" or (kind == "mixed" and i % 2 == 0):
             out.append(rng.choice(sentences))
             continue
-        target = int(2 ** rng.uniform(6, max(6.0, math.log2(max_length))))
+        target = max_length if kind == "long" else int(2 ** rng.uniform(6, max(6.0, math.log2(max_length))))
         parts, count = [], 0
         while count < target:
             s = rng.choice(sentences)

@@ -47,18 +47,20 @@ def varlen_attention_forward(module, query, key, value, attention_mask, dropout:
     if dropout and module.training:
         raise ValueError(f"{NAME} attention does not implement attention dropout; use flash_attention_2 or sdpa.")
     groups = query.shape[1] // key.shape[1]
-    # Expanded rather than enable_gqa: torch's cuDNN varlen backend rejects GQA.
-    key, value = repeat_kv(key, groups), repeat_kv(value, groups)
-    q, k, v = query[0], key[0], value[0]  # [H, T, D]
     if varlen_kernel_available(query):
         from torch.nn.attention.varlen import varlen_attn
 
+        # [T, H, D] contiguous, keys/values expanded to every query head (torch's cuDNN varlen backend rejects GQA).
+        q = query[0].transpose(0, 1).contiguous()
+        k, v = (x[0].transpose(0, 1).repeat_interleave(groups, dim=1) if groups > 1 else
+                x[0].transpose(0, 1).contiguous() for x in (key, value))
         cu_q = cu_seq_lens_q.to(query.device, torch.int32)
         cu_k = cu_q if cu_seq_lens_k is None else cu_seq_lens_k.to(query.device, torch.int32)
-        out = varlen_attn(q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1), cu_q, cu_k, int(max_length_q),
-                          int(max_length_k or max_length_q), scale=scaling, window_size=(-1, 0))
+        out = varlen_attn(q, k, v, cu_q, cu_k, int(max_length_q), int(max_length_k or max_length_q), scale=scaling,
+                          window_size=(-1, 0))
     else:
-        out = _segments_sdpa(q, k, v, cu_seq_lens_q.tolist(), scaling)
+        out = _segments_sdpa(query[0], repeat_kv(key, groups)[0], repeat_kv(value, groups)[0],
+                             cu_seq_lens_q.tolist(), scaling)
     return out.unsqueeze(0), None
 
 

@@ -138,3 +138,38 @@ def test_varlen_kernel_on_cuda_matches_padded(tiny_model_dir):
     padded = classifier_logits(model, spec, {k: v.cuda() for k, v in padded_batch.items() if k != "labels"}).float()
     torch.testing.assert_close(packed, padded, atol=2e-2, rtol=2e-2)
     packed.sum().backward()  # the kernel's backward runs
+
+
+def test_varlen_attention_layouts(monkeypatch):
+    """Both branches of swiftcls_varlen (CUDA kernel call with a CPU stand-in, per-sequence loop) equal a dense
+    block-diagonal causal sdpa, with GQA (4 query heads, 2 KV heads)."""
+    import torch.nn.attention.varlen as torch_varlen
+    import torch.nn.functional as F
+
+    from swiftcls import varlen
+
+    torch.manual_seed(0)
+    lengths, heads, kv_heads, dim = [3, 1, 6, 4], 4, 2, 8
+    total = sum(lengths)
+    cu = torch.tensor([0, 3, 4, 10, 14], dtype=torch.int32)
+    q, k, v = (torch.randn(1, h, total, dim) for h in (heads, kv_heads, kv_heads))
+    seq = torch.repeat_interleave(torch.arange(len(lengths)), torch.tensor(lengths))
+    allowed = (seq[:, None] == seq[None, :]) & torch.ones(total, total, dtype=torch.bool).tril()
+    dense = F.scaled_dot_product_attention(q, k.repeat_interleave(2, 1), v.repeat_interleave(2, 1), allowed)
+    dense = dense.transpose(1, 2)  # [1, T, H, D] as transformers expects
+    kwargs = dict(cu_seq_lens_q=cu, cu_seq_lens_k=cu, max_length_q=6, max_length_k=6, scaling=dim ** -0.5)
+    loop, _ = varlen.varlen_attention_forward(None, q, k, v, None, **kwargs)
+    torch.testing.assert_close(loop, dense)
+
+    def fake_kernel(q, k, v, cu_q, cu_k, max_q, max_k, scale=None, window_size=(-1, -1)):
+        """CPU stand-in with varlen_attn's contract: [T, H, D] inputs, equal head counts, causal by window."""
+        assert q.is_contiguous() and k.is_contiguous() and k.shape[1] == q.shape[1] and window_size == (-1, 0)
+        assert cu_q.dtype == torch.int32 and max_q == max(lengths)
+        out = [F.scaled_dot_product_attention(*(x[a:b].transpose(0, 1) for x in (q, k, v)), is_causal=True,
+                                              scale=scale).transpose(0, 1) for a, b in zip(cu_q[:-1], cu_q[1:])]
+        return torch.cat(out)
+
+    monkeypatch.setattr(varlen, "varlen_kernel_available", lambda query: True)
+    monkeypatch.setattr(torch_varlen, "varlen_attn", fake_kernel)
+    kernel, _ = varlen.varlen_attention_forward(None, q, k, v, None, **kwargs)
+    torch.testing.assert_close(kernel, dense)
