@@ -1,9 +1,10 @@
 """Inference throughput: swiftcls against ``transformers.pipeline("text-classification")`` on the same model and texts.
 
-Both start from the same raw texts and the same weights (one seeded random model; the pipeline runs first, then
-swiftcls installs its pooled forward on that instance) with the same batch size, dtype (bf16 on CUDA) and
-truncation. ``pipeline`` batches texts in file order and pads each batch; swiftcls tokenizes, length-sorts,
-packs each batch without pad tokens (padded batches where packing is unsupported) and pools before the head.
+Both start from the same raw texts and the same weights (one seeded random model; the pipeline runs first with
+transformers' default attention, then swiftcls switches that instance to the attention it picks and installs its
+pooled forward) with the same batch size, dtype (bf16 on CUDA) and truncation. ``pipeline`` batches texts in
+file order and pads each batch; swiftcls tokenizes, length-sorts, packs each batch without pad tokens (padded
+batches where packing is unsupported) and pools before the head.
 Timings include tokenization. Predictions of the two are compared as a check that they compute the same thing.
 
 Example (H100)::
@@ -75,23 +76,23 @@ def main(argv=None) -> list[dict]:
     print(f"device: {C.machine(args.device)}; shape {args.shape}, data {args.data}: {args.rows} rows, tokens "
           f"min/median/max {lengths[0]}/{lengths[len(lengths) // 2]}/{lengths[-1]}, batch {args.batch_size}")
     dtype = torch.bfloat16 if args.device.startswith("cuda") else torch.float32
-    from swiftcls.packing import pick_attn_impl
-
-    # flash_attention_2 when installed (CUDA) for both: the pipeline gets the same kernels, only batching differs.
-    model = C.build_model(args.shape, dtype, args.device, args.seed, pick_attn_impl(args.attn_impl, True, args.device))
+    model = C.build_model(args.shape, dtype, args.device, args.seed, args.attn_impl)  # the plain HF model
     model.eval()
     results = []
     C.reset_peak(args.device)
     with torch.no_grad():
         seconds, hf_pred = run_pipeline(model, tok, items, args)
-    results.append({"recipe": "pipeline", "samples/s": args.rows / seconds, "tokens/s": tokens / seconds,
-                    "peak_mem_GiB": C.peak_memory_gib(args.device)})
+    results.append({"recipe": "pipeline", "attn": model.config._attn_implementation, "samples/s": args.rows / seconds,
+                    "tokens/s": tokens / seconds, "peak_mem_GiB": C.peak_memory_gib(args.device)})
+    from swiftcls.packing import pick_attn_impl
+
+    # Same weights; swiftcls loads models with the attention it picks for padding-free batches.
+    model.set_attn_implementation(pick_attn_impl(args.attn_impl, True, args.device) or "sdpa")
     C.reset_peak(args.device)
     seconds, sw_pred, packed = run_swiftcls(model, tok, items, args)
-    results.append({"recipe": "swiftcls" + (" (packed)" if packed else " (padded)"), "samples/s": args.rows / seconds,
+    results.append({"recipe": "swiftcls" + (" (packed)" if packed else " (padded)"),
+                    "attn": model.config._attn_implementation, "samples/s": args.rows / seconds,
                     "tokens/s": tokens / seconds, "peak_mem_GiB": C.peak_memory_gib(args.device)})
-    for r in results:
-        r["attn"] = model.config._attn_implementation
     C.print_table(results, ["recipe", "attn", "samples/s", "tokens/s", "peak_mem_GiB"])
     agree = float((hf_pred == sw_pred).mean())
     print(f"swiftcls / pipeline: samples/s x{results[1]['samples/s'] / results[0]['samples/s']:.2f}; "
