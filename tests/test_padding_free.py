@@ -94,7 +94,8 @@ def test_padding_free_sft_then_infer_matches_padded(tiny_model_dir, tmp_path, ca
     with caplog.at_level(logging.INFO, logger="swiftcls.packing"):
         summary = sft(["--model", str(tiny_model_dir("qwen2")), "--dataset", train, "--val_dataset", val,
                        "--tuner_type", "full", "--learning_rate", "3e-3", "--num_train_epochs", "2",
-                       "--per_device_train_batch_size", "8", "--output_dir", str(out), "--use_cpu", "true"])
+                       "--per_device_train_batch_size", "8", "--output_dir", str(out), "--use_cpu", "true",
+                       "--gradient_checkpointing", "true"])
     assert "Padding-free batches (attention: swiftcls_varlen)" in caplog.text
     config = json.loads((out / summary["last_model_checkpoint"].split("/")[-1] / "config.json").read_text())
     assert "swiftcls_varlen" not in json.dumps(config)  # checkpoints stay loadable without swiftcls
