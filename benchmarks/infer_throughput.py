@@ -49,7 +49,7 @@ def run_swiftcls(model, tok, items: list[str], args) -> tuple[float, np.ndarray,
 
     spec = spec_for_config("qwen2")
     model = install_pooled_forward(model, spec)
-    packed = use_padding_free(True, spec, model)
+    packed = use_padding_free(True, spec, model, args.attn_impl, args.device)  # switches to its attention
     collator = PackingCollator() if packed else Collator(tok.pad_token_id, "right")
 
     def predict(batch_items):
@@ -84,10 +84,6 @@ def main(argv=None) -> list[dict]:
         seconds, hf_pred = run_pipeline(model, tok, items, args)
     results.append({"recipe": "pipeline", "attn": model.config._attn_implementation, "samples/s": args.rows / seconds,
                     "tokens/s": tokens / seconds, "peak_mem_GiB": C.peak_memory_gib(args.device)})
-    from swiftcls.packing import pick_attn_impl
-
-    # Same weights; swiftcls loads models with the attention it picks for padding-free batches.
-    model.set_attn_implementation(pick_attn_impl(args.attn_impl, True, args.device) or "sdpa")
     C.reset_peak(args.device)
     seconds, sw_pred, packed = run_swiftcls(model, tok, items, args)
     results.append({"recipe": "swiftcls" + (" (packed)" if packed else " (padded)"),

@@ -18,6 +18,8 @@ declare -a RUNS=(
   # 5: inference (target >= 3x pipeline("text-classification") samples/s)
   "$I --shape qwen2.5-1.5b --data mixed --max_length 2048 --batch_size 32 --rows 4096 --json $OUT/infer_1.5b_mixed.json"
   "$I --shape qwen2.5-1.5b --data sst2 --max_length 512 --batch_size 64 --rows 8192 --json $OUT/infer_1.5b_sst2.json"
+  # 7: where the time goes: padded sdpa vs packed sdpa / swiftcls_varlen / flash_attention_2
+  "python benchmarks/attention_paths.py --shape qwen2.5-1.5b --data mixed --max_length 2048 --batch_size 16 --rows 256"
 )
 pick=("$@")
 for i in "${!RUNS[@]}"; do

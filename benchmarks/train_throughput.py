@@ -79,14 +79,13 @@ def make_trainer(recipe: str, args, rows, tok, out: str):
         from swiftcls.loss import LossConfig
         from swiftcls.model import apply_lora
         from swiftcls.modeling import install_pooled_forward
-        from swiftcls.packing import PackingCollator, pick_attn_impl, use_padding_free
+        from swiftcls.packing import PackingCollator, use_padding_free
         from swiftcls.registry import spec_for_config
         from swiftcls.trainer import SeqClsTrainer
 
         spec = spec_for_config("qwen2")
-        attn = pick_attn_impl(args.attn_impl, True, args.device)
-        model = install_pooled_forward(C.build_model(args.shape, dtype, args.device, args.seed, attn), spec)
-        packed = use_padding_free(True, spec, model)
+        model = install_pooled_forward(C.build_model(args.shape, dtype, args.device, args.seed, args.attn_impl), spec)
+        packed = use_padding_free(True, spec, model, args.attn_impl, args.device)  # picks the attention too
         if args.tuner == "lora":
             model = apply_lora(model, spec, ["score"], args.lora_rank, 2 * args.lora_rank, 0.0, ["all-linear"])
         collator = Counting(PackingCollator() if packed else DataCollatorWithPadding(tok))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 from contextlib import nullcontext
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,7 @@ from .errors import ConfigError
 from .metrics import compute_metrics, format_report, logits_to_probs, save_metrics
 from .model import load_adapters, load_classifier
 from .modeling import classifier_logits
-from .packing import PackingCollator, pick_attn_impl, use_padding_free
+from .packing import PackingCollator, known_attn, use_padding_free
 from .registry import read_model_type, resolve_model, spec_for_config
 
 
@@ -138,7 +137,7 @@ def run_infer(model_args: ModelArguments, data_args: DataArguments, infer_args: 
     if not data_args.dataset:
         raise ConfigError("--dataset is required.")
     device = infer_args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model_args = replace(model_args, attn_impl=pick_attn_impl(model_args.attn_impl, infer_args.padding_free, device))
+    attn_impl = known_attn(model_args.attn_impl)
     model, tokenizer, spec, space, train = load_trained(model_args.model, infer_args.adapters, model_args, device)
     threshold = infer_args.threshold if infer_args.threshold is not None else train.get("threshold", 0.5)
     from .sft import read_options
@@ -153,7 +152,7 @@ def run_infer(model_args: ModelArguments, data_args: DataArguments, infer_args: 
                             train.get("truncation_side", data_args.truncation_side),
                             train.get("min_pixels", data_args.min_pixels),
                             train.get("max_pixels", data_args.max_pixels))
-    packed = use_padding_free(infer_args.padding_free, spec, model)
+    packed = use_padding_free(infer_args.padding_free, spec, model, attn_impl, device)
     collator = PackingCollator() if packed else Collator(tokenizer.pad_token_id, spec.padding_side,
                                                          image_processor=encoder.image_processor)
     base = infer_args.adapters or model_args.model

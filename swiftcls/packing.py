@@ -70,16 +70,23 @@ def padding_free_reason(spec: ModelSpec, model_type: str, attn_impl: str | None)
     return None
 
 
-def use_padding_free(requested: bool, spec: ModelSpec, model) -> bool:
-    """Whether to pack; logs one line when ``--padding_free true`` falls back to padded batches."""
+def use_padding_free(requested: bool, spec: ModelSpec, model, attn_impl: str | None = None,
+                     device: str | None = None) -> bool:
+    """Whether to pack this model's batches; logs one line when ``--padding_free true`` falls back to padding.
+
+    When packing and the user chose no attention (``attn_impl`` None), the model is switched to the varlen
+    kernel :func:`pick_attn_impl` picks. Models that stay padded keep the attention they were loaded with.
+    """
     if not requested:
         return False
     config = model.config
-    reason = padding_free_reason(spec, getattr(config, "model_type", ""), getattr(config, "_attn_implementation", None))
+    reason = padding_free_reason(spec, getattr(config, "model_type", ""), attn_impl)
     if reason:
         # INFO, not WARNING: --padding_free is on by default and padded batches are the expected path here.
         logger.info("--padding_free: using padded batches because %s.", reason)
         return False
+    if not attn_impl:
+        model.set_attn_implementation(pick_attn_impl(None, True, device))
     impl = config._attn_implementation
     if impl in ("sdpa", "eager") and torch.cuda.is_available():
         logger.warning("--padding_free with %s attention computes a dense [T, T] block-diagonal mask per batch; "
@@ -95,8 +102,13 @@ def uses_cu_seqlens(attn_impl: str | None) -> bool:
     return bool(attn_impl) and ("flash" in attn_impl or attn_impl == NAME)
 
 
+def known_attn(attn_impl: str | None) -> str | None:
+    """``attn_impl`` unchanged, after registering ``swiftcls_varlen`` with transformers when that is the choice."""
+    return pick_attn_impl(attn_impl, False)
+
+
 def pick_attn_impl(attn_impl: str | None, padding_free: bool, device: str | None = None) -> str | None:
-    """The attention to load the model with: the user's choice, else a varlen kernel for padding-free batches.
+    """The attention for a model: the user's choice, else a varlen kernel for padding-free batches.
 
     ``flash_attention_2`` on CUDA when the flash-attn package is installed, else ``swiftcls_varlen`` (torch's
     varlen kernel on CUDA, one causal sdpa call per sequence on CPU; faster than sdpa's dense block-diagonal

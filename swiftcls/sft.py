@@ -20,7 +20,7 @@ from .errors import ConfigError
 from .loss import LossConfig, resolve_class_weights
 from .metrics import default_metric_for_best, format_report, make_compute_metrics, save_metrics
 from .model import apply_lora, freeze_vision, load_classifier
-from .packing import PackingCollator, pick_attn_impl, use_padding_free
+from .packing import PackingCollator, known_attn, use_padding_free
 from .registry import read_model_type, resolve_model, spec_for_config
 from .trainer import ArgsSaver, SeqClsTrainer, write_args, write_checkpoint_extras
 
@@ -123,9 +123,10 @@ def run_sft(model_args: ModelArguments, data_args: DataArguments, tuner_args: Tu
 
     model, tokenizer, new_modules = load_classifier(
         model_dir, spec, space, torch_dtype=model_args.torch_dtype,
-        attn_impl=pick_attn_impl(model_args.attn_impl, train_args.padding_free, "cpu" if train_args.use_cpu else None),
-        trust_remote_code=model_args.trust_remote_code, device="cpu" if train_args.use_cpu else None)
-    packed = use_padding_free(train_args.padding_free, spec, model)
+        attn_impl=known_attn(model_args.attn_impl), trust_remote_code=model_args.trust_remote_code,
+        device="cpu" if train_args.use_cpu else None)
+    packed = use_padding_free(train_args.padding_free, spec, model, model_args.attn_impl,
+                              "cpu" if train_args.use_cpu else None)
     if tuner_args.tuner_type == "lora":
         model = apply_lora(model, spec, new_modules, tuner_args.lora_rank, tuner_args.lora_alpha,
                            tuner_args.lora_dropout, tuner_args.target_modules, tuner_args.modules_to_save,

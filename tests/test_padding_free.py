@@ -16,7 +16,7 @@ from swiftcls.infer import run_infer
 from swiftcls.loss import LossConfig, classification_loss
 from swiftcls.model import apply_lora, load_classifier
 from swiftcls.modeling import classifier_logits
-from swiftcls.packing import PackingCollator, padding_free_reason, pick_attn_impl, use_padding_free
+from swiftcls.packing import PackingCollator, known_attn, padding_free_reason, use_padding_free
 from swiftcls.registry import spec_for_config
 
 SPACES = {SINGLE: LabelSpace(SINGLE, ["a", "b", "c"]), MULTI: LabelSpace(MULTI, ["x", "y"]),
@@ -55,11 +55,11 @@ def test_packed_equals_padded(tiny_model_dir, family, problem_type, lora, attn):
     space = SPACES[problem_type]
     torch.manual_seed(0)
     model, tokenizer, new = load_classifier(str(tiny_model_dir(family)), spec, space, torch_dtype="float32",
-                                            attn_impl=pick_attn_impl(attn, True, "cpu"))
+                                            attn_impl=known_attn(attn))
+    assert use_padding_free(True, spec, model, attn, "cpu")
     assert model.config._attn_implementation == (attn or "swiftcls_varlen")
     if lora:
         model = apply_lora(model, spec, new, 4, 8, 0.0, ["all-linear"], [], True, True)
-    assert use_padding_free(True, spec, model)
     rows = mixed_rows(problem_type)
     dtype = torch.long if problem_type == SINGLE else torch.float32
     cfg = LossConfig(problem_type)
@@ -84,6 +84,7 @@ def test_fallbacks_are_logged(tiny_model_dir, caplog):
     with caplog.at_level(logging.INFO, logger="swiftcls.packing"):
         assert not use_padding_free(True, bert, model)
     assert "using padded batches because 'bert' is an encoder" in caplog.text
+    assert model.config._attn_implementation == "sdpa"  # fallbacks keep their attention
     assert not use_padding_free(False, spec_for_config("qwen2"), model)
 
 
@@ -127,10 +128,11 @@ def test_varlen_kernel_on_cuda_matches_padded(tiny_model_dir):
     if not torch.cuda.is_available():
         pytest.skip("needs CUDA")
     spec, space = spec_for_config("qwen2"), SPACES[SINGLE]
-    assert pick_attn_impl(None, True, "cuda") in ("swiftcls_varlen", "flash_attention_2")
     model, tokenizer, _ = load_classifier(str(tiny_model_dir("qwen2")), spec, space, torch_dtype="bfloat16",
-                                          attn_impl=pick_attn_impl(None, True, "cuda"), device="cuda")
+                                          device="cuda")
     model = model.cuda()
+    assert use_padding_free(True, spec, model, None, "cuda")
+    assert model.config._attn_implementation in ("swiftcls_varlen", "flash_attention_2")
     rows = mixed_rows(SINGLE)
     padded_batch = Collator(tokenizer.pad_token_id, "right")(rows)
     packed_batch = PackingCollator()(rows)
