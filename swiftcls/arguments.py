@@ -121,7 +121,8 @@ class TrainArguments:
     group_by_length: bool = arg(True, "Batch rows of similar length together (less padding).")
     padding_free: bool = arg(True, "Concatenate each batch's rows without pad tokens (text decoders: qwen2, qwen3, "
                                    "llama); encoders and image+text models fall back to padded batches with a log "
-                                   "line. Uses flash_attention_2 on GPU when flash-attn is installed.")
+                                   "line. Without --attn_impl, packed models use flash_attention_2 (CUDA with "
+                                   "flash-attn) or swiftcls_varlen (torch's varlen kernel); see docs/performance.md.")
     report_to: list[str] = arg(["none"], "tensorboard, wandb, ... or none.")
     resume_from_checkpoint: str | None = arg(None, "Checkpoint folder to resume from ('true' = the latest in "
                                                    "--output_dir).")
