@@ -132,6 +132,10 @@ class TrainArguments:
     seed: int = arg(42, "Random seed.")
     gradient_checkpointing: bool = arg(False, "Trade compute for memory.")
     group_by_length: bool = arg(True, "Batch rows of similar length together (less padding).")
+    padding_free: bool = arg(True, "Concatenate each batch's rows without pad tokens (text decoders: qwen2, qwen3, "
+                                   "llama); encoders and image+text models fall back to padded batches with a log "
+                                   "line. Without --attn_impl, packed models use flash_attention_2 (CUDA with "
+                                   "flash-attn) or swiftcls_varlen (torch's varlen kernel); see docs/performance.md.")
     report_to: list[str] = arg(["none"], "tensorboard, wandb, ... or none.")
     resume_from_checkpoint: str | None = arg(None, "Checkpoint folder to resume from ('true' = the latest in "
                                                    "--output_dir).")
@@ -150,6 +154,8 @@ class InferArguments:
     batch_size: int = arg(32, "Rows per forward pass (rows are sorted by length first).")
     threshold: float | None = arg(None, "Multi-label probability threshold (default: the one used in training).")
     device: str | None = arg(None, "cpu, cuda, cuda:1, ... (default: cuda when available).")
+    padding_free: bool = arg(True, "Pack each batch's rows without pad tokens where supported (see sft "
+                                   "--padding_free); false pads length-sorted batches.")
 
 
 @dataclass

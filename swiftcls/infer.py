@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from .errors import ConfigError
 from .metrics import compute_metrics, format_report, logits_to_probs, save_metrics
 from .model import load_adapters, load_classifier
 from .modeling import classifier_logits
+from .packing import PackingCollator, known_attn, use_padding_free
 from .registry import read_model_type, resolve_model, spec_for_config
 
 
@@ -73,18 +75,41 @@ def load_trained(model: str | None, adapters: str | None, model_args: ModelArgum
 
 @torch.no_grad()
 def predict_logits(model, spec, rows: list[dict], collator: Collator, batch_size: int = 32,
-                   device: str | torch.device = "cpu", desc: str = "Predicting") -> np.ndarray:
+                   device: str | torch.device = "cpu", desc: str = "Predicting", progress: bool = True) -> np.ndarray:
     """Logits for ``rows`` in their original order; batches are formed from length-sorted rows (less padding)."""
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]["input_ids"]))
     out = [None] * len(rows)
     model.to(device)
-    for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", disable=len(order) <= batch_size):
+    steps = range(0, len(order), batch_size)
+    for start in tqdm(steps, desc=desc, unit="batch", disable=not progress or len(order) <= batch_size):
         idx = order[start:start + batch_size]
         batch = collator([{k: v for k, v in rows[i].items() if k != "labels"} for i in idx])
-        logits = classifier_logits(model, spec, {k: v.to(device) for k, v in batch.items()}).float().cpu().numpy()
+        batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+        logits = classifier_logits(model, spec, batch).float().cpu().numpy()
         for i, row_logits in zip(idx, logits):
             out[i] = row_logits
     return np.stack(out)
+
+
+STREAM_ROWS = 4096
+
+
+def stream_logits(model, spec, encoder: PromptEncoder, examples: list, collator, batch_size: int, device,
+                  skipped: list | None = None):
+    """Yield ``(examples, encoded rows, logits)`` chunk by chunk, with one progress bar over all rows.
+
+    Only one chunk's token ids and logits are alive at a time, so large files are predicted in bounded memory
+    (beyond the parsed rows); rows are length-sorted within each chunk. With ``skipped`` (``--skip_bad_rows``),
+    rows the encoder rejects (bad images) are recorded there and left out of the yielded examples.
+    """
+    bar = tqdm(total=len(examples), desc="Predicting", unit="row", disable=len(examples) <= batch_size)
+    for start in range(0, len(examples), STREAM_ROWS):
+        chunk = examples[start:start + STREAM_ROWS]
+        kept, rows = encoder.encode_kept(chunk, skipped=skipped)
+        logits = predict_logits(model, spec, rows, collator, batch_size, device, progress=False)
+        yield [chunk[i] for i in kept], rows, logits
+        bar.update(len(chunk))
+    bar.close()
 
 
 def _label_matrix(encoded: list, problem_type: str) -> np.ndarray:
@@ -115,6 +140,7 @@ def run_infer(model_args: ModelArguments, data_args: DataArguments, infer_args: 
     if not data_args.dataset:
         raise ConfigError("--dataset is required.")
     device = infer_args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    attn_impl = known_attn(model_args.attn_impl)
     model, tokenizer, spec, space, train = load_trained(model_args.model, infer_args.adapters, model_args, device)
     threshold = infer_args.threshold if infer_args.threshold is not None else train.get("threshold", 0.5)
     from .sft import read_options
@@ -129,31 +155,40 @@ def run_infer(model_args: ModelArguments, data_args: DataArguments, infer_args: 
                             train.get("truncation_side", data_args.truncation_side),
                             train.get("min_pixels", data_args.min_pixels),
                             train.get("max_pixels", data_args.max_pixels))
-    kept, rows = encoder.encode_kept(examples, skipped=skipped if data_args.skip_bad_rows else None)
-    examples = [examples[i] for i in kept]
-    labelled = [i for i, ex in enumerate(examples) if ex.label is not None]
-    # Labels are checked against the model's before anything is written (an unknown label fails here).
-    encoded = encode_labels(examples, space)[1] if labelled and len(labelled) == len(examples) else None
-    logits = predict_logits(model, spec, rows, Collator(tokenizer.pad_token_id, spec.padding_side,
-                                                        image_processor=encoder.image_processor),
-                            infer_args.batch_size, device)
-    probs = logits_to_probs(logits, space.problem_type)
+    packed = use_padding_free(infer_args.padding_free, spec, model, attn_impl, device)
+    collator = PackingCollator() if packed else Collator(tokenizer.pad_token_id, spec.padding_side,
+                                                         image_processor=encoder.image_processor)
     base = infer_args.adapters or model_args.model
     result_path = infer_args.result_path or os.path.join(base, "infer_result.jsonl")
-    summary = {"rows": len(rows), "skipped": len(skipped)}
+    keep = bool(examples) and all(ex.label is not None for ex in examples)  # logits are kept only for metrics
+    if keep:  # labels are checked against the model's before anything is written (an unknown label fails here)
+        encode_labels(examples, space)
+    kept, predicted = [], []
     if not metrics_only:
         Path(result_path).parent.mkdir(parents=True, exist_ok=True)
-        with open(result_path, "w", encoding="utf-8") as f:
-            for ex, row, p in zip(examples, rows, probs):
+    with open(result_path + ".tmp", "w", encoding="utf-8") if not metrics_only else nullcontext() as f:
+        for chunk, rows, logits in stream_logits(model, spec, encoder, examples, collator, infer_args.batch_size,
+                                                 device, skipped if data_args.skip_bad_rows else None):
+            predicted.extend(chunk)
+            if keep:
+                kept.append(logits)
+            if f is None:
+                continue
+            for ex, row, p in zip(chunk, rows, logits_to_probs(logits, space.problem_type)):
                 record = {**ex.raw, "pred": _prediction(p, space, threshold)}
                 if "images" in row:  # the resolved paths of the images the prediction saw
                     record["images"] = row["images"]
                 if space.problem_type != REGRESSION:
                     record["probs"] = {name: round(float(v), 6) for name, v in zip(space.names, p)}
                 f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    summary = {"rows": len(predicted), "skipped": len(skipped)}
+    if not metrics_only:
+        os.replace(result_path + ".tmp", result_path)  # never a half-written result file
         summary["result_path"] = result_path
-        print(f"Wrote {len(rows)} predictions to {result_path}")
-    if encoded is not None:
+        print(f"Wrote {len(predicted)} predictions to {result_path}")
+    logits = np.concatenate(kept) if kept else None
+    if keep and kept:
+        _, encoded = encode_labels(predicted, space)
         metrics = compute_metrics(space.problem_type, logits, _label_matrix(encoded, space.problem_type),
                                   space.id2label, threshold)
         metrics_path = infer_args.metrics_path or (os.path.splitext(result_path)[0] + "_metrics.json")

@@ -37,10 +37,14 @@ def install_pooled_forward(model, spec: ModelSpec):
         return model
 
     def forward(input_ids=None, attention_mask=None, inputs_embeds=None, **kwargs):
-        if attention_mask is None:
-            attention_mask = torch.ones(input_ids.shape[:2], dtype=torch.long, device=input_ids.device)
         # Looked up per call: PEFT swaps the head for a wrapper after this is installed.
         backbone, head = getattr(model, spec.backbone), getattr(model, spec.head[0])
+        if "cu_seq_lens_q" in kwargs:  # a padding-free batch from swiftcls/packing.py
+            from .packing import packed_last_hidden
+
+            return SequenceClassifierOutput(logits=head(packed_last_hidden(backbone, input_ids, inputs_embeds, kwargs)))
+        if attention_mask is None:
+            attention_mask = torch.ones(input_ids.shape[:2], dtype=torch.long, device=input_ids.device)
         vision = {}
         if spec.multimodal:  # images: pixels + grids (None for text-only batches), see swiftcls/vl.py
             from .vl import vision_inputs
@@ -54,7 +58,8 @@ def install_pooled_forward(model, spec: ModelSpec):
     return model
 
 
-MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "pixel_values", "image_grid_thw")
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "pixel_values", "image_grid_thw",
+                "position_ids", "cu_seq_lens_q", "cu_seq_lens_k", "max_length_q", "max_length_k")  # + packed keys
 
 
 def classifier_logits(model, spec: ModelSpec, batch: dict[str, torch.Tensor]) -> torch.Tensor:

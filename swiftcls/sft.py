@@ -20,6 +20,7 @@ from .errors import ConfigError
 from .loss import LossConfig, resolve_class_weights
 from .metrics import default_metric_for_best, format_report, make_compute_metrics, save_metrics
 from .model import apply_lora, freeze_vision, load_classifier
+from .packing import PackingCollator, known_attn, use_padding_free
 from .registry import read_model_type, resolve_model, spec_for_config
 from .trainer import ArgsSaver, SeqClsTrainer, write_args, write_checkpoint_extras
 
@@ -46,7 +47,8 @@ def _training_arguments(train: TrainArguments, tuner: TunerArguments, problem_ty
     metric = train.metric_for_best_model or metric
     best = eval_strategy != "no" and save_strategy == eval_strategy
     skip = {"task", "learning_rate", "eval_strategy", "save_strategy", "metric_for_best_model",
-            "resume_from_checkpoint", "save_steps", "warmup_ratio", "group_by_length", "gradient_checkpointing"}
+            "resume_from_checkpoint", "save_steps", "warmup_ratio", "group_by_length", "gradient_checkpointing",
+            "padding_free"}
     kwargs = {f.name: getattr(train, f.name) for f in fields(train) if f.name not in skip}
     save_steps = train.save_steps or train.eval_steps
     if save_steps:
@@ -130,8 +132,11 @@ def run_sft(model_args: ModelArguments, data_args: DataArguments, tuner_args: Tu
     main_process = int(os.environ.get("RANK", "0")) == 0
 
     model, tokenizer, new_modules = load_classifier(
-        model_dir, spec, space, torch_dtype=model_args.torch_dtype, attn_impl=model_args.attn_impl,
-        trust_remote_code=model_args.trust_remote_code, device="cpu" if train_args.use_cpu else None)
+        model_dir, spec, space, torch_dtype=model_args.torch_dtype,
+        attn_impl=known_attn(model_args.attn_impl), trust_remote_code=model_args.trust_remote_code,
+        device="cpu" if train_args.use_cpu else None)
+    packed = use_padding_free(train_args.padding_free, spec, model, model_args.attn_impl,
+                              "cpu" if train_args.use_cpu else None)
     if tuner_args.tuner_type == "lora":
         model = apply_lora(model, spec, new_modules, tuner_args.lora_rank, tuner_args.lora_alpha,
                            tuner_args.lora_dropout, tuner_args.target_modules, tuner_args.modules_to_save,
@@ -165,8 +170,8 @@ def run_sft(model_args: ModelArguments, data_args: DataArguments, tuner_args: Tu
     trainer = SeqClsTrainer(
         model=model, args=hf_args, train_dataset=train_rows, eval_dataset=val_rows or None,
         processing_class=tokenizer,
-        data_collator=Collator(tokenizer.pad_token_id, spec.padding_side, label_dtype(space.problem_type),
-                               encoder.image_processor),
+        data_collator=PackingCollator(label_dtype(space.problem_type)) if packed else
+        Collator(tokenizer.pad_token_id, spec.padding_side, label_dtype(space.problem_type), encoder.image_processor),
         compute_metrics=make_compute_metrics(space.problem_type, space.id2label, loss_args.threshold),
         callbacks=[ArgsSaver(payload, encoder.image_processor)], spec=spec, head_lr=loss_args.head_lr,
         vit_lr=tuner_args.vit_lr,
