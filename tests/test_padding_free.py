@@ -105,8 +105,9 @@ def test_padding_free_sft_then_infer_matches_padded(tiny_model_dir, tmp_path, ca
     # Inference streams: at most STREAM_ROWS rows are encoded and predicted at a time.
     monkeypatch.setattr(infer, "STREAM_ROWS", 10)
     sizes = []
-    encode = infer.PromptEncoder.encode
-    monkeypatch.setattr(infer.PromptEncoder, "encode", lambda self, ex, *a: sizes.append(len(ex)) or encode(self, ex))
+    encode = infer.PromptEncoder.encode_kept
+    monkeypatch.setattr(infer.PromptEncoder, "encode_kept",
+                        lambda self, ex, *a, **k: sizes.append(len(ex)) or encode(self, ex, *a, **k))
     preds = {}
     for flag in ("true", "false"):
         path = tmp_path / f"pred_{flag}.jsonl"
