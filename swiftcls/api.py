@@ -37,7 +37,8 @@ class Classifier:
         self.encoder = PromptEncoder(tokenizer, spec, train.get("max_length", 512), train.get("chat_template_applied"),
                                      train.get("system"), train.get("truncation_side", "right"),
                                      train.get("min_pixels"), train.get("max_pixels"))
-        self.collator = Collator(tokenizer.pad_token_id, spec.padding_side, image_processor=self.encoder.image_processor)
+        self.collator = Collator(tokenizer.pad_token_id, spec.padding_side,
+                                 image_processor=self.encoder.image_processor)
 
     @classmethod
     def from_pretrained(cls, path: str | None = None, adapters: str | None = None, device: str | None = None,
