@@ -115,7 +115,13 @@ def run_infer(model_args: ModelArguments, data_args: DataArguments, infer_args: 
     if not data_args.dataset:
         raise ConfigError("--dataset is required.")
     device = infer_args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model, tokenizer, spec, space, train = load_trained(model_args.model, infer_args.adapters, model_args, device)
+    vllm = infer_args.infer_backend == "vllm"
+    if vllm:  # checked before reading data: a LoRA checkpoint or a missing vllm fails fast
+        from .vllm_backend import load_for_vllm
+
+        model_dir, tokenizer, spec, space, train = load_for_vllm(model_args, infer_args)
+    else:
+        model, tokenizer, spec, space, train = load_trained(model_args.model, infer_args.adapters, model_args, device)
     threshold = infer_args.threshold if infer_args.threshold is not None else train.get("threshold", 0.5)
     from .sft import read_options
 
@@ -130,10 +136,16 @@ def run_infer(model_args: ModelArguments, data_args: DataArguments, infer_args: 
                             train.get("min_pixels", data_args.min_pixels),
                             train.get("max_pixels", data_args.max_pixels))
     rows = encoder.encode(examples)
-    logits = predict_logits(model, spec, rows, Collator(tokenizer.pad_token_id, spec.padding_side,
-                                                        image_processor=encoder.image_processor),
-                            infer_args.batch_size, device)
-    probs = logits_to_probs(logits, space.problem_type)
+    if vllm:
+        from .vllm_backend import probs_to_logits, vllm_probs
+
+        probs = vllm_probs(model_dir, encoder, examples, rows, model_args.torch_dtype, device)
+        logits = probs_to_logits(probs, space.problem_type)
+    else:
+        logits = predict_logits(model, spec, rows, Collator(tokenizer.pad_token_id, spec.padding_side,
+                                                            image_processor=encoder.image_processor),
+                                infer_args.batch_size, device)
+        probs = logits_to_probs(logits, space.problem_type)
     base = infer_args.adapters or model_args.model
     result_path = infer_args.result_path or os.path.join(base, "infer_result.jsonl")
     summary = {"rows": len(rows), "skipped": len(skipped)}
