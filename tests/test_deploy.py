@@ -172,6 +172,21 @@ def test_api_key_and_limits(trained, serve):
     status, err = server.request("POST", "/classify", raw=b"{not json", headers=auth)
     assert status == 422 and "not valid JSON" in err["error"]["message"]
     assert server.request("POST", "/nowhere", {}, headers=auth)[0] == 404
+    client = _example_client()  # examples/deploy_client.py against the live server
+    out = client.classify(f"http://127.0.0.1:{server.port}", ["good thing"], api_key="s3cret")
+    assert out["data"][0]["pred"] in ("good", "bad")
+    with pytest.raises(SystemExit, match="HTTP 401"):
+        client.classify(f"http://127.0.0.1:{server.port}", ["good thing"])
+
+
+def _example_client():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "deploy_client.py"
+    spec = importlib.util.spec_from_file_location("deploy_client", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_cli_defaults_bind_localhost_and_no_stub():
