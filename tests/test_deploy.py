@@ -264,3 +264,29 @@ def test_load_64_clients_no_errors_bounded_memory(trained, serve):
     assert after - before < 100, (before, after)
     print(f"load: 2000 requests, 64 clients, {elapsed:.1f}s, {2000 / elapsed:.0f} req/s, "
           f"mean batch {stats['rows'] / stats['batches']:.1f}, RSS {before:.0f} -> {after:.0f} MB")
+
+
+def test_cli_subprocess_serves_and_prints_its_address(trained):
+    import os
+    import re
+    import subprocess
+    import sys
+    import urllib.request
+
+    model_args, _ = trained("multi")
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "swiftcls", "deploy", "--model", model_args.model, "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    try:
+        line = proc.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+", line).group(0)  # binds 127.0.0.1 by default
+        with urllib.request.urlopen(f"{url}/health", timeout=30) as resp:
+            assert json.loads(resp.read())["status"] == "ok"
+        request = urllib.request.Request(f"{url}/classify", json.dumps({"input": TEXTS}).encode(),
+                                         {"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as resp:
+            assert len(json.loads(resp.read())["data"]) == len(TEXTS)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
