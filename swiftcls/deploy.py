@@ -153,8 +153,8 @@ class _Handler(BaseHTTPRequestHandler):
                                     f"--max_request_bytes {limit}.")
         try:
             body = json.loads(self.rfile.read(int(length)) or b"null")
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            return self._error(422, f"the body is not valid JSON ({err}).")
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:  # RecursionError: nested too deep
+            return self._error(422, f"the body is not valid JSON ({type(err).__name__}: {err}).")
         try:
             self._send(200, self.service.classify(body))
         except RequestError as err:

@@ -169,8 +169,9 @@ def test_api_key_and_limits(trained, serve):
                                                                                 "text-only")):
         status, err = server.classify(body, headers=auth)
         assert (status, needle in err["error"]["message"]) == (422, True), err
-    status, err = server.request("POST", "/classify", raw=b"{not json", headers=auth)
-    assert status == 422 and "not valid JSON" in err["error"]["message"]
+    for raw in (b"{not json", b"[" * 1000 + b"]" * 1000):  # the second nests deeper than json can parse
+        status, err = server.request("POST", "/classify", raw=raw, headers=auth)
+        assert status == 422 and "not valid JSON" in err["error"]["message"]
     assert server.request("POST", "/nowhere", {}, headers=auth)[0] == 404
     client = _example_client()  # examples/deploy_client.py against the live server
     out = client.classify(f"http://127.0.0.1:{server.port}", ["good thing"], api_key="s3cret")
