@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 from test_train import make_rows, sft, write
+from test_vllm import write_images
 
 from swiftcls.api import Classifier
 from swiftcls.arguments import DeployArguments, ModelArguments
@@ -53,11 +53,7 @@ def trained(tiny_model_dir, tiny_vl_dir, tmp_path_factory):
         else:  # image+text
             images = root / "images"
             images.mkdir()
-            rng = random.Random(0)
-            for name in ("a.png", "b.png"):
-                img = Image.new("RGB", (56, 56))
-                img.putdata([tuple(rng.randrange(256) for _ in range(3)) for _ in range(56 * 56)])
-                img.save(images / name)
+            write_images(images)
             rows = [{"text": f"<image> look {i}", "images": [f"images/{'ab'[i % 2]}.png"], "label": "ab"[i % 2]}
                     for i in range(8)]
             ckpt = sft(["--model", str(tiny_vl_dir("qwen2_vl")), "--dataset", write(root / "t.jsonl", rows),

@@ -29,7 +29,8 @@ KINDS = {"single": ("qwen2", "single"), "multi": ("qwen3", "multi"), "regression
 LONG = {"text": "a much longer text that forces padding in a batch: " + " ".join(["alpha", "beta", "gamma"] * 12)}
 
 
-def _images(folder):
+def write_images(folder):
+    """Two small random PNGs, a.png (56x56) and b.png (84x56), in ``folder``."""
     rng = random.Random(0)
     for name, size in (("a.png", (56, 56)), ("b.png", (84, 56))):
         img = Image.new("RGB", size)
@@ -43,7 +44,7 @@ def _export(kind, root, tiny_model_dir):
               "--output_dir", str(root / "run"), "--use_cpu", "true", "--eval_strategy", "no", "--warmup_ratio", "0"]
     if kind == "vl":
         base = make_tiny_vl("qwen2_vl", root / "base", sizes=VLLM_VL_SIZES)
-        _images(root)
+        write_images(root)
         rows = [{"text": f"<image> picture {i}", "images": [["a.png", "b.png"][i % 2]], "label": "ab"[i % 2]}
                 for i in range(8)]
         data = write(root / "data.jsonl", rows)
