@@ -7,8 +7,9 @@ checkpoint on a GPU for real numbers:
     python examples/demo_mllm.py --model Qwen2-VL-7B-Instruct --tuner_type lora --max_pixels 200704 \\
         --per_class 1000 --epochs 2 --learning_rate 1e-4
 
-(``Qwen2-VL-7B`` / ``Qwen2.5-VL-7B`` work as short names too; LoRA trains the language model and the head while
-the vision tower stays frozen, as with ``--freeze_vit true``, the default.)
+(``Qwen2-VL-7B`` / ``Qwen2.5-VL-7B`` / ``Qwen3-VL-8B`` / ``Qwen3.5-9B`` work as short names too; LoRA trains the
+language model and the head while the vision tower stays frozen, as with ``--freeze_vit true``, the default.)
+``--family qwen3_vl`` (or ``qwen2_5_vl``, ``qwen3_5``) runs the CPU demo on a tiny model of that family instead.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ def write_jsonl(folder: Path, per_class: int, seed: int = 0) -> tuple[Path, Path
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None, help="checkpoint or short name (default: a tiny random Qwen2-VL)")
+    parser.add_argument("--family", default="qwen2_vl", choices=("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "qwen3_5"),
+                        help="family of the tiny random model used when --model is not given")
     parser.add_argument("--output_dir", default="output/demo_mllm")
     parser.add_argument("--per_class", type=int, default=300, help="images per class (3/4 train, 1/4 test)")
     parser.add_argument("--tuner_type", default="full", choices=("full", "lora"))
@@ -68,7 +71,7 @@ def main() -> None:
         sys.path.insert(0, str(HERE.parent / "tests"))
         from tiny_models import make_tiny_vl
 
-        model = str(make_tiny_vl("qwen2_vl", out / "tiny-qwen2-vl"))
+        model = str(make_tiny_vl(args.family, out / f"tiny-{args.family}"))
     flags = ["--model", model, "--dataset", str(train), "--tuner_type", args.tuner_type,
              "--learning_rate", str(args.learning_rate), "--num_train_epochs", str(args.epochs),
              "--max_pixels", str(args.max_pixels), "--min_pixels", str(min(args.max_pixels, 4 * 28 * 28)),

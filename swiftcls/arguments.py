@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+
+from .errors import ConfigError
 
 
 def arg(default, help: str, aliases: tuple[str, ...] = (), choices: tuple | None = None,  # noqa: A002
@@ -58,10 +61,20 @@ class DataArguments:
     skip_bad_rows: bool = arg(False, "Skip bad rows and write a report of each, instead of stopping at the first.")
     max_pixels: int | None = arg(None, "Image pixel budget (multimodal models): larger images are downscaled to at "
                                        "most this many pixels (Qwen2-VL: one token per 28x28 pixels), e.g. "
-                                       "200704 = 256 tokens. Default: the checkpoint's image processor setting.")
+                                       "200704 = 256 tokens. Default: $MAX_PIXELS (SWIFT's convention), else "
+                                       "the checkpoint's image processor setting.")
     min_pixels: int | None = arg(None, "Smaller images are upscaled to at least this many pixels (multimodal "
-                                       "models). Default: the checkpoint's image processor setting.")
+                                       "models). Default: $MIN_PIXELS, else the checkpoint's image processor setting.")
     data_seed: int = arg(42, "Seed for 'file#N' sampling and the validation split.")
+
+    def __post_init__(self):
+        # SWIFT and qwen-vl-utils users set the pixel budget through the environment.
+        for name in ("max_pixels", "min_pixels"):
+            value = os.environ.get(name.upper())
+            if getattr(self, name) is None and value:
+                if not value.isdigit():
+                    raise ConfigError(f"${name.upper()}={value!r}: expected a whole number of pixels, e.g. 200704.")
+                setattr(self, name, int(value))
 
 
 @dataclass

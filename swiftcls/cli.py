@@ -147,8 +147,16 @@ def parse(argv: list[str]) -> tuple[str, list, dict]:
     _, classes, _, passthrough = SUBCOMMANDS[command]
     values: dict[str, Any] = {}
     if getattr(ns, "config", None):
-        with open(ns.config, encoding="utf-8") as f:
-            values.update(yaml.safe_load(f) or {})
+        try:
+            with open(ns.config, encoding="utf-8") as f:
+                loaded = yaml.safe_load(f) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise ConfigError(f"--config {ns.config}: cannot read it ({err}). "
+                              "Fix: pass an existing YAML file.") from err
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"--config {ns.config}: expected a mapping of flag: value, got "
+                              f"{type(loaded).__name__}. Fix: write one 'flag: value' per line.")
+        values.update(loaded)
     values.update({k: v for k, v in vars(ns).items() if k not in ("command", "config")})
     names = {f.name for cls in classes for f in _fields(cls, command)}
     leftovers = {k: v for k, v in values.items() if k not in names}

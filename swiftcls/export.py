@@ -21,6 +21,7 @@ from .arguments import ExportArguments, ModelArguments
 from .data.labels import MULTI, REGRESSION, SINGLE, LabelSpace
 from .errors import ConfigError
 from .infer import load_trained, read_args_json
+from .model import set_pad_token_id
 from .registry import read_model_type, resolve_model
 
 _ACTIVATION = {SINGLE: ".softmax(-1)", MULTI: ".sigmoid()", REGRESSION: ""}
@@ -231,7 +232,8 @@ def run_export(model_args: ModelArguments, export_args: ExportArguments, extra: 
     model, tokenizer, spec, space, payload = load_trained(model_args.model, export_args.adapters, model_args, "cpu")
     model = (model.merge_and_unload() if export_args.adapters else model).eval()
     reward, config = export_args.to == "lmdeploy", model.config
-    config.problem_type, config.pad_token_id = space.problem_type, tokenizer.pad_token_id
+    config.problem_type = space.problem_type
+    set_pad_token_id(config, tokenizer.pad_token_id)
     config.id2label, config.label2id = space.id2label, space.label2id  # num_labels is len(id2label)
     if reward:
         setattr(model, spec.head[0], reward_head(getattr(model, spec.head[0]), space))

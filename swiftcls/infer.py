@@ -135,7 +135,11 @@ def run_infer(model_args: ModelArguments, data_args: DataArguments, infer_args: 
                             train.get("truncation_side", data_args.truncation_side),
                             train.get("min_pixels", data_args.min_pixels),
                             train.get("max_pixels", data_args.max_pixels))
-    rows = encoder.encode(examples)
+    kept, rows = encoder.encode_kept(examples, skipped=skipped if data_args.skip_bad_rows else None)
+    examples = [examples[i] for i in kept]
+    labelled = [i for i, ex in enumerate(examples) if ex.label is not None]
+    # Labels are checked against the model's before anything is written (an unknown label fails here).
+    encoded = encode_labels(examples, space)[1] if labelled and len(labelled) == len(examples) else None
     if vllm:
         from .vllm_backend import probs_to_logits, vllm_probs
 
@@ -161,9 +165,7 @@ def run_infer(model_args: ModelArguments, data_args: DataArguments, infer_args: 
                 f.write(json.dumps(record, ensure_ascii=False) + "\n")
         summary["result_path"] = result_path
         print(f"Wrote {len(rows)} predictions to {result_path}")
-    labelled = [i for i, ex in enumerate(examples) if ex.label is not None]
-    if labelled and len(labelled) == len(examples):
-        _, encoded = encode_labels(examples, space)
+    if encoded is not None:
         metrics = compute_metrics(space.problem_type, logits, _label_matrix(encoded, space.problem_type),
                                   space.id2label, threshold)
         metrics_path = infer_args.metrics_path or (os.path.splitext(result_path)[0] + "_metrics.json")

@@ -78,6 +78,13 @@ def linear_targets(model, exclude: list[str], full_names: bool = False) -> list[
     return sorted(names)
 
 
+def set_pad_token_id(config, pad_token_id: int) -> None:
+    """Set the pad id where every reader looks: the top-level config and a nested ``text_config``
+    (transformers' generic VL classifiers, e.g. Qwen3.5, read the latter to find the last real token)."""
+    config.pad_token_id = pad_token_id
+    config.get_text_config().pad_token_id = pad_token_id
+
+
 def load_classifier(model_dir: str, spec: ModelSpec, labels: LabelSpace, *, torch_dtype: str = "auto",
                     attn_impl: str | None = None, trust_remote_code: bool = False, device: str | None = None):
     """Load ``model_dir`` as a sequence classifier for ``labels``.
@@ -91,7 +98,7 @@ def load_classifier(model_dir: str, spec: ModelSpec, labels: LabelSpace, *, torc
     config = AutoConfig.from_pretrained(
         model_dir, num_labels=labels.num_labels, id2label=labels.id2label, label2id=labels.label2id,
         problem_type=labels.problem_type, trust_remote_code=trust_remote_code)
-    config.pad_token_id = tokenizer.pad_token_id
+    set_pad_token_id(config, tokenizer.pad_token_id)
     kwargs = {"attn_implementation": attn_impl} if attn_impl else {}
     model, info = _classifier_class(spec).from_pretrained(
         model_dir, config=config, dtype=resolve_dtype(torch_dtype, device), use_safetensors=True,
@@ -107,7 +114,10 @@ def load_classifier(model_dir: str, spec: ModelSpec, labels: LabelSpace, *, torc
     return install_pooled_forward(model, spec), tokenizer, new
 
 
-def _under(name: str, prefix: str | None) -> bool:
+def _under(name: str, prefix: str | list[str] | None) -> bool:
+    """Whether ``name`` is the module ``prefix`` (or one of a list of prefixes) or inside it."""
+    if isinstance(prefix, list):
+        return any(_under(name, p) for p in prefix)
     return bool(prefix) and (name == prefix or name.startswith(prefix + "."))
 
 
@@ -122,7 +132,7 @@ def frozen_vision_modules(spec: ModelSpec, freeze_vit: bool = True, freeze_align
     """Module paths that must not train: the vision encoder (minus the aligner) and/or the aligner."""
     if not spec.multimodal:
         return []
-    return [p for p, frozen in ((spec.vision_tower, freeze_vit), (spec.aligner, freeze_aligner)) if p and frozen]
+    return [spec.vision_tower] * bool(spec.vision_tower and freeze_vit) + (spec.aligner if freeze_aligner else [])
 
 
 def freeze_vision(model, spec: ModelSpec, freeze_vit: bool = True, freeze_aligner: bool = True) -> None:
@@ -173,4 +183,9 @@ def load_adapters(model, adapters: str):
 
     if not (Path(adapters) / "adapter_config.json").is_file():
         raise ConfigError(f"--adapters {adapters}: no adapter_config.json (is it a full checkpoint? use --model).")
+    if not (Path(adapters) / "adapter_model.safetensors").is_file():
+        # peft would fall back to torch.load on adapter_model.bin, i.e. unpickle it.
+        raise ConfigError(f"--adapters {adapters}: no adapter_model.safetensors; swiftcls refuses pickled adapters "
+                          "(adapter_model.bin) because loading them can run code. Fix: re-save them with "
+                          "safe_serialization=True.")
     return PeftModel.from_pretrained(model, adapters, is_trainable=False)

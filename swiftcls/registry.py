@@ -43,7 +43,8 @@ class ModelSpec:
         models: Hub ids of known checkpoints; their last path part is accepted as a short name.
         multimodal: Rows may carry images (prompts get vision placeholders, batches carry pixels).
         vision_tower: Module path of the vision encoder (frozen by ``--freeze_vit``, LR ``--vit_lr``).
-        aligner: Module path of the vision-to-text projector (frozen by ``--freeze_aligner``).
+        aligner: Module path(s) of the vision-to-text projector (frozen by ``--freeze_aligner``); a list where
+            the projector has several parts (Qwen3-VL's merger and deepstack mergers).
         aliases: Extra short names -> hub id (e.g. ``Qwen2-VL-7B: Qwen/Qwen2-VL-7B-Instruct``).
     """
 
@@ -62,8 +63,12 @@ class ModelSpec:
     models: list[str] = field(default_factory=list)
     multimodal: bool = False
     vision_tower: str | None = None
-    aligner: str | None = None
+    aligner: list[str] = field(default_factory=list)
     aliases: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if isinstance(self.aligner, str):
+            self.aligner = [self.aligner]
 
     @classmethod
     def from_file(cls, path: Path) -> ModelSpec:
@@ -184,8 +189,12 @@ def resolve_model(model: str, use_hf: bool = True, revision: str | None = None) 
 
 def read_model_type(model_dir: str) -> str:
     """``model_type`` from a local checkpoint's config.json."""
-    with open(Path(model_dir) / "config.json", encoding="utf-8") as f:
-        config = json.load(f)
-    if "model_type" not in config:
+    path = Path(model_dir) / "config.json"
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:  # missing, unreadable or not JSON
+        raise ConfigError(f"{path}: cannot read the model config ({type(err).__name__}: {err}). Fix: point --model "
+                          "at a complete Hugging Face checkpoint folder (config.json + *.safetensors).") from err
+    if not isinstance(config, dict) or "model_type" not in config:
         raise ConfigError(f"{model_dir}/config.json has no 'model_type'.")
     return config["model_type"]

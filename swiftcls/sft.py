@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import logging
 import os
 from dataclasses import asdict, fields
@@ -12,6 +11,7 @@ from transformers import TrainingArguments, set_seed
 
 from . import __version__
 from .arguments import DataArguments, LossArguments, ModelArguments, TrainArguments, TunerArguments
+from .checkpoint import checkpoints, publish, remove_stale, resumable, staging_dir
 from .data.dataset import encode_labels, load_examples, parse_columns, split_validation, write_skipped
 from .data.encode import Collator, PromptEncoder
 from .data.labels import SINGLE, LabelSpace, read_label_names
@@ -69,21 +69,32 @@ def _training_arguments(train: TrainArguments, tuner: TunerArguments, problem_ty
 
 def _resume_path(train: TrainArguments) -> str | None:
     """``--resume_from_checkpoint``; refuses to train over an earlier run's checkpoints otherwise."""
-    existing = sorted(glob.glob(os.path.join(train.output_dir, "checkpoint-*")))
+    existing = checkpoints(train.output_dir)
     resume = train.resume_from_checkpoint
     if resume in ("true", "True", "1"):
-        if not existing:
-            raise ConfigError(f"--resume_from_checkpoint true: no checkpoint-* in {train.output_dir}.")
-        return max(existing, key=lambda p: int(p.rsplit("-", 1)[-1]) if p.rsplit("-", 1)[-1].isdigit() else -1)
+        latest = resumable(train.output_dir)
+        if not latest:
+            raise ConfigError(f"--resume_from_checkpoint true: no resumable checkpoint-* (one holding "
+                              f"trainer_state.json) in {train.output_dir}; start without the flag or pass a path.")
+        return latest
     if resume:
-        if not os.path.isdir(resume):
-            raise ConfigError(f"--resume_from_checkpoint {resume}: no such folder.")
+        if not os.path.isfile(os.path.join(resume, "trainer_state.json")):
+            raise ConfigError(f"--resume_from_checkpoint {resume}: no such checkpoint folder (it must hold "
+                              "trainer_state.json); pass a checkpoint-N folder or 'true' for the newest.")
         return resume
     if existing:
         raise ConfigError(f"{train.output_dir} already holds checkpoints {[os.path.basename(p) for p in existing]}; "
                           "pass --resume_from_checkpoint true to continue, or choose a new --output_dir "
                           "(swiftcls never overwrites finished checkpoints).")
     return None
+
+
+def _labelled_rows(encoder: PromptEncoder, examples: list, labels: list, desc: str, skipped: list | None) -> list:
+    """Encoded rows with their labels; rows the encoder rejects are left out when ``skipped`` collects them."""
+    kept, rows = encoder.encode_kept(examples, desc, skipped)
+    if examples and not rows:
+        raise ConfigError(f"{desc}: every row was skipped ({len(skipped or [])} skipped in all).")
+    return [{**r, "labels": labels[i]} for i, r in zip(kept, rows)]
 
 
 def run_sft(model_args: ModelArguments, data_args: DataArguments, tuner_args: TunerArguments,
@@ -93,6 +104,11 @@ def run_sft(model_args: ModelArguments, data_args: DataArguments, tuner_args: Tu
         raise ConfigError("--model is required.")
     if not data_args.dataset:
         raise ConfigError("--dataset is required.")
+    if data_args.val_dataset and data_args.split_dataset_ratio:
+        raise ConfigError("--val_dataset and --split_dataset_ratio both choose the validation rows; pass one, "
+                          "not both.")
+    if data_args.max_length < 1:
+        raise ConfigError(f"--max_length must be a positive number of tokens, got {data_args.max_length}.")
     resume = _resume_path(train_args)
     set_seed(train_args.seed)
     model_dir = resolve_model(model_args.model, model_args.use_hf, model_args.model_revision)
@@ -112,12 +128,6 @@ def run_sft(model_args: ModelArguments, data_args: DataArguments, tuner_args: Tu
     train_ex, train_y = encode_labels(train_ex, space, data_args.skip_bad_rows, skipped)
     val_ex, val_y = encode_labels(val_ex, space, data_args.skip_bad_rows, skipped)
     main_process = int(os.environ.get("RANK", "0")) == 0
-    os.makedirs(train_args.output_dir, exist_ok=True)
-    if skipped and main_process:
-        write_skipped(skipped, os.path.join(train_args.output_dir, "skipped_rows.jsonl"))
-    logger.info("Task %s with %d labels; %d train / %d validation rows; %d skipped; world size %s.",
-                space.problem_type, space.num_labels, len(train_ex), len(val_ex), len(skipped),
-                os.environ.get("WORLD_SIZE", "1"))
 
     model, tokenizer, new_modules = load_classifier(
         model_dir, spec, space, torch_dtype=model_args.torch_dtype, attn_impl=model_args.attn_impl,
@@ -133,14 +143,23 @@ def run_sft(model_args: ModelArguments, data_args: DataArguments, tuner_args: Tu
         model.enable_input_require_grads() if hasattr(model, "enable_input_require_grads") else None
     encoder = PromptEncoder(tokenizer, spec, data_args.max_length, data_args.use_chat_template, data_args.system,
                             data_args.truncation_side, data_args.min_pixels, data_args.max_pixels)
-    train_rows = [{**r, "labels": y} for r, y in zip(encoder.encode(train_ex, "Tokenizing train"), train_y)]
-    val_rows = [{**r, "labels": y} for r, y in zip(encoder.encode(val_ex, "Tokenizing val"), val_y)]
+    row_errors = skipped if data_args.skip_bad_rows else None  # image rows can still fail here
+    train_rows = _labelled_rows(encoder, train_ex, train_y, "Tokenizing train", row_errors)
+    val_rows = _labelled_rows(encoder, val_ex, val_y, "Tokenizing val", row_errors)
+    logger.info("Task %s with %d labels; %d train / %d validation rows; %d skipped; world size %s.",
+                space.problem_type, space.num_labels, len(train_rows), len(val_rows), len(skipped),
+                os.environ.get("WORLD_SIZE", "1"))
 
     payload = {**asdict(model_args), **asdict(data_args), **asdict(tuner_args), **asdict(loss_args),
                **asdict(train_args), "model_dir": os.path.abspath(model_dir), "model_type": spec.name,
                "problem_type": space.problem_type, "label_names": space.names,
                "chat_template_applied": encoder.chat, "swiftcls_version": __version__, "extra": extra or {}}
+    # Every row is validated and encoded and the model loaded: only now is anything written.
     if main_process:
+        os.makedirs(train_args.output_dir, exist_ok=True)
+        remove_stale(train_args.output_dir)
+        if skipped:
+            write_skipped(skipped, os.path.join(train_args.output_dir, "skipped_rows.jsonl"))
         write_args(train_args.output_dir, payload)
     hf_args = _training_arguments(train_args, tuner_args, space.problem_type, bool(val_rows), extra or {})
     trainer = SeqClsTrainer(
@@ -165,9 +184,12 @@ def _finish(trainer: SeqClsTrainer, payload: dict, space: LabelSpace, val_rows: 
     state = trainer.state
     last = os.path.join(out, f"checkpoint-{state.global_step}")
     if not os.path.isdir(last):
-        trainer.save_model(last)
+        staged = staging_dir(last)
+        trainer.save_model(staged)
+        trainer.accelerator.wait_for_everyone()
         if trainer.is_world_process_zero():
-            write_checkpoint_extras(last, payload, getattr(trainer.processing_class, "image_processor", None))
+            write_checkpoint_extras(staged, payload, getattr(trainer.processing_class, "image_processor", None))
+            publish(staged, last)
     summary = {"last_model_checkpoint": last, "best_model_checkpoint": state.best_model_checkpoint or last}
     if trainer.is_world_process_zero():
         from .plots import plot_confusion_matrix, plot_curves

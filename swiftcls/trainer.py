@@ -8,6 +8,7 @@ import os
 import torch
 from transformers import Trainer, TrainerCallback
 
+from .checkpoint import save_atomically
 from .loss import LossConfig, classification_loss
 from .modeling import classifier_logits
 from .registry import ModelSpec
@@ -37,6 +38,10 @@ class SeqClsTrainer(Trainer):
         logits = classifier_logits(model, self.spec, inputs)
         loss = classification_loss(logits, labels, self.loss_config)
         return (loss, {"logits": logits}) if return_outputs else loss
+
+    def _save_checkpoint(self, model, trial):
+        # Never leave a half-written checkpoint-N behind (see swiftcls/checkpoint.py).
+        save_atomically(self, super()._save_checkpoint, model, trial)
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
         inputs = self._prepare_inputs(inputs)
@@ -86,12 +91,9 @@ class ArgsSaver(TrainerCallback):
     def __init__(self, payload: dict, image_processor=None):
         self.payload, self.image_processor = payload, image_processor
 
-    def on_save(self, args, state, control, **kwargs):
-        if state.is_world_process_zero:
-            folder = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
-            if os.path.isdir(folder):
-                write_checkpoint_extras(folder, self.payload, self.image_processor)
-        return control
+    def write_into(self, folder: str) -> None:
+        """Called by ``save_atomically`` on the main process, before the checkpoint gets its final name."""
+        write_checkpoint_extras(folder, self.payload, self.image_processor)
 
 
 def write_checkpoint_extras(folder: str, payload: dict, image_processor=None) -> None:

@@ -1,8 +1,11 @@
-"""Image+text classifiers for Qwen2-VL / Qwen2.5-VL (transformers ships no ``*VLForSequenceClassification``).
+"""Image+text classifiers for the Qwen VL families (transformers ships no ``*VLForSequenceClassification``).
+
+Qwen2-VL, Qwen2.5-VL and Qwen3-VL use the classes below; Qwen3.5 (natively multimodal) uses transformers' own
+``Qwen3_5ForSequenceClassification``, which has the same layout.
 
 Layout (what ``save_pretrained`` writes and vLLM's ``Qwen2VLForSequenceClassification`` reads):
 
-* ``model`` is transformers' own ``Qwen2VLModel`` / ``Qwen2_5_VLModel``, named exactly as in
+* ``model`` is transformers' own ``Qwen2VLModel`` / ``Qwen2_5_VLModel`` / ``Qwen3VLModel``, named exactly as in
   ``*ForConditionalGeneration`` (``model.visual.*``, ``model.language_model.*``), so every backbone weight of a
   hub checkpoint loads -- including old-format checkpoints (``visual.*``, ``model.layers.*``), through the same
   checkpoint conversion mapping transformers uses for the generation class.
@@ -12,8 +15,10 @@ Layout (what ``save_pretrained`` writes and vLLM's ``Qwen2VLForSequenceClassific
 Pooling is swiftcls's usual one (``modeling.install_pooled_forward``): the hidden state of the last attended
 token, after the image features have been scattered into the ``<|image_pad|>`` positions.
 
-Images: paths are resolved relative to the data file's folder, opened with pillow and turned into patches by
-the checkpoint's image processor under a pixel budget (``--min_pixels`` / ``--max_pixels``). The prompt is the
+Images: paths are resolved relative to the data file's folder and opened with pillow. At tokenization each image
+is decoded once (so a broken file is a row error there, not a crash mid-training) and its token count comes from
+the image processor's own ``get_number_of_image_patches`` (the resize rule vLLM also uses) under the pixel budget
+(``--min_pixels`` / ``--max_pixels``); the patches themselves are computed per batch. The prompt is the
 text path's chat prompt with ``<|vision_start|><|image_pad|><|vision_end|>`` where the row says ``<image>``
 (images without a tag go first); each pad is expanded to the image's token count. Pixels are produced per batch
 by :class:`swiftcls.data.encode.Collator`, so only one batch of images is ever in memory.
@@ -29,6 +34,7 @@ from torch import nn
 from transformers.modeling_outputs import SequenceClassifierOutput
 from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLModel, Qwen2_5_VLPreTrainedModel
 from transformers.models.qwen2_vl.modeling_qwen2_vl import Qwen2VLModel, Qwen2VLPreTrainedModel
+from transformers.models.qwen3_vl.modeling_qwen3_vl import Qwen3VLModel, Qwen3VLPreTrainedModel
 
 from .errors import DataError
 from .modeling import pool_last
@@ -87,19 +93,31 @@ class Qwen2_5_VLForSequenceClassification(_VLForSequenceClassification, Qwen2_5_
     _backbone_cls = Qwen2_5_VLModel
 
 
-CLASSES = {cls.__name__: cls for cls in (Qwen2VLForSequenceClassification, Qwen2_5_VLForSequenceClassification)}
+class Qwen3VLForSequenceClassification(_VLForSequenceClassification, Qwen3VLPreTrainedModel):
+    """Qwen3-VL backbone (``model.visual`` incl. deepstack mergers, ``model.language_model``) with a ``score`` head."""
+
+    _backbone_cls = Qwen3VLModel
+
+
+CLASSES = {cls.__name__: cls for cls in (Qwen2VLForSequenceClassification, Qwen2_5_VLForSequenceClassification,
+                                         Qwen3VLForSequenceClassification)}
+# classifier class -> the generation class whose checkpoint key conversions it shares
+_GENERATION_CLASSES = {"Qwen2VLForSequenceClassification": "Qwen2VLForConditionalGeneration",
+                       "Qwen2_5_VLForSequenceClassification": "Qwen2VLForConditionalGeneration",
+                       "Qwen3VLForSequenceClassification": "Qwen3VLForConditionalGeneration",
+                       "Qwen3_5ForSequenceClassification": "Qwen3_5ForConditionalGeneration"}
 
 
 def _register_conversions() -> None:
-    """Load hub checkpoints in either key format, like ``Qwen2VLForConditionalGeneration`` does."""
+    """Load hub checkpoints in every key format their generation class accepts, and swiftcls/vLLM exports."""
     from transformers import conversion_mapping as cm
 
-    for name in CLASSES:
+    for name, generation in _GENERATION_CLASSES.items():
         if cm.get_checkpoint_conversion_mapping(name) is None:
             # vLLM keeps the head inside its language model: saved as ``language_model.score.weight``.
             head = cm.WeightRenaming(source_patterns=r"^language_model\.score\.", target_patterns="score.")
             cm.register_checkpoint_conversion_mapping(
-                name, [head, *cm.get_checkpoint_conversion_mapping("Qwen2VLForConditionalGeneration")])
+                name, [head, *(cm.get_checkpoint_conversion_mapping(generation) or [])])
 
 
 _register_conversions()
@@ -169,9 +187,18 @@ def expand_image_pads(ids: list[int], pad_id: int, counts: list[int]) -> list[in
     return out
 
 
-def image_token_counts(processor, grid_thw: torch.Tensor) -> list[int]:
-    """Tokens each image occupies in the prompt: patches / merge_size**2."""
-    return (grid_thw.prod(-1) // processor.merge_size ** 2).tolist()
+def image_tokens(processor, path: Path, where: dict) -> int:
+    """Decode one image (a broken file fails here, naming the row) and return its prompt token count.
+
+    The count comes from the processor's resize rule for the image size, without computing any patches.
+    """
+    image = open_image(path, where)
+    try:
+        patches = processor.get_number_of_image_patches(image.height, image.width)
+    except ValueError as err:  # e.g. aspect ratio beyond 200:1
+        raise DataError(f"image {path} ({image.width}x{image.height}) cannot be used: {err}", field="images",
+                        **where, fix="crop or pad the image, or drop the row (--skip_bad_rows).") from err
+    return patches // processor.merge_size ** 2
 
 
 def process_images(processor, images: list) -> dict:

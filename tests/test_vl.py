@@ -1,4 +1,4 @@
-"""Qwen2-VL / Qwen2.5-VL image+text classifiers on tiny random models with the real Qwen tokenizer."""
+"""Qwen2-VL / Qwen2.5-VL / Qwen3-VL / Qwen3.5 image+text classifiers on tiny random models (real Qwen tokenizer)."""
 
 import json
 import random
@@ -19,7 +19,7 @@ from swiftcls.registry import known_models, spec_for_config
 from swiftcls.trainer import write_args
 
 SPACE = LabelSpace("single_label_classification", ["nominal", "local", "global"])
-FAMILIES = ["qwen2_vl", "qwen2_5_vl"]
+FAMILIES = ["qwen2_vl", "qwen2_5_vl", "qwen3_vl", "qwen3_5"]
 TEXTILE = "data/textile_defects/textile_images/simulated"
 
 
@@ -66,10 +66,12 @@ def test_pooled_state_equals_hand_computed_reference(tiny_vl_dir, images, family
         int(g.prod()) // 4 for g in inputs["image_grid_thw"])
     with torch.no_grad():
         logits = classifier_logits(model, spec, inputs)
-        reference = type(model).forward(model, **{k: v for k, v in inputs.items()}).logits
+        mm_types = (inputs["input_ids"] == pad_id).int()
+        # The class's own forward (transformers' for Qwen3.5, which pools its full-sequence logits).
+        reference = type(model).forward(model, **inputs, mm_token_type_ids=mm_types).logits
         hidden = model.model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
                              pixel_values=inputs["pixel_values"], image_grid_thw=inputs["image_grid_thw"],
-                             mm_token_type_ids=(inputs["input_ids"] == pad_id).int()).last_hidden_state
+                             mm_token_type_ids=mm_types).last_hidden_state
         last = [int(m.nonzero().max()) for m in inputs["attention_mask"]]
         by_hand = model.score(torch.stack([hidden[b, i] for b, i in enumerate(last)]))
         left = classifier_logits(model, spec, batch(tokenizer, spec, examples, "left"))
@@ -200,18 +202,19 @@ def test_vit_lr_gets_its_own_param_group(tiny_vl_dir, tmp_path):
 def test_saved_checkpoint_layout_and_vllm_head_key(tiny_vl_dir, tmp_path, family):
     from safetensors.torch import load_file, save_file
 
-    from swiftcls.vl import CLASSES
-
     model, _, spec, _ = load(tiny_vl_dir(family), family)
     model.save_pretrained(tmp_path / "full")
     state = load_file(tmp_path / "full" / "model.safetensors")
     assert "score.weight" in state and not any(k.startswith("lm_head") for k in state)
-    assert any(k.startswith("visual.") for k in state) and any(k.startswith("model.layers.") for k in state)
+    # Qwen2/2.5-VL are written back in the hub's key format; the Qwen3 families' hub format is the module layout.
+    vision, text = (("visual.", "model.layers.") if family in ("qwen2_vl", "qwen2_5_vl")
+                    else ("model.visual.", "model.language_model.layers."))
+    assert any(k.startswith(vision) for k in state) and any(k.startswith(text) for k in state)
     config = json.loads((tmp_path / "full" / "config.json").read_text())
     assert config["architectures"] == [spec.classifier]
     state["language_model.score.weight"] = state.pop("score.weight")  # where vLLM's adapter keeps the head
     save_file(state, tmp_path / "full" / "model.safetensors", metadata={"format": "pt"})
-    loaded, info = CLASSES[spec.classifier].from_pretrained(tmp_path / "full", output_loading_info=True)
+    loaded, info = type(model).from_pretrained(tmp_path / "full", output_loading_info=True)
     assert not any(info.values()) and torch.equal(loaded.score.weight, model.score.weight)
 
 
@@ -288,3 +291,132 @@ def test_lora_sft_then_infer_with_adapters(tiny_vl_dir, shared, tmp_path):
     rows = [json.loads(line) for line in result.read_text().splitlines()]
     assert len(rows) == scored["rows"] and all(r["pred"] in SPACE.names for r in rows)
     assert 0.0 <= scored["metrics"]["accuracy"] <= 1.0
+
+
+def test_token_count_matches_the_processor_without_computing_patches(tiny_vl_dir, tmp_path):
+    from swiftcls.vl import image_tokens, process_images
+
+    rng = random.Random(1)
+    for family in ("qwen2_vl", "qwen3_vl"):  # 14- and 16-pixel patches
+        _, tokenizer, _, _ = load(tiny_vl_dir(family), family)
+        processor = tokenizer.image_processor
+        for i in range(6):
+            size = (rng.randint(20, 400), rng.randint(20, 400))
+            path = tmp_path / f"{family}-{i}.png"
+            Image.new("RGB", size, (i * 40, 0, 0)).save(path)
+            grid = process_images(processor, [Image.open(path).convert("RGB")])["image_grid_thw"]
+            assert image_tokens(processor, path, {}) == int(grid.prod()) // processor.merge_size ** 2, size
+
+
+def test_bad_image_rows_are_skipped_and_reported(tiny_vl_dir, images, tmp_path):
+    (images / "broken.jpg").write_bytes(b"not an image")
+    Image.new("RGB", (4000, 10)).save(images / "strip.png")  # aspect ratio 400:1, refused by the resize rule
+    good = [{"text": "<image>defect?", "images": [n], "label": lab} for n, lab in
+            (("a.png", "local"), ("b.png", "nominal"), ("c.png", "global"))] * 3
+    bad = [{"text": "<image>x", "images": ["missing.png"], "label": "local"},
+           {"text": "<image>y", "images": ["broken.jpg"], "label": "local"},
+           {"text": "<image>z", "images": ["strip.png"], "label": "local"}]
+    data = images / "with_bad.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in good[:4] + bad + good[4:]))
+    with pytest.raises(DataError, match="image not found") as err:
+        _sft_vl(tiny_vl_dir("qwen2_vl"), tmp_path / "strict", str(data), "--max_steps", "1")
+    assert err.value.row == 5 and not any((tmp_path / "strict").glob("checkpoint-*"))
+    _sft_vl(tiny_vl_dir("qwen2_vl"), tmp_path / "out", str(data), "--max_steps", "1", "--skip_bad_rows", "true")
+    skipped = [json.loads(line) for line in (tmp_path / "out" / "skipped_rows.jsonl").read_text().splitlines()]
+    assert [(s["row"], s["field"]) for s in skipped] == [(5, "images"), (6, "images"), (7, "images")]
+    assert "not found" in skipped[0]["error"] and "broken.jpg" in skipped[1]["error"]
+    assert "aspect ratio" in skipped[2]["error"]
+
+
+def test_over_long_image_rows_lose_text_never_image_tokens(tiny_vl_dir, images):
+    _, tokenizer, spec, _ = load(tiny_vl_dir("qwen2_vl"), "qwen2_vl")
+    pad_id = tokenizer.convert_tokens_to_ids("<|image_pad|>")
+    long_text = " ".join(["woven cotton with a visible slub"] * 60)
+    example = rows(images, (f"{long_text} <image> is the second image worse? <image> {long_text}",
+                            ["a.png", "c.png"]))
+    full = PromptEncoder(tokenizer, spec, max_length=4096).encode(example)[0]["input_ids"]
+    for side in ("right", "left"):
+        encoder = PromptEncoder(tokenizer, spec, max_length=160, truncation_side=side)
+        ids = encoder.encode(example)[0]["input_ids"]
+        assert len(full) > 400 and 140 <= len(ids) <= 160
+        assert ids.count(pad_id) == full.count(pad_id)  # every image token kept
+        kept_end = ids[:40] == full[:40] if side == "right" else ids[-40:] == full[-40:]
+        assert kept_end and ids[-5:] == full[-5:]  # template's closing tokens and generation prompt stay
+    with pytest.raises(DataError, match="image tokens cannot be truncated") as err:
+        PromptEncoder(tokenizer, spec, max_length=16).encode(example)
+    assert err.value.row == 1 and err.value.field == "images"
+
+
+@pytest.mark.parametrize("problem_type, labels", [
+    ("multi_label_classification", {"a.png": ["stain"], "b.png": ["hole", "stain"], "c.png": []}),
+    ("regression", {"a.png": 0.0, "b.png": 2.0, "c.png": 1.0}),
+])
+def test_multi_label_and_regression_learn_from_the_image(tiny_vl_dir, images, tmp_path, problem_type, labels):
+    """Every row has the same text, so only the image can explain the label."""
+    from swiftcls.arguments import DataArguments, InferArguments, ModelArguments
+
+    data = images / f"{problem_type}.jsonl"
+    data.write_text("".join(json.dumps({"text": "<image>rate this fabric", "images": [name], "label": label}) + "\n"
+                            for name, label in labels.items()) * 8)
+    flags = ["--labels", "hole,stain"] if problem_type != "regression" else ["--problem_type", "regression"]
+    summary = _sft_vl(tiny_vl_dir("qwen2_vl"), tmp_path / "out", str(data), "--num_train_epochs", "12",
+                      "--learning_rate", "2e-3", "--head_lr", "3e-2", "--per_device_train_batch_size", "8", *flags)
+    result = tmp_path / "pred.jsonl"
+    run_infer(ModelArguments(torch_dtype="float32", model=summary["last_model_checkpoint"]),
+              DataArguments(dataset=[str(data)]), InferArguments(result_path=str(result), device="cpu"))
+    preds = {json.loads(line)["images"][0].rsplit("/", 1)[-1]: json.loads(line)["pred"]
+             for line in result.read_text().splitlines()[:3]}
+    if problem_type == "regression":
+        assert all(abs(preds[n] - y) < 0.35 for n, y in labels.items()), preds
+    else:
+        assert {n: sorted(p) for n, p in preds.items()} == labels, preds
+
+
+def _sft_vl(model_dir, out, dataset, *flags):
+    from swiftcls.cli import parse
+    from swiftcls.sft import run_sft
+
+    _, instances, extra = parse(["sft", "--model", str(model_dir), "--dataset", dataset, "--tuner_type", "full",
+                                 "--use_cpu", "true", "--eval_strategy", "no", "--save_strategy", "no",
+                                 "--torch_dtype", "float32", "--warmup_ratio", "0", "--output_dir", str(out), *flags])
+    return run_sft(*instances, extra)
+
+
+@pytest.mark.slow
+def test_ddp_and_gradient_checkpointing_match_one_process(tiny_vl_dir, images, tmp_path):
+    """2 gloo processes x 4 rows with gradient checkpointing == 1 process x 8 rows, on image and text rows."""
+    import os
+    import subprocess
+    import sys
+
+    from test_train import logged_losses
+
+    mixed = [{"text": "<image>defect?", "images": [n], "label": lab}
+             for n, lab in (("a.png", "local"), ("b.png", "nominal"), ("c.png", "global"))]
+    mixed += [{"text": "no picture, fabric looks torn", "label": "global"}]
+    data = images / "ddp.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in mixed * 6))
+    common = ["sft", "--model", str(tiny_vl_dir("qwen2_vl")), "--dataset", str(data), "--tuner_type", "full",
+              "--max_steps", "3", "--logging_steps", "1", "--learning_rate", "1e-3", "--warmup_ratio", "0",
+              "--use_cpu", "true", "--group_by_length", "false", "--train_sampling_strategy", "sequential",
+              "--torch_dtype", "float32", "--eval_strategy", "no"]
+    env = {k: v for k, v in os.environ.items() if k != "NPROC_PER_NODE"} | {"OMP_NUM_THREADS": "1"}
+    runs = {"one": (["--per_device_train_batch_size", "8"], {}),
+            "two": (["--per_device_train_batch_size", "4", "--gradient_checkpointing", "true"],
+                    {"NPROC_PER_NODE": "2"})}
+    for name, (flags, extra_env) in runs.items():
+        done = subprocess.run([sys.executable, "-m", "swiftcls", *common, *flags, "--output_dir",
+                               str(tmp_path / name)], env={**env, **extra_env}, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-3000:]
+    one, two = logged_losses(tmp_path / "one"), logged_losses(tmp_path / "two")
+    assert len(one) == len(two) == 3 and two == pytest.approx(one, rel=2e-3)
+
+
+def test_pixel_budget_from_swift_environment(monkeypatch):
+    from swiftcls.arguments import DataArguments
+
+    monkeypatch.setenv("MAX_PIXELS", "200704")
+    assert DataArguments().max_pixels == 200704 and DataArguments(max_pixels=3136).max_pixels == 3136
+    monkeypatch.setenv("MIN_PIXELS", "lots")
+    with pytest.raises(ConfigError, match="MIN_PIXELS"):
+        DataArguments()

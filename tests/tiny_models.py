@@ -246,41 +246,125 @@ QWEN2_5_VL_3B_INSTRUCT = {
     "rope_scaling": {"type": "mrope", "mrope_section": [16, 24, 24]},
 }
 
-VL_FAMILIES = {"qwen2_vl": QWEN2_VL_2B_INSTRUCT, "qwen2_5_vl": QWEN2_5_VL_3B_INSTRUCT}
+# Public config.json of Qwen/Qwen3-VL-4B-Instruct (text under text_config, deepstack vision features).
+QWEN3_VL_4B_INSTRUCT = {
+    "architectures": ["Qwen3VLForConditionalGeneration"], "image_token_id": 151655, "model_type": "qwen3_vl",
+    "text_config": {
+        "attention_bias": False, "attention_dropout": 0.0, "bos_token_id": 151643, "dtype": "bfloat16",
+        "eos_token_id": 151645, "head_dim": 128, "hidden_act": "silu", "hidden_size": 2560, "initializer_range": 0.02,
+        "intermediate_size": 9728, "max_position_embeddings": 262144, "model_type": "qwen3_vl_text",
+        "num_attention_heads": 32, "num_hidden_layers": 36, "num_key_value_heads": 8, "rms_norm_eps": 1e-06,
+        "rope_scaling": {"mrope_interleaved": True, "mrope_section": [24, 20, 20], "rope_type": "default"},
+        "rope_theta": 5000000, "tie_word_embeddings": True, "use_cache": True, "vocab_size": 151936},
+    "tie_word_embeddings": True, "video_token_id": 151656,
+    "vision_config": {
+        "deepstack_visual_indexes": [5, 11, 17], "depth": 24, "hidden_act": "gelu_pytorch_tanh", "hidden_size": 1024,
+        "in_channels": 3, "initializer_range": 0.02, "intermediate_size": 4096, "model_type": "qwen3_vl",
+        "num_heads": 16, "num_position_embeddings": 2304, "out_hidden_size": 2560, "patch_size": 16,
+        "spatial_merge_size": 2, "temporal_patch_size": 2},
+    "vision_end_token_id": 151653, "vision_start_token_id": 151652,
+}
+
+# Public config.json of Qwen/Qwen3.5-0.8B (hybrid Gated DeltaNet / gated attention text model, every 4th layer
+# full attention). Its tokenizer (248k tokens) is not available here, so the tiny model speaks the real Qwen2
+# tokenizer: vocab size and the image/vision/eos ids are remapped to it (as the tiny Llama does).
+QWEN3_5_0_8B = {
+    "architectures": ["Qwen3_5ForConditionalGeneration"], "image_token_id": 248056, "model_type": "qwen3_5",
+    "text_config": {
+        "attention_bias": False, "attention_dropout": 0.0, "attn_output_gate": True, "dtype": "bfloat16",
+        "eos_token_id": 248044, "full_attention_interval": 4, "head_dim": 256, "hidden_act": "silu",
+        "hidden_size": 1024, "initializer_range": 0.02, "intermediate_size": 3584,
+        "layer_types": ["linear_attention"] * 3 + ["full_attention"], "linear_conv_kernel_dim": 4,
+        "linear_key_head_dim": 128, "linear_num_key_heads": 16, "linear_num_value_heads": 16,
+        "linear_value_head_dim": 128, "max_position_embeddings": 262144, "mlp_only_layers": [],
+        "model_type": "qwen3_5_text", "mtp_num_hidden_layers": 1, "mtp_use_dedicated_embeddings": False,
+        "num_attention_heads": 8, "num_hidden_layers": 24, "num_key_value_heads": 2, "rms_norm_eps": 1e-06,
+        "tie_word_embeddings": True, "use_cache": True, "vocab_size": 248320, "mamba_ssm_dtype": "float32",
+        "rope_parameters": {"mrope_interleaved": True, "mrope_section": [11, 11, 10], "rope_type": "default",
+                            "rope_theta": 10000000, "partial_rotary_factor": 0.25}},
+    "tie_word_embeddings": True, "video_token_id": 248057,
+    "vision_config": {
+        "deepstack_visual_indexes": [], "depth": 12, "hidden_act": "gelu_pytorch_tanh", "hidden_size": 768,
+        "in_channels": 3, "initializer_range": 0.02, "intermediate_size": 3072, "model_type": "qwen3_5",
+        "num_heads": 12, "num_position_embeddings": 2304, "out_hidden_size": 1024, "patch_size": 16,
+        "spatial_merge_size": 2, "temporal_patch_size": 2},
+    "vision_end_token_id": 248054, "vision_start_token_id": 248053,
+}
+
+VL_FAMILIES = {"qwen2_vl": QWEN2_VL_2B_INSTRUCT, "qwen2_5_vl": QWEN2_5_VL_3B_INSTRUCT,
+               "qwen3_vl": QWEN3_VL_4B_INSTRUCT, "qwen3_5": QWEN3_5_0_8B}
 VL_TEXT_SHRINK = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
                   "intermediate_size": 64, "rope_scaling": {"type": "mrope", "mrope_section": [2, 1, 1]}}
+# Qwen3 families nest the text model under text_config; head_dim is explicit there.
+QWEN3_TEXT_SHRINK = {
+    "qwen3_vl": {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+                 "intermediate_size": 64, "head_dim": 8,
+                 "rope_scaling": {"mrope_interleaved": True, "mrope_section": [2, 1, 1], "rope_type": "default"}},
+    # head_dim 32 with partial_rotary_factor 0.25 rotates 8 dims: mrope sections sum to 4.
+    "qwen3_5": {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1,
+                "intermediate_size": 128, "head_dim": 32, "layer_types": ["linear_attention", "full_attention"],
+                "linear_key_head_dim": 16, "linear_value_head_dim": 16, "linear_num_key_heads": 2,
+                "linear_num_value_heads": 4, "eos_token_id": 151645, "vocab_size": 151936,
+                "rope_parameters": {"mrope_interleaved": True, "mrope_section": [2, 1, 1], "rope_type": "default",
+                                    "rope_theta": 10000000, "partial_rotary_factor": 0.25}},
+}
 VL_VISION_SHRINK = {
     "qwen2_vl": {"depth": 2, "embed_dim": 32, "num_heads": 4, "hidden_size": 32},
     "qwen2_5_vl": {"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 4, "out_hidden_size": 32,
                    "fullatt_block_indexes": [1]},
+    "qwen3_vl": {"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 4, "out_hidden_size": 32,
+                 "deepstack_visual_indexes": [0, 1]},
+    "qwen3_5": {"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 4, "out_hidden_size": 64},
 }
+QWEN2_VISION_IDS = {"image_token_id": 151655, "video_token_id": 151656, "vision_start_token_id": 151652,
+                    "vision_end_token_id": 151653}
+# Patch size 14 (Qwen2/2.5-VL) or 16 (Qwen3 families), merged 2x2: one token per 28x28 or 32x32 pixels.
+PATCH_SIZE = {"qwen2_vl": 14, "qwen2_5_vl": 14, "qwen3_vl": 16, "qwen3_5": 16}
+# Small images: 4..64 merged tokens per image.
+VL_MIN_TOKENS, VL_MAX_TOKENS = 4, 64
+VL_MIN_PIXELS, VL_MAX_PIXELS = VL_MIN_TOKENS * 28 * 28, VL_MAX_TOKENS * 28 * 28
 # vLLM's CPU attention needs head_dim >= 32: 2 heads of 32 (1 KV head); Qwen2-VL's mrope_section sums to head_dim / 2.
 VLLM_SIZES = {"hidden_size": 64, "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 32}
 VLLM_VL_SIZES = {**VLLM_SIZES, "rope_scaling": {"type": "mrope", "mrope_section": [4, 6, 6]},
                  "vision_config": {"embed_dim": 64, "num_heads": 2, "hidden_size": 64}}
-# Small images: 4..64 merged tokens per image (28x28 pixels per token).
-VL_MIN_PIXELS, VL_MAX_PIXELS = 4 * 28 * 28, 64 * 28 * 28
 
 
 def tiny_vl_config(family: str, sizes: dict | None = None) -> PretrainedConfig:
-    """The real config of a VL ``family`` (``qwen2_vl`` or ``qwen2_5_vl``) with only its sizes shrunk.
+    """The real config of a VL ``family`` (see :data:`VL_FAMILIES`) with only its sizes shrunk.
 
-    ``sizes`` overrides text sizes, and vision sizes under its ``vision_config`` key (e.g. :data:`VLLM_VL_SIZES`).
+    ``sizes`` overrides text sizes (Qwen2-VL / Qwen2.5-VL), and vision sizes under its ``vision_config`` key (e.g.
+    :data:`VLLM_VL_SIZES`).
     """
     sizes = dict(sizes or {})
     values = dict(VL_FAMILIES[family])
-    values.update(VL_TEXT_SHRINK)
+    if family in QWEN3_TEXT_SHRINK:
+        values["text_config"] = {**values["text_config"], **QWEN3_TEXT_SHRINK[family]}
+        if family == "qwen3_5":
+            values.update(QWEN2_VISION_IDS)
+    else:
+        values.update(VL_TEXT_SHRINK)
     values["vision_config"] = {**values["vision_config"], **VL_VISION_SHRINK[family], **sizes.pop("vision_config", {})}
     values.update(sizes)
     return CONFIG_MAPPING[values.pop("model_type")](**values)
 
 
+def tiny_image_processor(family: str):
+    """A locally built ``Qwen2VLImageProcessor`` with the family's patch size and a small pixel budget."""
+    from transformers import Qwen2VLImageProcessor
+
+    patch = PATCH_SIZE[family]
+    token_pixels = (2 * patch) ** 2
+    kwargs = {} if patch == 14 else {"image_mean": [0.5] * 3, "image_std": [0.5] * 3}  # Qwen3-VL's normalisation
+    return Qwen2VLImageProcessor(min_pixels=VL_MIN_TOKENS * token_pixels, max_pixels=VL_MAX_TOKENS * token_pixels,
+                                 patch_size=patch, **kwargs)
+
+
 def make_tiny_vl(family: str, out_dir: Path, seed: int = 0, sizes: dict | None = None) -> Path:
-    """Build a tiny random Qwen2-VL / Qwen2.5-VL ``*ForConditionalGeneration`` checkpoint (bf16, like the hub's).
+    """Build a tiny random VL ``*ForConditionalGeneration`` checkpoint (bf16, like the hub's).
 
     Saved with the real Qwen tokenizer and a locally constructed ``Qwen2VLImageProcessor`` (small pixel budget).
     """
-    from transformers import AutoModelForImageTextToText, Qwen2VLImageProcessor
+    from transformers import AutoModelForImageTextToText
 
     config = tiny_vl_config(family, sizes)
     torch.manual_seed(seed)
@@ -288,5 +372,5 @@ def make_tiny_vl(family: str, out_dir: Path, seed: int = 0, sizes: dict | None =
     out_dir = Path(out_dir)
     model.save_pretrained(out_dir, safe_serialization=True)
     tiny_tokenizer("qwen2").save_pretrained(out_dir)
-    Qwen2VLImageProcessor(min_pixels=VL_MIN_PIXELS, max_pixels=VL_MAX_PIXELS).save_pretrained(out_dir)
+    tiny_image_processor(family).save_pretrained(out_dir)
     return out_dir

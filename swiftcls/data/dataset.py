@@ -83,6 +83,9 @@ def to_example(record: Record, columns: dict[str, str], require_label: bool) -> 
     text = _first(fields, TEXT_KEYS)
     if messages is not None:
         messages = _check_messages(messages, where)
+    elif text is None and any(k in fields for k in TEXT_KEYS):
+        key = next(k for k in TEXT_KEYS if k in fields)
+        raise DataError(f"'{key}' is null.", field="text", **where, fix="fill it in or drop the row.")
     elif text is None:
         found = sorted(record.fields)
         guess = max((k for k in found if k not in LABEL_KEYS and columns.get(k) not in ("label", "ignore")),
@@ -157,7 +160,8 @@ def load_examples(specs: list[str], options: ReadOptions, columns: dict[str, str
         logger.warning("Skipped %d bad rows (see skipped_rows.jsonl in the output dir); first: %s",
                        len(skipped), skipped[0])
     if not examples:
-        raise DataError(f"no usable rows in {specs} ({len(skipped)} skipped).", fix="check the files and --columns.")
+        raise DataError(f"no usable rows ({len(skipped)} skipped; first: {skipped[0] if skipped else None}).",
+                        file=", ".join(specs), fix="check the files and --columns.")
     return examples, skipped
 
 

@@ -98,32 +98,69 @@ class PromptEncoder:
                 return ids
         return ids[-self.max_length:] if self.truncation_side == "left" else ids[:self.max_length]
 
+    def _image_prompt_ids(self, ex: Example, content: str | None, counts: list[int]) -> list[int]:
+        """Prompt ids of an image row with each vision placeholder expanded to its image's token count."""
+        from .. import vl
+
+        if content is not None:
+            messages = [{"role": "user", "content": content}]
+        else:
+            messages = ex.messages or [{"role": "user", "content": self._content(ex)}]
+        messages = vl.image_messages(messages, len(counts), ex.where)
+        prompt = self.render(ex, messages=messages) if self.chat else "\n".join(m["content"] for m in messages)
+        ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        return vl.expand_image_pads(ids, self.tokenizer.convert_tokens_to_ids(vl.IMAGE_PAD), counts)
+
+    def _cut_text(self, content: str, excess: int) -> str:
+        """Drop ``excess`` text tokens from the end (or start, with left truncation) but keep every ``<image>`` tag."""
+        from ..vl import IMAGE_TAG
+
+        pieces = [self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in content.split(IMAGE_TAG)]
+        order = range(len(pieces)) if self.truncation_side == "left" else reversed(range(len(pieces)))
+        for i in order:
+            cut = min(excess, len(pieces[i]))
+            pieces[i] = pieces[i][cut:] if self.truncation_side == "left" else pieces[i][:len(pieces[i]) - cut]
+            excess -= cut
+        return IMAGE_TAG.join(self.tokenizer.decode(p) for p in pieces)
+
     def _encode_images(self, ex: Example) -> dict:
-        """Token ids with expanded image placeholders, and the resolved image paths, for a row with images."""
+        """Token ids with expanded image placeholders, and the resolved image paths, for a row with images.
+
+        An over-long row loses text, never image tokens; if the images alone do not fit it is a row error.
+        """
         from .. import vl
 
         paths = [vl.resolve_image(p, ex.file) for p in ex.images]
-        grid = vl.process_images(self.image_processor, [vl.open_image(p, ex.where) for p in paths])["image_grid_thw"]
-        messages = vl.image_messages(ex.messages or [{"role": "user", "content": self._content(ex)}],
-                                     len(paths), ex.where)
-        prompt = self.render(ex, messages=messages) if self.chat else "\n".join(m["content"] for m in messages)
-        ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        ids = vl.expand_image_pads(ids, self.tokenizer.convert_tokens_to_ids(vl.IMAGE_PAD),
-                                   vl.image_token_counts(self.image_processor, grid))
-        if len(ids) > self.max_length:
-            raise DataError(f"{len(ids)} tokens with its {len(paths)} image(s), more than --max_length "
-                            f"{self.max_length}; image tokens cannot be truncated.", field="images", **ex.where,
-                            fix="raise --max_length or lower --max_pixels.")
-        return {"input_ids": ids, "images": [str(p) for p in paths]}
+        counts = [vl.image_tokens(self.image_processor, p, ex.where) for p in paths]
+        ids = self._image_prompt_ids(ex, None, counts)
+        content = self._content(ex)
+        for _ in range(3):  # re-tokenizing cut text can shift a token or two at the cut
+            if len(ids) <= self.max_length:
+                return {"input_ids": ids, "images": [str(p) for p in paths]}
+            content = self._cut_text(content, len(ids) - self.max_length)
+            ids = self._image_prompt_ids(ex, content, counts)
+        raise DataError(f"{len(ids)} tokens with its {len(paths)} image(s) ({sum(counts)} image tokens) even with "
+                        f"the text cut, more than --max_length {self.max_length}; image tokens cannot be truncated.",
+                        field="images", **ex.where, fix="raise --max_length or lower --max_pixels.")
 
     def encode(self, examples: list[Example], desc: str = "Tokenizing") -> list[dict]:
         """Token ids (and token type ids for encoders) for each example, in order."""
+        return self.encode_kept(examples, desc)[1]
+
+    def encode_kept(self, examples: list[Example], desc: str = "Tokenizing",
+                    skipped: list[DataError] | None = None) -> tuple[list[int], list[dict]]:
+        """Like :meth:`encode`, but rows whose images are missing, broken or too large for ``max_length`` are
+        appended to ``skipped`` and left out when ``skipped`` is a list (``--skip_bad_rows``).
+
+        Returns:
+            The indices of the kept examples and their encoded rows.
+        """
         with_images = next((ex for ex in examples if ex.images), None)
         if with_images is not None and self.image_processor is None:
             raise ConfigError(f"{with_images.file}, row {with_images.row}: the data has images but model family "
                               f"'{self.spec.name}' is text-only; use an image+text model (e.g. Qwen2-VL) or drop "
                               "the 'images' field (--columns '{\"images\": \"ignore\"}').")
-        out = []
+        kept, out = [], []
         bar = tqdm(total=len(examples), desc=desc, unit="row", disable=len(examples) < 5000)
         for start in range(0, len(examples), _CHUNK):
             chunk = examples[start:start + _CHUNK]
@@ -139,15 +176,22 @@ class PromptEncoder:
                                        truncation=True, max_length=self.max_length)
             for i, ex in enumerate(chunk):
                 if ex.images:
-                    out.append(self._encode_images(ex))
-                    continue
-                row = {k: batch[k][i] for k in ("input_ids", "token_type_ids") if k in batch}
-                if self.chat and len(row["input_ids"]) > self.max_length:
-                    row["input_ids"] = self._shorten(ex, row["input_ids"])
+                    try:
+                        row = self._encode_images(ex)
+                    except DataError as err:
+                        if skipped is None:
+                            raise
+                        skipped.append(err)
+                        continue
+                else:
+                    row = {k: batch[k][i] for k in ("input_ids", "token_type_ids") if k in batch}
+                    if self.chat and len(row["input_ids"]) > self.max_length:
+                        row["input_ids"] = self._shorten(ex, row["input_ids"])
+                kept.append(start + i)
                 out.append(row)
             bar.update(len(chunk))
         bar.close()
-        return out
+        return kept, out
 
 
 @dataclass

@@ -10,6 +10,7 @@ from pathlib import Path
 from ..errors import ConfigError, DataError
 
 SINGLE, MULTI, REGRESSION = "single_label_classification", "multi_label_classification", "regression"
+MAX_INFERRED_IDS = 100_000  # larger ids without --num_labels are almost surely a wrong column, not a class
 _INT = re.compile(r"^[+-]?\d+$")
 _FLOAT = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$|^[+-]?(nan|inf|infinity)$", re.IGNORECASE)
 
@@ -128,18 +129,28 @@ class LabelSpace:
         if names:
             space_names = list(names)
         elif True in is_id:
-            top = max(v for v, _ in values) if values else -1
+            top, where = max(values, key=lambda vw: vw[0]) if values else (-1, None)
+            if num_labels is None and top >= MAX_INFERRED_IDS:
+                raise DataError(f"label id {top} would mean {top + 1} classes.", field="label", **where,
+                                fix="fix the id, or pass --num_labels (or --labels) if there really are that many.")
             space_names = [str(i) for i in range(num_labels or top + 1)]
         else:
             space_names = sorted({v for v, _ in values})
         if len(set(space_names)) != len(space_names):
-            raise ConfigError(f"duplicate label names in {space_names}.")
+            dup = next(n for n in space_names if space_names.count(n) > 1)
+            raise ConfigError(f"duplicate label names in {space_names} ('{dup}'). Fix: give each class one "
+                              "unique name in --labels.")
         if num_labels is not None and num_labels != len(space_names):
             raise ConfigError(f"--num_labels {num_labels} contradicts the {len(space_names)} labels "
-                              f"{space_names[:10]}{'...' if len(space_names) > 10 else ''} found/given.")
+                              f"{space_names[:10]}{'...' if len(space_names) > 10 else ''} found/given. Fix: drop "
+                              "--num_labels (it is inferred), or pass integer ids / --labels with every class.")
+        files = ", ".join(dict.fromkeys(w["file"] for _, _, w in parsed))
+        if not space_names:
+            raise DataError("no label names: every row's label list is empty.", file=files, field="label",
+                            fix="give rows their labels, or pass --labels with every class name.")
         if len(space_names) < 2 and problem_type == SINGLE:
             raise DataError(f"only one class ({space_names}) in the data; a classifier needs at least two.",
-                            fix="check the label column (--columns) or the data.")
+                            file=files, field="label", fix="check the label column (--columns) or the data.")
         space = cls(problem_type, space_names)
         for kind, value, where in parsed:
             space.encode(kind, value, where)  # raises on ids out of range / unknown names
@@ -162,7 +173,11 @@ class LabelSpace:
             if kind not in ("int", "float"):
                 raise DataError(f"regression needs a number, got {value!r}.", field="label", **where,
                                 fix="fix the label.")
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:  # ints beyond float range (JSON allows any number of digits)
+                raise DataError(f"label {str(value)[:20]}... is too large for a float.", field="label", **where,
+                                fix="fix the label.") from None
         if self.problem_type == MULTI:
             hot = [0.0] * self.num_labels
             for item in value if kind == "list" else [value]:

@@ -7,6 +7,7 @@ names the file, the line (or row index) and how to fix it.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -129,7 +130,18 @@ def read_hf_dataset(name: str, split: str = "train", subset: str | None = None) 
     return [Record(row, label, i) for i, row in enumerate(rows)]
 
 
+_UTF16_32_BOMS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"), (codecs.BOM_UTF16_LE, "UTF-16"),
+                   (codecs.BOM_UTF16_BE, "UTF-16"))
+
+
 def _decode(name: str, data: bytes, encoding: str) -> str:
+    if encoding.replace("_", "-").lower() in ("utf-8", "utf-8-sig", "utf8"):
+        for bom, codec in _UTF16_32_BOMS:
+            if data.startswith(bom):  # Windows editors ("Unicode" in Notepad/Excel) write these
+                raise DataError(f"the file is {codec} encoded (it starts with a {codec} byte order mark), not "
+                                "UTF-8.", file=name, row=1, field="encoding",
+                                fix=f"pass --encoding {codec.lower()} or convert it: "
+                                    f"`iconv -f {codec} -t UTF-8 in > out`.")
     try:
         return data.decode(encoding)
     except LookupError as exc:
@@ -158,10 +170,10 @@ def _read_jsonl(name: str, text: str, skipped: list[DataError] | None = None) ->
             continue
         try:
             obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            _bad_row(DataError(f"invalid JSON: {exc.msg} (column {exc.colno}).", file=name, row=line_no,
-                               fix="each line must hold one complete JSON object; fix or delete this "
-                                   "line."), skipped)
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, over-long integers, deep nesting
+            _bad_row(DataError(f"invalid JSON: {_json_reason(exc)}", file=name, row=line_no,
+                               fix=_BOM_FIX if "BOM" in str(exc) else "each line must hold one complete JSON "
+                                                                      "object; fix or delete this line."), skipped)
             continue
         if not isinstance(obj, dict):
             _bad_row(DataError(f"expected a JSON object, found {type(obj).__name__}.", file=name, row=line_no,
@@ -171,6 +183,19 @@ def _read_jsonl(name: str, text: str, skipped: list[DataError] | None = None) ->
     return records
 
 
+_BOM_FIX = ("a byte order mark (U+FEFF) starts this line, typically left by concatenating files saved with "
+            "a BOM; delete it (e.g. `sed -i 's/\\xEF\\xBB\\xBF//' FILE`).")
+
+
+def _json_reason(exc: Exception) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        msg = "a UTF-8 byte order mark (BOM) inside the file" if "BOM" in exc.msg else exc.msg
+        return f"{msg} (column {exc.colno})."
+    if isinstance(exc, RecursionError):
+        return "values nested too deeply to parse."
+    return f"{exc}."  # e.g. an integer with more digits than Python converts
+
+
 def _read_json(name: str, text: str) -> list[Record]:
     try:
         data = json.loads(text)
@@ -178,6 +203,10 @@ def _read_json(name: str, text: str) -> list[Record]:
         raise DataError(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.", file=name,
                         row=exc.lineno, fix="fix the JSON syntax at that line (a .jsonl file needs the "
                                             ".jsonl suffix).") from exc
+    except (ValueError, RecursionError) as exc:
+        raise DataError(f"invalid JSON: {_json_reason(exc)}", file=name,
+                        fix="fix the value (integers of at most 4300 digits, nesting of at most ~1000 "
+                            "levels).") from exc
     if isinstance(data, dict):
         # Accept wrappers such as {"version": 1, "data": [...]} as long as the rows are unambiguous.
         lists = [value for value in data.values() if isinstance(value, list)]
