@@ -4,8 +4,8 @@ vLLM serves ``<Arch>ForSequenceClassification`` exports natively (``score.weight
 as ``Qwen2VLForSequenceClassification`` (head ``language_model.score.weight``; ``swiftcls export`` writes both). It
 pools the literal last token and applies softmax / sigmoid / nothing from ``config.problem_type``. swiftcls
 formats and tokenizes the prompts itself (chat template, system prompt, truncation from ``args.json``) and hands
-vLLM the token ids, so both backends see identical inputs; image rows go as the rendered prompt plus the images,
-because vLLM expands the image placeholders itself.
+vLLM the token ids, so both backends see identical inputs; image rows also carry their images, with each image's
+placeholder collapsed to one ``<|image_pad|>`` because vLLM expands it itself.
 
 LoRA checkpoints are refused with the command that exports them: vLLM needs merged weights.
 """
@@ -69,18 +69,20 @@ def load_for_vllm(model_args: ModelArguments, infer_args: InferArguments):
     return model_dir, tokenizer, spec, LabelSpace.from_config(config), payload
 
 
-def _prompt(encoder, example, row: dict):
-    """vLLM input for one encoded row: token ids, or (image rows) the rendered prompt and the images."""
+def _prompt(tokenizer, example, row: dict) -> dict:
+    """vLLM input for one encoded row: its token ids, plus the images for image rows.
+
+    swiftcls expands each ``<|image_pad|>`` to the image's token count; vLLM expands placeholders itself, so each
+    run is collapsed back to one pad. The ids are otherwise the ones swiftcls scores (same truncation).
+    """
     if "images" not in row:
         return {"prompt_token_ids": row["input_ids"]}
     from . import vl
 
-    messages = vl.image_messages(example.messages or [{"role": "user", "content": encoder._content(example)}],
-                                 len(row["images"]), example.where)
-    prompt = (encoder.render(example, messages=messages) if encoder.chat
-              else "\n".join(m["content"] for m in messages))
+    pad = tokenizer.convert_tokens_to_ids(vl.IMAGE_PAD)
+    ids = [t for k, t in enumerate(row["input_ids"]) if t != pad or k == 0 or row["input_ids"][k - 1] != pad]
     images = [vl.open_image(Path(p), example.where) for p in row["images"]]
-    return {"prompt": prompt, "multi_modal_data": {"image": images}}
+    return {"prompt_token_ids": ids, "multi_modal_data": {"image": images}}
 
 
 def probs_to_logits(probs: np.ndarray, problem_type: str) -> np.ndarray:
@@ -97,7 +99,7 @@ def vllm_probs(model_dir: str, encoder, examples: list, rows: list[dict], dtype:
 
     Args:
         model_dir: The exported folder.
-        encoder: The PromptEncoder that produced ``rows`` (used again to render image prompts).
+        encoder: The PromptEncoder that produced ``rows`` (its tokenizer knows the image pad token).
         examples: The examples behind ``rows``, in the same order.
         rows: Encoded rows (token ids; image paths for image rows).
         dtype: ``auto`` (float32 on the CPU, the checkpoint dtype on GPUs) or a torch dtype name.
@@ -118,7 +120,8 @@ def vllm_probs(model_dir: str, encoder, examples: list, rows: list[dict], dtype:
         kwargs["limit_mm_per_prompt"] = {"image": n_images}
     llm = vllm.LLM(model=str(model_dir), **kwargs)
     try:
-        outputs = llm.classify([_prompt(encoder, ex, row) for ex, row in zip(examples, rows)], use_tqdm=False)
+        outputs = llm.classify([_prompt(encoder.tokenizer, ex, row) for ex, row in zip(examples, rows)],
+                               use_tqdm=False)
     finally:
         del llm
     return np.asarray([o.outputs.probs for o in outputs], dtype=np.float32)
