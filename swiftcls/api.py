@@ -35,8 +35,10 @@ class Classifier:
         self.labels, self.problem_type = list(space.names), space.problem_type
         self.threshold = float(train.get("threshold", 0.5))
         self.encoder = PromptEncoder(tokenizer, spec, train.get("max_length", 512), train.get("chat_template_applied"),
-                                     train.get("system"), train.get("truncation_side", "right"))
-        self.collator = Collator(tokenizer.pad_token_id, spec.padding_side)
+                                     train.get("system"), train.get("truncation_side", "right"),
+                                     train.get("min_pixels"), train.get("max_pixels"))
+        self.collator = Collator(tokenizer.pad_token_id, spec.padding_side,
+                                 image_processor=self.encoder.image_processor)
 
     @classmethod
     def from_pretrained(cls, path: str | None = None, adapters: str | None = None, device: str | None = None,
@@ -53,9 +55,14 @@ class Classifier:
         Returns:
             The loaded ``Classifier``.
         """
+        return cls.from_args(ModelArguments(model=path, torch_dtype=torch_dtype), adapters, device)
+
+    @classmethod
+    def from_args(cls, model_args: ModelArguments, adapters: str | None = None,
+                  device: str | None = None) -> Classifier:
+        """Load a classifier from ``--model``-style arguments (hub options, dtype, attention, remote code)."""
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        model_args = ModelArguments(model=path, torch_dtype=torch_dtype)
-        model, tokenizer, spec, space, train = load_trained(path, adapters, model_args, device)
+        model, tokenizer, spec, space, train = load_trained(model_args.model, adapters, model_args, device)
         return cls(model.to(device), tokenizer, spec, space, train, device)
 
     def _logits(self, texts: list[str] | str, text_pairs: list[str] | str | None, batch_size: int) -> np.ndarray:
@@ -66,10 +73,24 @@ class Classifier:
         bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
         if bad:
             raise ConfigError(f"texts must be strings; item {bad[0]} is {type(texts[bad[0]]).__name__}.")
-        if not texts:
+        return self.logits_rows(self.encode([Example(t, p) for t, p in zip(texts, pairs)]), batch_size)
+
+    def encode(self, examples: list[Example]) -> list[dict]:
+        """Token ids (and image paths, for image+text models) of prepared examples, formatted as in training.
+
+        Not thread-safe (the tokenizer is shared): callers that encode from several threads hold a lock.
+        """
+        return self.encoder.encode(examples)
+
+    def logits_rows(self, rows: list[dict], batch_size: int = 32) -> np.ndarray:
+        """Raw logits ``[n, num_labels]`` of rows from :meth:`encode`, in order."""
+        if not rows:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        rows = self.encoder.encode([Example(t, p) for t, p in zip(texts, pairs)])
         return predict_logits(self.model, self.spec, rows, self.collator, batch_size, self.device)
+
+    def prediction(self, probs: np.ndarray):
+        """What :meth:`predict` returns for one row of :meth:`predict_proba` scores."""
+        return _prediction(probs, self.space, self.threshold)
 
     def predict_proba(self, texts: list[str] | str, text_pairs: list[str] | str | None = None,
                       batch_size: int = 32) -> np.ndarray:
@@ -92,7 +113,7 @@ class Classifier:
             batch_size: Rows per forward pass.
         """
         probs = self.predict_proba(texts, text_pairs, batch_size)
-        return [_prediction(p, self.space, self.threshold) for p in probs]
+        return [self.prediction(p) for p in probs]
 
     def __repr__(self) -> str:
         kind = "regression" if self.problem_type == REGRESSION else f"{len(self.labels)} labels"

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from .errors import ConfigError
 
 
-def arg(default, help: str, aliases: tuple[str, ...] = (), choices: tuple | None = None):  # noqa: A002
-    """A dataclass field carrying its CLI help, aliases and choices."""
-    meta = {"help": help, "aliases": aliases, "choices": choices}
+def arg(default, help: str, aliases: tuple[str, ...] = (), choices: tuple | None = None,  # noqa: A002
+        only: tuple[str, ...] | None = None):
+    """A dataclass field carrying its CLI help, aliases, choices and (``only``) the subcommands that offer it."""
+    meta = {"help": help, "aliases": aliases, "choices": choices, "only": only}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -27,11 +28,13 @@ class ModelArguments:
                            choices=("auto", "float32", "bfloat16", "float16"))
     attn_impl: str | None = arg(None, "Attention implementation (sdpa, eager, flash_attention_2).")
     trust_remote_code: bool = arg(False, "Allow custom model code from the checkpoint (off by default: security).")
-    num_labels: int | None = arg(None, "Number of labels; inferred from the data when omitted.")
+    # Training-only: a trained checkpoint carries its labels, so infer/export/deploy do not offer these flags.
+    num_labels: int | None = arg(None, "Number of labels; inferred from the data when omitted.", only=("sft",))
     problem_type: str | None = arg(
         None, "single_label_classification|multi_label_classification|regression; inferred when omitted.",
-        choices=(None, "single_label_classification", "multi_label_classification", "regression"))
-    labels: list[str] = arg([], "Label names in id order, or one path to a file with one name per line.")
+        choices=(None, "single_label_classification", "multi_label_classification", "regression"), only=("sft",))
+    labels: list[str] = arg([], "Label names in id order, or one path to a file with one name per line.",
+                            only=("sft",))
 
 
 @dataclass
@@ -156,6 +159,9 @@ class InferArguments:
     device: str | None = arg(None, "cpu, cuda, cuda:1, ... (default: cuda when available).")
     padding_free: bool = arg(True, "Pack each batch's rows without pad tokens where supported (see sft "
                                    "--padding_free); false pads length-sorted batches.")
+    infer_backend: str = arg("pt", "pt: PyTorch/transformers (any swiftcls checkpoint); vllm: vLLM's pooling runner "
+                                   "(exported folders only: run swiftcls export first for LoRA checkpoints).",
+                             choices=("pt", "vllm"))
 
 
 @dataclass
@@ -169,3 +175,31 @@ class ExportArguments:
     to: str = arg("hf", "hf: transformers *ForSequenceClassification (vLLM, TEI, ...); lmdeploy: the "
                         "Qwen2ForRewardModel layout (Qwen2 regression or binary models only).",
                   choices=("hf", "lmdeploy"))
+
+
+@dataclass
+class DeployArguments:
+    """Serve a trained classifier over HTTP (vLLM-compatible /classify); see docs/serving.md."""
+
+    adapters: str | None = arg(None, "LoRA checkpoint folder (its base model is read from args.json when --model "
+                                     "is omitted); without it --model is an exported folder or full checkpoint.")
+    host: str = arg("127.0.0.1", "Interface to bind. The default accepts local connections only; 0.0.0.0 exposes "
+                                 "the server to the network (then also set --api_key).")
+    port: int = arg(8000, "TCP port (0 picks a free one).")
+    served_model_name: str | None = arg(None, "Model name in responses and /v1/models (default: the folder name).")
+    api_key: str | None = arg(None, "Require 'Authorization: Bearer KEY' on /classify and /v1/models (401 "
+                                    "otherwise). Default: the SWIFTCLS_API_KEY environment variable, else no key.")
+    device: str | None = arg(None, "cpu, cuda, cuda:1, ... (default: cuda when available).")
+    threshold: float | None = arg(None, "Multi-label probability threshold (default: the one used in training).")
+    max_batch_size: int = arg(32, "Most inputs per forward pass; concurrent requests are batched up to this.")
+    max_wait_ms: float = arg(5.0, "How long the batcher waits for more requests before running a partial batch.")
+    max_inputs: int = arg(64, "Most inputs in one request (more: 422).")
+    max_request_bytes: int = arg(1 << 20, "Largest request body in bytes (larger: 413).")
+    max_text_length: int = arg(32768, "Longest input text in characters (longer: 422). Texts within it are "
+                                      "still cut to the training --max_length tokens, as in training.")
+    max_queue: int = arg(256, "Most requests waiting for the model; beyond it the server answers 503.")
+    image_dir: str | None = arg(None, "Folder that image paths in requests must lie inside (VL models). Without "
+                                      "it only inline data: URLs are accepted.")
+    allow_remote_images: bool = arg(False, "Let requests name http(s) image URLs, which the server then fetches "
+                                           "(off by default: no outbound requests on behalf of clients).")
+    max_image_bytes: int = arg(10 << 20, "Largest image file, data: URL or download in bytes.")

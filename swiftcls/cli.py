@@ -16,6 +16,7 @@ import yaml
 
 from .arguments import (
     DataArguments,
+    DeployArguments,
     ExportArguments,
     InferArguments,
     LossArguments,
@@ -44,10 +45,10 @@ def _run_export(model, export, extra):
     return run_export(model, export, extra)
 
 
-def _not_yet(name: str, issue: str) -> Callable:
-    def run(*_args):
-        raise ConfigError(f"'swiftcls {name}' is not available yet ({issue}).")
-    return run
+def _run_deploy(model, deploy, extra):
+    from .deploy import run_deploy
+
+    return run_deploy(model, deploy)
 
 
 # name -> (help, argument classes, runner, accepts extra transformers.TrainingArguments flags)
@@ -61,7 +62,8 @@ SUBCOMMANDS: dict[str, tuple[str, tuple, Callable, bool]] = {
              lambda *a: _run_infer(*a, metrics_only=True), False),
     "export": ("Merge LoRA and write a plain Hugging Face checkpoint (or the LMDeploy reward layout).",
                (ModelArguments, ExportArguments), _run_export, False),
-    "deploy": ("Serve a classifier over HTTP.", (), _not_yet("deploy", "export/serving issue"), False),
+    "deploy": ("Serve a classifier over HTTP (vLLM-compatible /classify, batching, limits, optional API key).",
+               (ModelArguments, DeployArguments), _run_deploy, False),
 }
 
 
@@ -82,10 +84,15 @@ def _base_type(tp):
     return tp, False
 
 
-def _add_dataclass(parser: argparse.ArgumentParser, cls) -> None:
+def _fields(cls, command: str) -> list:
+    """The fields of ``cls`` that ``swiftcls command`` offers (``arg(only=...)`` limits a field to some commands)."""
+    return [f for f in fields(cls) if command in (f.metadata.get("only") or (command,))]
+
+
+def _add_dataclass(parser: argparse.ArgumentParser, cls, command: str) -> None:
     group = parser.add_argument_group(cls.__name__, (cls.__doc__ or "").strip().splitlines()[0])
     hints = typing.get_type_hints(cls)
-    for f in fields(cls):
+    for f in _fields(cls, command):
         tp, is_list = _base_type(hints[f.name])
         kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, "help": f.metadata.get("help")}
         kwargs["type"] = _bool if tp is bool else tp
@@ -105,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--config", help="YAML file of flag values; command-line flags override it.")
         for cls in classes:
-            _add_dataclass(p, cls)
+            _add_dataclass(p, cls, name)
     return parser
 
 
@@ -151,7 +158,7 @@ def parse(argv: list[str]) -> tuple[str, list, dict]:
                               f"{type(loaded).__name__}. Fix: write one 'flag: value' per line.")
         values.update(loaded)
     values.update({k: v for k, v in vars(ns).items() if k not in ("command", "config")})
-    names = {f.name for cls in classes for f in fields(cls)}
+    names = {f.name for cls in classes for f in _fields(cls, command)}
     leftovers = {k: v for k, v in values.items() if k not in names}
     if unknown or leftovers:
         if not passthrough:
@@ -161,7 +168,7 @@ def parse(argv: list[str]) -> tuple[str, list, dict]:
     instances = []
     for cls in classes:
         kwargs = {}
-        for f in fields(cls):
+        for f in _fields(cls, command):
             if f.name in values:
                 value = values[f.name]
                 tp, is_list = _base_type(typing.get_type_hints(cls)[f.name])

@@ -147,8 +147,9 @@ with torch.no_grad():
 swiftcls formats prompts from `args.json` itself: `swiftcls infer --model {path} --dataset data.jsonl`, or in
 Python `from swiftcls import Classifier; Classifier.from_pretrained("{path}").predict(["first text"])`.
 
-vLLM (pooling runner; pass the formatted `{inputs}`; not yet verified by swiftcls's tests): `vllm serve {path} \
---runner pooling`, or `LLM(model="{path}", runner="pooling").classify({inputs})`.
+vLLM (pooling runner; pass the formatted `{inputs}`): `vllm serve {path} --runner pooling`, or
+`LLM(model="{path}", runner="pooling").classify({inputs})`; `swiftcls infer --model {path} --infer_backend vllm`
+formats them for you. HTTP without vLLM: `swiftcls deploy --model {path}` (same `/classify` format, raw text in).
 """
 
 _REWARD_USAGE = """This folder uses LMDeploy's `Qwen2ForRewardModel` layout (PyTorch engine, GPU). The score is

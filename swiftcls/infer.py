@@ -94,20 +94,21 @@ def predict_logits(model, spec, rows: list[dict], collator: Collator, batch_size
 STREAM_ROWS = 4096
 
 
-def stream_logits(model, spec, encoder: PromptEncoder, examples: list, collator, batch_size: int, device,
-                  skipped: list | None = None):
+def stream_logits(encoder: PromptEncoder, examples: list, predict, skipped: list | None = None,
+                  chunk_rows: int | None = None):
     """Yield ``(examples, encoded rows, logits)`` chunk by chunk, with one progress bar over all rows.
 
     Only one chunk's token ids and logits are alive at a time, so large files are predicted in bounded memory
-    (beyond the parsed rows); rows are length-sorted within each chunk. With ``skipped`` (``--skip_bad_rows``),
-    rows the encoder rejects (bad images) are recorded there and left out of the yielded examples.
+    (beyond the parsed rows). ``predict(examples, rows) -> logits`` runs the backend on a chunk. With ``skipped``
+    (``--skip_bad_rows``), rows the encoder rejects (bad images) are recorded there and left out.
     """
-    bar = tqdm(total=len(examples), desc="Predicting", unit="row", disable=len(examples) <= batch_size)
-    for start in range(0, len(examples), STREAM_ROWS):
-        chunk = examples[start:start + STREAM_ROWS]
+    chunk_rows = chunk_rows or STREAM_ROWS
+    bar = tqdm(total=len(examples), desc="Predicting", unit="row", disable=len(examples) <= 32)
+    for start in range(0, len(examples), chunk_rows):
+        chunk = examples[start:start + chunk_rows]
         kept, rows = encoder.encode_kept(chunk, skipped=skipped)
-        logits = predict_logits(model, spec, rows, collator, batch_size, device, progress=False)
-        yield [chunk[i] for i in kept], rows, logits
+        chunk = [chunk[i] for i in kept]
+        yield chunk, rows, predict(chunk, rows)
         bar.update(len(chunk))
     bar.close()
 
@@ -141,7 +142,13 @@ def run_infer(model_args: ModelArguments, data_args: DataArguments, infer_args: 
         raise ConfigError("--dataset is required.")
     device = infer_args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     attn_impl = known_attn(model_args.attn_impl)
-    model, tokenizer, spec, space, train = load_trained(model_args.model, infer_args.adapters, model_args, device)
+    vllm = infer_args.infer_backend == "vllm"
+    if vllm:  # checked before reading data: a LoRA checkpoint or a missing vllm fails fast
+        from .vllm_backend import load_for_vllm
+
+        model_dir, tokenizer, spec, space, train = load_for_vllm(model_args, infer_args)
+    else:
+        model, tokenizer, spec, space, train = load_trained(model_args.model, infer_args.adapters, model_args, device)
     threshold = infer_args.threshold if infer_args.threshold is not None else train.get("threshold", 0.5)
     from .sft import read_options
 
@@ -155,9 +162,21 @@ def run_infer(model_args: ModelArguments, data_args: DataArguments, infer_args: 
                             train.get("truncation_side", data_args.truncation_side),
                             train.get("min_pixels", data_args.min_pixels),
                             train.get("max_pixels", data_args.max_pixels))
-    packed = use_padding_free(infer_args.padding_free, spec, model, attn_impl, device)
-    collator = PackingCollator() if packed else Collator(tokenizer.pad_token_id, spec.padding_side,
-                                                         image_processor=encoder.image_processor)
+    if vllm:  # one engine, one call: vLLM schedules its own batches
+        from .vllm_backend import probs_to_logits, vllm_probs
+
+        def predict(chunk, rows):
+            probs = vllm_probs(model_dir, encoder, chunk, rows, model_args.torch_dtype, device)
+            return probs_to_logits(probs, space.problem_type)
+        chunk_rows = max(len(examples), 1)
+    else:
+        packed = use_padding_free(infer_args.padding_free, spec, model, attn_impl, device)
+        collator = PackingCollator() if packed else Collator(tokenizer.pad_token_id, spec.padding_side,
+                                                             image_processor=encoder.image_processor)
+
+        def predict(chunk, rows):
+            return predict_logits(model, spec, rows, collator, infer_args.batch_size, device, progress=False)
+        chunk_rows = None
     base = infer_args.adapters or model_args.model
     result_path = infer_args.result_path or os.path.join(base, "infer_result.jsonl")
     keep = bool(examples) and all(ex.label is not None for ex in examples)  # logits are kept only for metrics
@@ -167,8 +186,8 @@ def run_infer(model_args: ModelArguments, data_args: DataArguments, infer_args: 
     if not metrics_only:
         Path(result_path).parent.mkdir(parents=True, exist_ok=True)
     with open(result_path + ".tmp", "w", encoding="utf-8") if not metrics_only else nullcontext() as f:
-        for chunk, rows, logits in stream_logits(model, spec, encoder, examples, collator, infer_args.batch_size,
-                                                 device, skipped if data_args.skip_bad_rows else None):
+        for chunk, rows, logits in stream_logits(encoder, examples, predict,
+                                                 skipped if data_args.skip_bad_rows else None, chunk_rows):
             predicted.extend(chunk)
             if keep:
                 kept.append(logits)

@@ -148,7 +148,7 @@ def test_skipped_rows_are_reported_in_output_dir(tiny_model_dir, tmp_path):
 
 def test_cli_exit_codes_and_messages(tmp_path, capsys):
     assert main(["deploy"]) == 2
-    assert "not available yet" in capsys.readouterr().err
+    assert "pass --model" in capsys.readouterr().err
     assert main(["sft", "--model", "Qwen2.5-7B-Instrct", "--dataset", "x.jsonl",
                  "--output_dir", str(tmp_path / "o")]) == 2
     assert "Did you mean" in capsys.readouterr().err

