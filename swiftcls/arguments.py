@@ -144,6 +144,8 @@ class TrainArguments:
                                                    "--output_dir).")
     dataloader_num_workers: int = arg(0, "DataLoader worker processes.")
     use_cpu: bool = arg(False, "Train on the CPU even when a GPU is present.")
+    deepspeed: str | None = arg(None, "DeepSpeed ZeRO: zero2, zero3, zero2_offload, zero3_offload (configs shipped "
+                                      "with swiftcls) or the path to your own DeepSpeed JSON.")
 
 
 @dataclass

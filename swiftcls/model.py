@@ -147,13 +147,14 @@ def freeze_vision(model, spec: ModelSpec, freeze_vit: bool = True, freeze_aligne
 
 def apply_lora(model, spec: ModelSpec, new_modules: list[str], rank: int = 8, alpha: int = 32,
                dropout: float = 0.05, target_modules: list[str] | None = None, modules_to_save: list[str] = (),
-               freeze_vit: bool = True, freeze_aligner: bool = True):
+               freeze_vit: bool = True, freeze_aligner: bool = True, autocast_adapter_dtype: bool = True):
     """Wrap ``model`` with LoRA; the head and every freshly initialised module are trained fully and saved.
 
     PEFT only saves the modules it is told about: a head it does not know (or a BERT pooler missing from the
     checkpoint) would be re-initialised randomly at load time. Listing them in ``modules_to_save`` fixes that.
     Multimodal models: linears of the vision encoder / aligner get no LoRA while ``freeze_vit`` /
-    ``freeze_aligner`` (the default), so LoRA adapts the language model only.
+    ``freeze_aligner`` (the default), so LoRA adapts the language model only. ``autocast_adapter_dtype=False``
+    keeps the adapters in the model's dtype: DeepSpeed (ZeRO-3 + bf16) needs one dtype for all parameters.
     """
     from peft import LoraConfig, TaskType, get_peft_model
 
@@ -174,7 +175,7 @@ def apply_lora(model, spec: ModelSpec, new_modules: list[str], rank: int = 8, al
     inside_saved += frozen
     config = LoraConfig(task_type=TaskType.SEQ_CLS, r=rank, lora_alpha=alpha, lora_dropout=dropout,
                         target_modules=targets, modules_to_save=save, exclude_modules=inside_saved or None)
-    return get_peft_model(model, config)
+    return get_peft_model(model, config, autocast_adapter_dtype=autocast_adapter_dtype)
 
 
 def load_adapters(model, adapters: str):

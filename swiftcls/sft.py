@@ -23,6 +23,7 @@ from .model import apply_lora, freeze_vision, load_classifier
 from .packing import PackingCollator, known_attn, use_padding_free
 from .registry import read_model_type, resolve_model, spec_for_config
 from .trainer import ArgsSaver, SeqClsTrainer, write_args, write_checkpoint_extras
+from .zero import log_partitioning, prepare_deepspeed, resolve_deepspeed, zero_stage
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def _training_arguments(train: TrainArguments, tuner: TunerArguments, problem_ty
     best = eval_strategy != "no" and save_strategy == eval_strategy
     skip = {"task", "learning_rate", "eval_strategy", "save_strategy", "metric_for_best_model",
             "resume_from_checkpoint", "save_steps", "warmup_ratio", "group_by_length", "gradient_checkpointing",
-            "padding_free"}
+            "padding_free", "deepspeed"}
     kwargs = {f.name: getattr(train, f.name) for f in fields(train) if f.name not in skip}
     save_steps = train.save_steps or train.eval_steps
     if save_steps:
@@ -59,7 +60,8 @@ def _training_arguments(train: TrainArguments, tuner: TunerArguments, problem_ty
                   metric_for_best_model=metric if best else None, greater_is_better=greater if best else None,
                   load_best_model_at_end=best, label_names=["labels"], remove_unused_columns=False,
                   disable_tqdm=False, logging_first_step=True, warmup_steps=train.warmup_ratio,
-                  train_sampling_strategy="group_by_length" if train.group_by_length else "random")
+                  train_sampling_strategy="group_by_length" if train.group_by_length else "random",
+                  deepspeed=resolve_deepspeed(train.deepspeed))
     # transformers 5 renamed gradient_checkpointing; use whichever this version has.
     names = {f.name for f in fields(TrainingArguments)}
     kwargs["activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"] = \
@@ -131,6 +133,10 @@ def run_sft(model_args: ModelArguments, data_args: DataArguments, tuner_args: Tu
     val_ex, val_y = encode_labels(val_ex, space, data_args.skip_bad_rows, skipped)
     main_process = int(os.environ.get("RANK", "0")) == 0
 
+    # TrainingArguments come before the model: with ZeRO-3 they make from_pretrained load the weights sharded.
+    ds_config = resolve_deepspeed(train_args.deepspeed)
+    prepare_deepspeed(ds_config, train_args.use_cpu)
+    hf_args = _training_arguments(train_args, tuner_args, space.problem_type, bool(val_ex), extra or {})
     model, tokenizer, new_modules = load_classifier(
         model_dir, spec, space, torch_dtype=model_args.torch_dtype,
         attn_impl=known_attn(model_args.attn_impl), trust_remote_code=model_args.trust_remote_code,
@@ -140,7 +146,8 @@ def run_sft(model_args: ModelArguments, data_args: DataArguments, tuner_args: Tu
     if tuner_args.tuner_type == "lora":
         model = apply_lora(model, spec, new_modules, tuner_args.lora_rank, tuner_args.lora_alpha,
                            tuner_args.lora_dropout, tuner_args.target_modules, tuner_args.modules_to_save,
-                           tuner_args.freeze_vit, tuner_args.freeze_aligner)
+                           tuner_args.freeze_vit, tuner_args.freeze_aligner,
+                           autocast_adapter_dtype=ds_config is None)
         model.print_trainable_parameters()
     else:
         freeze_vision(model, spec, tuner_args.freeze_vit, tuner_args.freeze_aligner)
@@ -166,7 +173,8 @@ def run_sft(model_args: ModelArguments, data_args: DataArguments, tuner_args: Tu
         if skipped:
             write_skipped(skipped, os.path.join(train_args.output_dir, "skipped_rows.jsonl"))
         write_args(train_args.output_dir, payload)
-    hf_args = _training_arguments(train_args, tuner_args, space.problem_type, bool(val_rows), extra or {})
+    if zero_stage(ds_config) == 3:
+        log_partitioning(model)
     trainer = SeqClsTrainer(
         model=model, args=hf_args, train_dataset=train_rows, eval_dataset=val_rows or None,
         processing_class=tokenizer,
