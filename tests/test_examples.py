@@ -29,3 +29,18 @@ def test_example_config_loads_its_data(config, shared, monkeypatch):
                              read_label_names(model.labels))
     assert (space.problem_type, space.num_labels) == EXPECTED[config.stem]
     assert not skipped
+
+
+@pytest.mark.parametrize("script", sorted((ROOT / "examples").glob("*.sh")), ids=lambda p: p.stem)
+def test_example_scripts_are_valid_shell_with_known_flags(script):
+    import shlex
+    import subprocess
+
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    text = script.read_text().replace("\\\n", " ")
+    commands = [line.split("swiftcls sft", 1)[1] for line in text.splitlines()
+                if "swiftcls sft" in line and not line.lstrip().startswith("#")]
+    assert commands, "no swiftcls sft command"
+    for command in commands:
+        argv = ["1" if "$" in a else a for a in shlex.split(command)]  # shell variables: any value
+        parse(["sft", *argv])  # raises on unknown or misspelled flags
