@@ -143,15 +143,18 @@ def test_zero2_on_two_simulated_nodes_matches_one_process(one_process, tmp_path)
     assert logged_losses(out) == pytest.approx(logged_losses(one_process["out"]), rel=2e-3)
 
 
-def test_lora_zero3_bf16_trains_and_saves_adapters_and_head(one_process, tmp_path):
+def test_lora_zero3_bf16_trains_evaluates_and_saves_adapters_and_head(one_process, tmp_path):
     from swiftcls.arguments import DataArguments, InferArguments, ModelArguments
     from swiftcls.infer import run_infer
 
+    # With a validation set: evaluation each epoch, best checkpoint reloaded at the end, final report.
     out = tmp_path / "lora"
     _launch(["--model", one_process["model"], "--dataset", one_process["data"], "--tuner_type", "lora",
+             "--val_dataset", one_process["data"],
              "--max_steps", "12", "--learning_rate", "1e-2", "--warmup_ratio", "0", "--logging_steps", "2",
              "--per_device_train_batch_size", "8", "--use_cpu", "true", "--deepspeed", "zero3", "--bf16", "true",
              "--torch_dtype", "bfloat16", "--output_dir", str(out)], NPROC_PER_NODE="2")
+    assert json.loads((out / "eval_metrics.json").read_text())["accuracy"] > 0.9
     ckpt = out / "checkpoint-12"
     saved = _weights(ckpt / "adapter_model.safetensors")
     head = [k for k in saved if k.endswith("score.weight")]
