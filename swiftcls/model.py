@@ -29,6 +29,11 @@ def resolve_dtype(name: str, device: str | None = None) -> torch.dtype:
 def _check_safetensors(model_dir: str) -> None:
     folder = Path(model_dir)
     if folder.is_dir() and not any(folder.glob("*.safetensors")):
+        if (folder / "latest").is_file() and (folder / "zero_to_fp32.py").is_file():
+            raise ConfigError(
+                f"{model_dir}: a DeepSpeed checkpoint holding only ZeRO shards (its config lacked "
+                "stage3_gather_16bit_weights_on_model_save: true). Consolidate it first: python "
+                f"{folder / 'zero_to_fp32.py'} {model_dir} {model_dir} --safe_serialization")
         pickles = [p.name for p in folder.glob("*.bin")] + [p.name for p in folder.glob("*.pt")]
         raise ConfigError(
             f"{model_dir}: no *.safetensors weights{f' (found pickled {pickles})' if pickles else ''}. swiftcls "

@@ -31,9 +31,13 @@ def resolve_deepspeed(value: str | None) -> str | None:
     if os.path.isfile(value):
         try:
             with open(value, encoding="utf-8") as f:
-                json.load(f)
+                zero = json.load(f).get("zero_optimization", {})
         except json.JSONDecodeError as err:
             raise ConfigError(f"--deepspeed {value}: not valid JSON (line {err.lineno}: {err.msg}).") from err
+        if int(zero.get("stage", 0)) == 3 and not zero.get("stage3_gather_16bit_weights_on_model_save"):
+            logger.warning("--deepspeed %s: ZeRO-3 without stage3_gather_16bit_weights_on_model_save: checkpoints "
+                           "hold only ZeRO shards, which swiftcls infer/export cannot read; set it to true, or "
+                           "consolidate with the zero_to_fp32.py written into each checkpoint.", value)
         return value
     raise ConfigError(f"--deepspeed {value}: neither a shipped config ({', '.join(SHIPPED)}) nor an existing "
                       "JSON file; pass one of those names or the path to a DeepSpeed config.")

@@ -25,7 +25,7 @@ STEPS = ["--max_steps", "6", "--logging_steps", "1", "--learning_rate", "1e-3", 
          "--tuner_type", "full"]
 
 
-def test_shipped_configs_leave_sizes_clipping_and_precision_to_the_flags(tmp_path):
+def test_shipped_configs_leave_sizes_clipping_and_precision_to_the_flags(tmp_path, caplog):
     for name in SHIPPED:
         config = json.loads(open(resolve_deepspeed(name), encoding="utf-8").read())
         for key in ("train_batch_size", "train_micro_batch_size_per_gpu", "gradient_accumulation_steps",
@@ -39,6 +39,8 @@ def test_shipped_configs_leave_sizes_clipping_and_precision_to_the_flags(tmp_pat
         "stage3_gather_16bit_weights_on_model_save"] is True
     own = write(tmp_path / "ds.json", [{"zero_optimization": {"stage": 2}}])
     assert resolve_deepspeed(own) == own and resolve_deepspeed(None) is None
+    shards_only = write(tmp_path / "z3.json", [{"zero_optimization": {"stage": 3}}])
+    assert resolve_deepspeed(shards_only) == shards_only and "zero_to_fp32.py" in caplog.text
     with pytest.raises(ConfigError, match="zero2, zero3, zero2_offload, zero3_offload"):
         resolve_deepspeed("zero4")
     (tmp_path / "bad.json").write_text("{stage: 3}")
@@ -116,11 +118,24 @@ def test_zero3_shards_matches_one_process_saves_full_weights_and_resumes(one_pro
                ExportArguments(output_dir=str(tmp_path / "export")))
     assert _weights(tmp_path / "export" / "model.safetensors")["score.weight"].shape == ref["score.weight"].shape
 
-    # Resuming from the ZeRO checkpoint at step 3 continues exactly like the uninterrupted run.
+    # Resuming from the ZeRO checkpoint at step 3 continues exactly like the uninterrupted run. The resumed run
+    # uses a ZeRO-3 config of its own that saves shards only: infer refuses those and names the fix.
+    config = json.loads(open(resolve_deepspeed("zero3")).read())
+    config["zero_optimization"]["stage3_gather_16bit_weights_on_model_save"] = False
+    own = write(tmp_path / "shards_only.json", [config])
     resumed = tmp_path / "resumed"
-    _launch([*common, "--output_dir", str(resumed), "--resume_from_checkpoint", str(out / "checkpoint-3")],
+    _launch([*common[:-1], own, "--output_dir", str(resumed), "--resume_from_checkpoint", str(out / "checkpoint-3")],
             NPROC_PER_NODE="2")
     assert logged_losses(resumed)[3:] == pytest.approx(logged_losses(out)[3:], rel=1e-5)
+    shards = resumed / "checkpoint-6"
+    with pytest.raises(ConfigError, match="zero_to_fp32.py"):
+        load_trained(str(shards), None, ModelArguments(torch_dtype="float32"), device="cpu")
+    subprocess.run([sys.executable, str(shards / "zero_to_fp32.py"), str(shards), str(shards), "--safe_serialization"],
+                   check=True, capture_output=True)
+    consolidated = _weights(shards / "model.safetensors")
+    for key, tensor in _weights(out / "checkpoint-6" / "model.safetensors").items():
+        assert (consolidated[key] - tensor).abs().max() < 1e-5, key
+    load_trained(str(shards), None, ModelArguments(torch_dtype="float32"), device="cpu")
 
 
 def test_zero2_on_two_simulated_nodes_matches_one_process(one_process, tmp_path):
