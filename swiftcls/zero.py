@@ -65,8 +65,19 @@ def prepare_deepspeed(config_path: str | None, use_cpu: bool) -> None:
         os.environ.setdefault("DS_ACCELERATOR", "cpu")
     import deepspeed
 
-    if "WORLD_SIZE" in os.environ and not torch.distributed.is_initialized():
+    if "WORLD_SIZE" not in os.environ:  # not under a launcher: a 1-process group (DeepSpeed would look for MPI)
+        os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1",
+                          MASTER_PORT=os.environ.get("MASTER_PORT") or str(_free_port()))
+    if not torch.distributed.is_initialized():
         deepspeed.init_distributed(dist_backend="gloo" if on_cpu else "nccl")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def log_partitioning(model) -> dict:
