@@ -95,16 +95,17 @@ def _check(model_args: ModelArguments, export_args: ExportArguments) -> Path:
     return out
 
 
-def vllm_vl_head_layout(folder: Path, head: str) -> None:
-    """Store a VL classifier's head as ``language_model.<head>.*``, where vLLM's ``Qwen2VLForSequenceClassification``
-    looks for it (stored as ``score.weight`` it fails with "no module or parameter named 'score'").
+def vllm_head_layout(folder: Path, head: str, prefix: str) -> None:
+    """Store the head as ``<prefix><head>.*`` where vLLM looks for it: Qwen2/2.5-VL's seq-cls adapter wants
+    ``language_model.score.weight`` (stored as ``score.weight`` it fails with "no module or parameter named
+    'score'"), while Qwen3-VL's wants ``score.weight`` (``language_model.score`` fails the same way).
 
-    swiftcls's own VL classes map the key back when loading, so the export stays loadable by swiftcls too.
+    swiftcls's VL classes map the prefixed key back when loading, so the export stays loadable by swiftcls too.
     """
     from safetensors.torch import load_file, save_file
 
     def rename(key: str) -> str:
-        return f"language_model.{key}" if key.split(".")[0] == head else key
+        return f"{prefix}{key}" if key.split(".")[0] == head else key
 
     for path in sorted(folder.glob("*.safetensors")):
         tensors = load_file(path)
@@ -246,7 +247,8 @@ def run_export(model_args: ModelArguments, export_args: ExportArguments, extra: 
         tokenizer.save_pretrained(tmp)
         if spec.multimodal:
             tokenizer.image_processor.save_pretrained(tmp)
-            vllm_vl_head_layout(tmp, spec.head[0])
+        if spec.vllm_head_prefix:
+            vllm_head_layout(tmp, spec.head[0], spec.vllm_head_prefix)
         config_path = tmp / "config.json"
         saved = json.loads(config_path.read_text(encoding="utf-8"))
         saved.update(num_labels=config.num_labels, problem_type=config.problem_type, pad_token_id=config.pad_token_id)

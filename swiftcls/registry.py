@@ -46,6 +46,8 @@ class ModelSpec:
         aligner: Module path(s) of the vision-to-text projector (frozen by ``--freeze_aligner``); a list where
             the projector has several parts (Qwen3-VL's merger and deepstack mergers).
         aliases: Extra short names -> hub id (e.g. ``Qwen2-VL-7B: Qwen/Qwen2-VL-7B-Instruct``).
+        vllm_head_prefix: Prefix ``swiftcls export`` puts before the head's weight names where vLLM looks for the
+            head inside a sub-module (Qwen2-VL: ``language_model.``); empty keeps ``score.weight``.
     """
 
     name: str
@@ -65,6 +67,7 @@ class ModelSpec:
     vision_tower: str | None = None
     aligner: list[str] = field(default_factory=list)
     aliases: dict = field(default_factory=dict)
+    vllm_head_prefix: str = ""
 
     def __post_init__(self):
         if isinstance(self.aligner, str):

@@ -114,7 +114,7 @@ def _register_conversions() -> None:
 
     for name, generation in _GENERATION_CLASSES.items():
         if cm.get_checkpoint_conversion_mapping(name) is None:
-            # vLLM keeps the head inside its language model: saved as ``language_model.score.weight``.
+            # vLLM's Qwen2-VL adapter keeps the head inside its language model: ``language_model.score.weight``.
             head = cm.WeightRenaming(source_patterns=r"^language_model\.score\.", target_patterns="score.")
             cm.register_checkpoint_conversion_mapping(
                 name, [head, *(cm.get_checkpoint_conversion_mapping(generation) or [])])

@@ -1,7 +1,8 @@
 """``swiftcls infer --infer_backend vllm``: score exported checkpoints with vLLM's pooling runner.
 
-vLLM serves ``<Arch>ForSequenceClassification`` exports natively (``score.weight``) and Qwen2-VL/Qwen2.5-VL exports
-as ``Qwen2VLForSequenceClassification`` (head ``language_model.score.weight``; ``swiftcls export`` writes both). It
+vLLM serves ``<Arch>ForSequenceClassification`` exports natively (``score.weight``), Qwen2-VL/Qwen2.5-VL exports
+as ``Qwen2VLForSequenceClassification`` (head ``language_model.score.weight``) and Qwen3-VL as
+``Qwen3VLForSequenceClassification`` (``score.weight``); ``swiftcls export`` writes each family's key. It
 pools the literal last token and applies softmax / sigmoid / nothing from ``config.problem_type``. swiftcls
 formats and tokenizes the prompts itself (chat template, system prompt, truncation from ``args.json``) and hands
 vLLM the token ids, so both backends see identical inputs; image rows also carry their images, with each image's

@@ -2,7 +2,7 @@
 
 Tiny models with head_dim 32 (vLLM's CPU attention needs >= 32) are trained a few steps, exported, and scored by
 ``swiftcls infer`` with ``--infer_backend pt`` and ``--infer_backend vllm`` (vLLM ``LLM.classify()``); the
-probabilities must agree within 1e-4 for single-label, multi-label, regression and Qwen2-VL with images. Run::
+probabilities must agree within 1e-4 for single-label, multi-label, regression and Qwen2-VL / Qwen3-VL with images. Run::
 
     /work/venv-vllm/bin/python -m pytest -m vllm tests/test_vllm.py
 
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from test_train import make_rows, sft, write
-from tiny_models import VLLM_SIZES, VLLM_VL_SIZES, make_tiny_model, make_tiny_vl
+from tiny_models import VLLM_QWEN3_VL_SIZES, VLLM_SIZES, VLLM_VL_SIZES, make_tiny_model, make_tiny_vl
 
 from swiftcls.cli import parse
 from swiftcls.errors import ConfigError
@@ -42,8 +42,9 @@ def _export(kind, root, tiny_model_dir):
     """Train a tiny head_dim-32 model of ``kind`` for 2 steps, export it; return (export dir, data file)."""
     common = ["--max_steps", "2", "--learning_rate", "5e-3", "--per_device_train_batch_size", "8",
               "--output_dir", str(root / "run"), "--use_cpu", "true", "--eval_strategy", "no", "--warmup_ratio", "0"]
-    if kind == "vl":
-        base = make_tiny_vl("qwen2_vl", root / "base", sizes=VLLM_VL_SIZES)
+    if kind in ("vl", "vl3"):
+        base = (make_tiny_vl("qwen2_vl", root / "base", sizes=VLLM_VL_SIZES) if kind == "vl" else
+                make_tiny_vl("qwen3_vl", root / "base", sizes=VLLM_QWEN3_VL_SIZES))
         write_images(root)
         rows = [{"text": f"<image> picture {i}", "images": [["a.png", "b.png"][i % 2]], "label": "ab"[i % 2]}
                 for i in range(8)]
@@ -67,7 +68,7 @@ def _infer(export, val, backend, out):
 
 
 @pytest.mark.vllm
-@pytest.mark.parametrize("kind", ["single", "multi", "regression", "vl"])
+@pytest.mark.parametrize("kind", ["single", "multi", "regression", "vl", "vl3"])
 def test_vllm_classify_matches_swiftcls(kind, tmp_path, tiny_model_dir):
     pytest.importorskip("vllm")
     export, val = _export(kind, tmp_path, tiny_model_dir)

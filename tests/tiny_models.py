@@ -327,18 +327,23 @@ VL_MIN_PIXELS, VL_MAX_PIXELS = VL_MIN_TOKENS * 28 * 28, VL_MAX_TOKENS * 28 * 28
 VLLM_SIZES = {"hidden_size": 64, "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 32}
 VLLM_VL_SIZES = {**VLLM_SIZES, "rope_scaling": {"type": "mrope", "mrope_section": [4, 6, 6]},
                  "vision_config": {"embed_dim": 64, "num_heads": 2, "hidden_size": 64}}
+# Qwen3-VL: the text sizes live under text_config (interleaved mrope sections sum to head_dim / 2 = 16).
+VLLM_QWEN3_VL_SIZES = {
+    "text_config": {**VLLM_SIZES, "rope_scaling": {"mrope_interleaved": True, "mrope_section": [6, 5, 5],
+                                                   "rope_type": "default"}},
+    "vision_config": {"hidden_size": 64, "num_heads": 2, "intermediate_size": 128, "out_hidden_size": 64}}
 
 
 def tiny_vl_config(family: str, sizes: dict | None = None) -> PretrainedConfig:
     """The real config of a VL ``family`` (see :data:`VL_FAMILIES`) with only its sizes shrunk.
 
-    ``sizes`` overrides text sizes (Qwen2-VL / Qwen2.5-VL), and vision sizes under its ``vision_config`` key (e.g.
-    :data:`VLLM_VL_SIZES`).
+    ``sizes`` overrides text sizes (Qwen2-VL / Qwen2.5-VL; the Qwen3 families under a ``text_config`` key), and
+    vision sizes under its ``vision_config`` key (e.g. :data:`VLLM_VL_SIZES`).
     """
     sizes = dict(sizes or {})
     values = dict(VL_FAMILIES[family])
     if family in QWEN3_TEXT_SHRINK:
-        values["text_config"] = {**values["text_config"], **QWEN3_TEXT_SHRINK[family]}
+        values["text_config"] = {**values["text_config"], **QWEN3_TEXT_SHRINK[family], **sizes.pop("text_config", {})}
         if family == "qwen3_5":
             values.update(QWEN2_VISION_IDS)
     else:
