@@ -199,3 +199,18 @@ def test_qwen2_vl_trains_under_zero3(tiny_vl_dir, shared, tmp_path):
     assert len(logged_losses(out)) == 2
     model, *_ = load_trained(str(out / "checkpoint-2"), None, ModelArguments(torch_dtype="float32"), device="cpu")
     assert model.score.weight.shape == (3, model.config.get_text_config().hidden_size)
+
+
+def test_accelerate_launch_matches_one_process(one_process, tmp_path):
+    """``accelerate launch`` (2 processes, DDP on gloo) works as a launcher too, with the same loss curve."""
+    out = tmp_path / "acc"
+    argv = ["--model", one_process["model"], "--dataset", one_process["data"], *STEPS,
+            "--per_device_train_batch_size", "4", "--output_dir", str(out)]
+    # On CPU, --multi_gpu is what makes accelerate start N local processes (--cpu would start one; see DEVELOPERS.md).
+    run = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+                          "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+                          "--main_process_port", str(_free_port()), "-m", "swiftcls", "sft", *argv],
+                         env=_env(HOME=str(tmp_path)), capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-4000:]
+    assert "world size 2" in run.stdout + run.stderr
+    assert logged_losses(out) == pytest.approx(logged_losses(one_process["out"]), rel=2e-3)

@@ -2,7 +2,8 @@
 
 Tiny models with head_dim 32 (vLLM's CPU attention needs >= 32) are trained a few steps, exported, and scored by
 ``swiftcls infer`` with ``--infer_backend pt`` and ``--infer_backend vllm`` (vLLM ``LLM.classify()``); the
-probabilities must agree within 1e-4 for single-label, multi-label, regression and Qwen2-VL / Qwen3-VL with images. Run::
+probabilities must agree within 1e-4 for single-label, multi-label, regression and Qwen2-VL / Qwen3-VL with
+images. Run::
 
     /work/venv-vllm/bin/python -m pytest -m vllm tests/test_vllm.py
 
