@@ -150,7 +150,8 @@ def test_infer_and_python_api_agree_after_export(runs, kind, tmp_path):
         np.testing.assert_allclose(probs, [[r["probs"][name] for name in clf.labels] for r in after], atol=1e-5)
     if kind == "multi":
         assert preds == [[name for name, p in zip(clf.labels, row) if p >= clf.threshold] for row in probs]
-    assert clf.predict(texts[0]) == preds[:1]
+    one = clf.predict(texts[0])  # a batch of one: no padding, so floats may differ in the last bits
+    assert one == (pytest.approx(preds[:1], abs=1e-5) if kind == "regression" else preds[:1])
     if kind == "single":  # straight from the LoRA checkpoint too
         lora = Classifier.from_pretrained(adapters=run["ckpt"], device="cpu")
         assert lora.predict(texts) == preds
