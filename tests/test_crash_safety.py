@@ -40,11 +40,19 @@ sys.exit(main(sys.argv[1:]))
 
 def run_child(code: str, argv: list[str], **env) -> subprocess.CompletedProcess:
     child_env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-                 # The same thread count as the in-process runs it is compared with: CPU reductions differ by ~1e-6
-                 # between thread counts.
-                 "OMP_NUM_THREADS": str(torch.get_num_threads()), **env}
+                 "OMP_NUM_THREADS": "1", **env}  # as the in-process runs it is compared with (see _one_thread)
     return subprocess.run([sys.executable, "-c", code, *argv], env=child_env, capture_output=True, text=True,
                           timeout=300)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """One CPU thread here and in the children: multi-threaded CPU kernels (embedding backward, reductions) are not
+    bitwise reproducible from run to run, and these tests compare weights to 1e-6."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
