@@ -101,8 +101,8 @@ def test_sigkill_then_resume_reaches_the_same_weights(job, tmp_path, point):
     ref_state = json.loads((job["reference"] / "checkpoint-12" / "trainer_state.json").read_text())
     losses = [(e["step"], e["loss"]) for e in state["log_history"] if "loss" in e and e["step"] > 4]
     ref_losses = [(e["step"], e["loss"]) for e in ref_state["log_history"] if "loss" in e and e["step"] > 4]
-    assert [s for s, _ in losses] == list(range(5, 13))
-    assert losses == pytest.approx(ref_losses, abs=1e-6)
+    assert [s for s, _ in losses] == [s for s, _ in ref_losses] == list(range(5, 13))
+    assert [v for _, v in losses] == pytest.approx([v for _, v in ref_losses], abs=1e-6)
 
 
 def test_checkpoints_are_rotated_and_carry_args(job):
