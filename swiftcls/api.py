@@ -11,10 +11,10 @@ import torch
 
 from .arguments import ModelArguments
 from .data.dataset import Example
-from .data.encode import Collator, PromptEncoder
+from .data.encode import Collator
 from .data.labels import REGRESSION
 from .errors import ConfigError
-from .infer import _prediction, load_trained, predict_logits
+from .infer import _prediction, load_trained, predict_logits, training_encoder
 from .metrics import logits_to_probs
 
 
@@ -34,9 +34,7 @@ class Classifier:
         self.model, self.tokenizer, self.spec, self.space, self.device = model, tokenizer, spec, space, device
         self.labels, self.problem_type = list(space.names), space.problem_type
         self.threshold = float(train.get("threshold", 0.5))
-        self.encoder = PromptEncoder(tokenizer, spec, train.get("max_length", 512), train.get("chat_template_applied"),
-                                     train.get("system"), train.get("truncation_side", "right"),
-                                     train.get("min_pixels"), train.get("max_pixels"))
+        self.encoder = training_encoder(tokenizer, spec, train)
         self.collator = Collator(tokenizer.pad_token_id, spec.padding_side,
                                  image_processor=self.encoder.image_processor)
 

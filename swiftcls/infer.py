@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from contextlib import nullcontext
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,19 @@ def load_trained(model: str | None, adapters: str | None, model_args: ModelArgum
     if adapters:
         net = load_adapters(net, adapters)
     return net.eval(), tokenizer, spec, space, payload
+
+
+def training_encoder(tokenizer, spec, train: dict, data_args: DataArguments | None = None) -> PromptEncoder:
+    """The prompt formatting a checkpoint was trained with (its ``args.json``), so inference can never format rows
+    differently; ``data_args`` (else the flags' defaults) fills what a foreign checkpoint's args.json lacks."""
+    fallback = ({f.name: getattr(data_args, f.name) for f in fields(DataArguments)} if data_args else
+                {f.name: f.default for f in fields(DataArguments)})
+
+    def get(name: str, saved_as: str | None = None):
+        return train.get(saved_as or name, fallback[name])
+
+    return PromptEncoder(tokenizer, spec, get("max_length"), get("use_chat_template", "chat_template_applied"),
+                         get("system"), get("truncation_side"), get("min_pixels"), get("max_pixels"))
 
 
 @torch.no_grad()
@@ -156,12 +170,7 @@ def run_infer(model_args: ModelArguments, data_args: DataArguments, infer_args: 
                                       require_label=metrics_only, skip_bad_rows=data_args.skip_bad_rows,
                                       seed=data_args.data_seed)
     # Prompt settings come from training so that inference can never format rows differently.
-    encoder = PromptEncoder(tokenizer, spec, train.get("max_length", data_args.max_length),
-                            train.get("chat_template_applied", data_args.use_chat_template),
-                            train.get("system", data_args.system),
-                            train.get("truncation_side", data_args.truncation_side),
-                            train.get("min_pixels", data_args.min_pixels),
-                            train.get("max_pixels", data_args.max_pixels))
+    encoder = training_encoder(tokenizer, spec, train, data_args)
     if vllm:  # one engine, one call: vLLM schedules its own batches
         from .vllm_backend import probs_to_logits, vllm_probs
 
