@@ -16,6 +16,7 @@ from .data.labels import REGRESSION
 from .errors import ConfigError
 from .infer import _prediction, load_trained, predict_logits, training_encoder
 from .metrics import logits_to_probs
+from .packing import PackingCollator, known_attn, use_padding_free
 
 
 class Classifier:
@@ -30,17 +31,20 @@ class Classifier:
         device: Where the model runs.
     """
 
-    def __init__(self, model, tokenizer, spec, space, train: dict, device: str):
+    def __init__(self, model, tokenizer, spec, space, train: dict, device: str, padding_free: bool = True,
+                 attn_impl: str | None = None):
         self.model, self.tokenizer, self.spec, self.space, self.device = model, tokenizer, spec, space, device
         self.labels, self.problem_type = list(space.names), space.problem_type
         self.threshold = float(train.get("threshold", 0.5))
         self.encoder = training_encoder(tokenizer, spec, train)
-        self.collator = Collator(tokenizer.pad_token_id, spec.padding_side,
-                                 image_processor=self.encoder.image_processor)
+        # Same batching as `swiftcls infer`: packed rows (no pad tokens) where the model supports it.
+        packed = use_padding_free(padding_free, spec, model, attn_impl, device)
+        self.collator = PackingCollator() if packed else Collator(tokenizer.pad_token_id, spec.padding_side,
+                                                                  image_processor=self.encoder.image_processor)
 
     @classmethod
     def from_pretrained(cls, path: str | None = None, adapters: str | None = None, device: str | None = None,
-                        torch_dtype: str = "auto") -> Classifier:
+                        torch_dtype: str = "auto", padding_free: bool = True) -> Classifier:
         """Load a classifier.
 
         Args:
@@ -49,19 +53,22 @@ class Classifier:
             adapters: A LoRA checkpoint written by ``swiftcls sft``.
             device: ``cpu``, ``cuda``, ``cuda:1``, ... (default: cuda when available).
             torch_dtype: ``auto`` (bf16 on GPUs that support it, else float32), ``float32``, ``bfloat16``, ``float16``.
+            padding_free: Pack each batch's rows without pad tokens where the model supports it (text decoders);
+                False pads length-sorted batches.
 
         Returns:
             The loaded ``Classifier``.
         """
-        return cls.from_args(ModelArguments(model=path, torch_dtype=torch_dtype), adapters, device)
+        return cls.from_args(ModelArguments(model=path, torch_dtype=torch_dtype), adapters, device, padding_free)
 
     @classmethod
-    def from_args(cls, model_args: ModelArguments, adapters: str | None = None,
-                  device: str | None = None) -> Classifier:
+    def from_args(cls, model_args: ModelArguments, adapters: str | None = None, device: str | None = None,
+                  padding_free: bool = True) -> Classifier:
         """Load a classifier from ``--model``-style arguments (hub options, dtype, attention, remote code)."""
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        attn_impl = known_attn(model_args.attn_impl)
         model, tokenizer, spec, space, train = load_trained(model_args.model, adapters, model_args, device)
-        return cls(model.to(device), tokenizer, spec, space, train, device)
+        return cls(model.to(device), tokenizer, spec, space, train, device, padding_free, attn_impl)
 
     def _logits(self, texts: list[str] | str, text_pairs: list[str] | str | None, batch_size: int) -> np.ndarray:
         texts = [texts] if isinstance(texts, str) else list(texts)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
-from contextlib import nullcontext
+from collections.abc import Iterable
+from contextlib import nullcontext, suppress
 from dataclasses import fields
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +17,7 @@ from tqdm.auto import tqdm
 from transformers import AutoConfig
 
 from .arguments import DataArguments, InferArguments, ModelArguments
-from .data.dataset import encode_labels, load_examples, parse_columns
+from .data.dataset import check_usable, encode_labels, iter_examples, parse_columns
 from .data.encode import Collator, PromptEncoder
 from .data.labels import MULTI, REGRESSION, SINGLE, LabelSpace
 from .errors import ConfigError
@@ -23,6 +26,8 @@ from .model import load_adapters, load_classifier
 from .modeling import classifier_logits
 from .packing import PackingCollator, known_attn, use_padding_free
 from .registry import read_model_type, resolve_model, spec_for_config
+
+logger = logging.getLogger(__name__)
 
 
 def read_args_json(folder: str | None) -> dict:
@@ -74,17 +79,32 @@ def load_trained(model: str | None, adapters: str | None, model_args: ModelArgum
     return net.eval(), tokenizer, spec, space, payload
 
 
+# Prompt settings saved in args.json (name there) that decide how rows are tokenized.
+PROMPT_FIELDS = {"max_length": "max_length", "use_chat_template": "chat_template_applied", "system": "system",
+                 "truncation_side": "truncation_side", "min_pixels": "min_pixels", "max_pixels": "max_pixels"}
+
+
 def training_encoder(tokenizer, spec, train: dict, data_args: DataArguments | None = None) -> PromptEncoder:
-    """The prompt formatting a checkpoint was trained with (its ``args.json``), so inference can never format rows
-    differently; ``data_args`` (else the flags' defaults) fills what a foreign checkpoint's args.json lacks."""
-    fallback = ({f.name: getattr(data_args, f.name) for f in fields(DataArguments)} if data_args else
-                {f.name: f.default for f in fields(DataArguments)})
+    """The prompt formatting a checkpoint was trained with (its ``args.json``), so inference formats rows as in
+    training by default.
 
-    def get(name: str, saved_as: str | None = None):
-        return train.get(saved_as or name, fallback[name])
-
-    return PromptEncoder(tokenizer, spec, get("max_length"), get("use_chat_template", "chat_template_applied"),
-                         get("system"), get("truncation_side"), get("min_pixels"), get("max_pixels"))
+    A flag in ``data_args`` that differs from its default is an explicit choice and wins over ``args.json`` (as in
+    SWIFT), with a warning when the values differ; ``data_args`` also fills what a foreign checkpoint lacks.
+    """
+    defaults = {f.name: f.default for f in fields(DataArguments)}
+    chosen = {}
+    for name, saved_as in PROMPT_FIELDS.items():
+        given = getattr(data_args, name) if data_args else defaults[name]
+        if saved_as not in train or given != defaults[name]:
+            chosen[name] = given
+            if saved_as in train and given != train[saved_as]:
+                logger.warning("--%s %r differs from the value the checkpoint was trained with (%r, args.json); "
+                               "using %r, so rows are formatted differently from training.",
+                               name, given, train[saved_as], given)
+        else:
+            chosen[name] = train[saved_as]
+    return PromptEncoder(tokenizer, spec, chosen["max_length"], chosen["use_chat_template"], chosen["system"],
+                         chosen["truncation_side"], chosen["min_pixels"], chosen["max_pixels"])
 
 
 @torch.no_grad()
@@ -108,21 +128,23 @@ def predict_logits(model, spec, rows: list[dict], collator: Collator, batch_size
 STREAM_ROWS = 4096
 
 
-def stream_logits(encoder: PromptEncoder, examples: list, predict, skipped: list | None = None,
+def stream_logits(encoder: PromptEncoder, examples: Iterable, predict, skipped: list | None = None,
                   chunk_rows: int | None = None):
     """Yield ``(examples, encoded rows, logits)`` chunk by chunk, with one progress bar over all rows.
 
-    Only one chunk's token ids and logits are alive at a time, so large files are predicted in bounded memory
-    (beyond the parsed rows). ``predict(examples, rows) -> logits`` runs the backend on a chunk. With ``skipped``
-    (``--skip_bad_rows``), rows the encoder rejects (bad images) are recorded there and left out.
+    ``examples`` may be a lazy iterator (:func:`~swiftcls.data.dataset.iter_examples`): only one chunk's rows,
+    token ids and logits are alive at a time, so files larger than memory are predicted in bounded memory.
+    ``predict(examples, rows) -> logits`` runs the backend on a chunk. With ``skipped`` (``--skip_bad_rows``),
+    rows the encoder rejects (bad images) are recorded there and left out.
     """
-    chunk_rows = chunk_rows or STREAM_ROWS
-    bar = tqdm(total=len(examples), desc="Predicting", unit="row", disable=len(examples) <= 32)
-    for start in range(0, len(examples), chunk_rows):
-        chunk = examples[start:start + chunk_rows]
+    total = len(examples) if hasattr(examples, "__len__") else None
+    bar = tqdm(total=total, desc="Predicting", unit="row", disable=total is not None and total <= 32)
+    rows_in = iter(examples)
+    while chunk := list(islice(rows_in, chunk_rows or STREAM_ROWS)):
         kept, rows = encoder.encode_kept(chunk, skipped=skipped)
         chunk = [chunk[i] for i in kept]
-        yield chunk, rows, predict(chunk, rows)
+        if chunk:
+            yield chunk, rows, predict(chunk, rows)
         bar.update(len(chunk))
     bar.close()
 
@@ -132,11 +154,10 @@ def _label_matrix(encoded: list, problem_type: str) -> np.ndarray:
 
 
 def evaluate_rows(trainer, rows: list[dict], space: LabelSpace, threshold: float = 0.5) -> dict:
-    """Full metrics (per class, confusion matrix) of ``trainer.model`` on encoded, labelled rows."""
-    collator = Collator(trainer.processing_class.pad_token_id, trainer.spec.padding_side,
-                        image_processor=getattr(trainer.processing_class, "image_processor", None))
-    logits = predict_logits(trainer.model, trainer.spec, rows, collator, trainer.args.per_device_eval_batch_size,
-                            trainer.args.device, desc="Evaluating")
+    """Full metrics (per class, confusion matrix) of ``trainer.model`` on encoded, labelled rows, batched by the
+    training collator (packed rows when training was padding-free)."""
+    logits = predict_logits(trainer.model, trainer.spec, rows, trainer.data_collator,
+                            trainer.args.per_device_eval_batch_size, trainer.args.device, desc="Evaluating")
     labels = _label_matrix([r["labels"] for r in rows], space.problem_type)
     return compute_metrics(space.problem_type, logits, labels, space.id2label, threshold)
 
@@ -151,74 +172,67 @@ def _prediction(probs: np.ndarray, space: LabelSpace, threshold: float):
 
 def run_infer(model_args: ModelArguments, data_args: DataArguments, infer_args: InferArguments,
               metrics_only: bool = False) -> dict:
-    """Predict every row of ``--dataset``; write results (JSONL) and, when rows carry labels, metrics."""
+    """Predict every row of ``--dataset``; write results (JSONL) and, when rows carry labels, metrics.
+
+    Rows are read, predicted and written chunk by chunk (see :func:`stream_logits`); the result file appears
+    (atomically) only when every row is done, and a failure part-way leaves nothing behind.
+    """
     if not data_args.dataset:
         raise ConfigError("--dataset is required.")
     device = infer_args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     attn_impl = known_attn(model_args.attn_impl)
-    vllm = infer_args.infer_backend == "vllm"
-    if vllm:  # checked before reading data: a LoRA checkpoint or a missing vllm fails fast
-        from .vllm_backend import load_for_vllm
+    if infer_args.infer_backend == "vllm":  # checked before reading data: a LoRA checkpoint or no vllm fails fast
+        from .vllm_backend import VllmScorer, load_for_vllm
 
         model_dir, tokenizer, spec, space, train = load_for_vllm(model_args, infer_args)
+        encoder = training_encoder(tokenizer, spec, train, data_args)
+        predict = VllmScorer(model_dir, encoder, space.problem_type, model_args.torch_dtype, device)
     else:
         model, tokenizer, spec, space, train = load_trained(model_args.model, infer_args.adapters, model_args, device)
-    threshold = infer_args.threshold if infer_args.threshold is not None else train.get("threshold", 0.5)
-    from .sft import read_options
-
-    examples, skipped = load_examples(data_args.dataset, read_options(data_args), parse_columns(data_args.columns),
-                                      require_label=metrics_only, skip_bad_rows=data_args.skip_bad_rows,
-                                      seed=data_args.data_seed)
-    # Prompt settings come from training so that inference can never format rows differently.
-    encoder = training_encoder(tokenizer, spec, train, data_args)
-    if vllm:  # one engine, one call: vLLM schedules its own batches
-        from .vllm_backend import probs_to_logits, vllm_probs
-
-        def predict(chunk, rows):
-            probs = vllm_probs(model_dir, encoder, chunk, rows, model_args.torch_dtype, device)
-            return probs_to_logits(probs, space.problem_type)
-        chunk_rows = max(len(examples), 1)
-    else:
+        encoder = training_encoder(tokenizer, spec, train, data_args)
         packed = use_padding_free(infer_args.padding_free, spec, model, attn_impl, device)
         collator = PackingCollator() if packed else Collator(tokenizer.pad_token_id, spec.padding_side,
                                                              image_processor=encoder.image_processor)
 
         def predict(chunk, rows):
             return predict_logits(model, spec, rows, collator, infer_args.batch_size, device, progress=False)
-        chunk_rows = None
-    base = infer_args.adapters or model_args.model
-    result_path = infer_args.result_path or os.path.join(base, "infer_result.jsonl")
-    keep = bool(examples) and all(ex.label is not None for ex in examples)  # logits are kept only for metrics
-    if keep:  # labels are checked against the model's before anything is written (an unknown label fails here)
-        encode_labels(examples, space)
-    kept, predicted = [], []
-    if not metrics_only:
-        Path(result_path).parent.mkdir(parents=True, exist_ok=True)
-    with open(result_path + ".tmp", "w", encoding="utf-8") if not metrics_only else nullcontext() as f:
-        for chunk, rows, logits in stream_logits(encoder, examples, predict,
-                                                 skipped if data_args.skip_bad_rows else None, chunk_rows):
-            predicted.extend(chunk)
-            if keep:
-                kept.append(logits)
-            if f is None:
-                continue
-            for ex, row, p in zip(chunk, rows, logits_to_probs(logits, space.problem_type)):
-                record = {**ex.raw, "pred": _prediction(p, space, threshold)}
-                if "images" in row:  # the resolved paths of the images the prediction saw
-                    record["images"] = row["images"]
-                if space.problem_type != REGRESSION:
-                    record["probs"] = {name: round(float(v), 6) for name, v in zip(space.names, p)}
-                f.write(json.dumps(record, ensure_ascii=False) + "\n")
-    summary = {"rows": len(predicted), "skipped": len(skipped)}
-    if not metrics_only:
-        os.replace(result_path + ".tmp", result_path)  # never a half-written result file
+    threshold = infer_args.threshold if infer_args.threshold is not None else train.get("threshold", 0.5)
+    from .sft import read_options
+
+    skipped = []
+    examples = iter_examples(data_args.dataset, read_options(data_args), parse_columns(data_args.columns),
+                             require_label=metrics_only, skipped=skipped if data_args.skip_bad_rows else None,
+                             seed=data_args.data_seed)
+    result_path = infer_args.result_path or os.path.join(infer_args.adapters or model_args.model,
+                                                         "infer_result.jsonl")
+    tmp = None if metrics_only else result_path + ".tmp"
+    made = [] if metrics_only else [p for p in (Path(result_path).parent, *Path(result_path).parent.parents)
+                                     if not p.exists()]
+    scores = _Scores(space)
+    try:
+        if tmp:
+            Path(result_path).parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "w", encoding="utf-8") if tmp else nullcontext() as f:
+            for chunk, rows, logits in stream_logits(encoder, examples, predict, skipped):
+                scores.add(chunk, logits)  # labels are checked against the model's as each chunk arrives
+                if f is not None:
+                    _write_predictions(f, chunk, rows, logits, space, threshold)
+        check_usable(scores.rows, skipped, data_args.dataset)
+    except BaseException:
+        if tmp and os.path.exists(tmp):
+            os.remove(tmp)  # never a half-written result file, nor folders made for it
+        for folder in made:
+            with suppress(OSError):  # not empty: something else wrote there meanwhile
+                folder.rmdir()
+        raise
+    summary = {"rows": scores.rows, "skipped": len(skipped)}
+    if tmp:
+        os.replace(tmp, result_path)
         summary["result_path"] = result_path
-        print(f"Wrote {len(predicted)} predictions to {result_path}")
-    logits = np.concatenate(kept) if kept else None
-    if keep and kept:
-        _, encoded = encode_labels(predicted, space)
-        metrics = compute_metrics(space.problem_type, logits, _label_matrix(encoded, space.problem_type),
-                                  space.id2label, threshold)
+        print(f"Wrote {scores.rows} predictions to {result_path}")
+    if scores.complete:
+        metrics = compute_metrics(space.problem_type, np.concatenate(scores.logits),
+                                  _label_matrix(scores.labels, space.problem_type), space.id2label, threshold)
         metrics_path = infer_args.metrics_path or (os.path.splitext(result_path)[0] + "_metrics.json")
         save_metrics(metrics, metrics_path)
         print(format_report(metrics, space.problem_type))
@@ -226,3 +240,29 @@ def run_infer(model_args: ModelArguments, data_args: DataArguments, infer_args: 
     elif metrics_only:
         raise ConfigError("swiftcls eval needs a label on every row.")
     return summary
+
+
+class _Scores:
+    """Logits and encoded labels kept for metrics while every row so far carries a label."""
+
+    def __init__(self, space: LabelSpace):
+        self.space, self.rows, self.complete, self.logits, self.labels = space, 0, True, [], []
+
+    def add(self, chunk: list, logits: np.ndarray) -> None:
+        self.rows += len(chunk)
+        if self.complete and any(ex.label is None for ex in chunk):
+            self.complete, self.logits, self.labels = False, [], []  # metrics need every label: free the rest
+        if self.complete:
+            self.labels.extend(encode_labels(chunk, self.space)[1])
+            self.logits.append(logits)
+
+
+def _write_predictions(f, chunk: list, rows: list[dict], logits: np.ndarray, space: LabelSpace,
+                       threshold: float) -> None:
+    for ex, row, p in zip(chunk, rows, logits_to_probs(logits, space.problem_type)):
+        record = {**ex.raw, "pred": _prediction(p, space, threshold)}
+        if "images" in row:  # the resolved paths of the images the prediction saw
+            record["images"] = row["images"]
+        if space.problem_type != REGRESSION:
+            record["probs"] = {name: round(float(v), 6) for name, v in zip(space.names, p)}
+        f.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -94,36 +94,53 @@ def probs_to_logits(probs: np.ndarray, problem_type: str) -> np.ndarray:
     return (np.log(p) if problem_type == SINGLE else np.log(p / (1 - p))).astype(np.float32)
 
 
-def vllm_probs(model_dir: str, encoder, examples: list, rows: list[dict], dtype: str = "auto",
-               device: str | None = None) -> np.ndarray:
-    """vLLM ``classify()`` scores ``[n, num_labels]`` for encoded rows (softmax, sigmoid or raw values).
+class VllmScorer:
+    """``scorer(examples, rows) -> logits``: vLLM ``classify()`` over one engine for the whole run.
+
+    The engine is built on the first chunk, sized for ``encoder.max_length`` tokens (every encoded row fits), and
+    rebuilt only if a later chunk has rows with more images than the engine was told to expect.
 
     Args:
         model_dir: The exported folder.
-        encoder: The PromptEncoder that produced ``rows`` (its tokenizer knows the image pad token).
-        examples: The examples behind ``rows``, in the same order.
-        rows: Encoded rows (token ids; image paths for image rows).
+        encoder: The PromptEncoder that produces the rows (its tokenizer knows the image pad token).
+        problem_type: The checkpoint's problem type (to turn vLLM's activated scores back into logits).
         dtype: ``auto`` (float32 on the CPU, the checkpoint dtype on GPUs) or a torch dtype name.
         device: Only ``cpu`` changes anything: vLLM picks its platform from the installed build.
     """
-    vllm = import_vllm()
-    import torch
 
-    on_cpu = device == "cpu" or not torch.cuda.is_available()
-    if on_cpu:
-        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB; vLLM's CPU default (4) is large for tests
-    kwargs = {"runner": "pooling", "dtype": "float32" if dtype == "auto" and on_cpu else dtype,
-              "max_model_len": max(len(r["input_ids"]) for r in rows) + 8, "seed": 0,
-              # CPU: skip torch.compile warm-up, which takes minutes on small machines for one offline pass
-              "enforce_eager": on_cpu}
-    n_images = max(len(r.get("images", ())) for r in rows)
-    if n_images:
-        kwargs["limit_mm_per_prompt"] = {"image": n_images}
-    llm = vllm.LLM(model=str(model_dir), **kwargs)
-    try:
-        outputs = llm.classify([_prompt(encoder.tokenizer, ex, row) for ex, row in zip(examples, rows)],
+    def __init__(self, model_dir: str, encoder, problem_type: str, dtype: str = "auto", device: str | None = None):
+        self.model_dir, self.encoder, self.problem_type, self.dtype, self.device = (
+            str(model_dir), encoder, problem_type, dtype, device)
+        self.llm, self.images = None, 0
+
+    def _engine(self, images: int):
+        if self.llm is not None and images <= self.images:
+            return self.llm
+        vllm = import_vllm()
+        import torch
+        from transformers import AutoConfig
+
+        self.close()
+        on_cpu = self.device == "cpu" or not torch.cuda.is_available()
+        if on_cpu:
+            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB; vLLM's CPU default (4) is large for tests
+        config = AutoConfig.from_pretrained(self.model_dir)
+        limit = getattr(getattr(config, "text_config", config), "max_position_embeddings", None) or 1 << 30
+        kwargs = {"runner": "pooling", "dtype": "float32" if self.dtype == "auto" and on_cpu else self.dtype,
+                  "max_model_len": min(self.encoder.max_length + 8, limit), "seed": 0,
+                  # CPU: skip torch.compile warm-up, which takes minutes on small machines for one offline pass
+                  "enforce_eager": on_cpu}
+        if images:
+            kwargs["limit_mm_per_prompt"] = {"image": images}
+        self.llm, self.images = vllm.LLM(model=self.model_dir, **kwargs), images
+        return self.llm
+
+    def __call__(self, examples: list, rows: list[dict]) -> np.ndarray:
+        llm = self._engine(max(len(r.get("images", ())) for r in rows))
+        outputs = llm.classify([_prompt(self.encoder.tokenizer, ex, row) for ex, row in zip(examples, rows)],
                                use_tqdm=False)
-    finally:
-        del llm
-    return np.asarray([o.outputs.probs for o in outputs], dtype=np.float32)
+        return probs_to_logits(np.asarray([o.outputs.probs for o in outputs], dtype=np.float32), self.problem_type)
 
+    def close(self) -> None:
+        """Drop the engine (frees its memory once nothing else holds it)."""
+        self.llm = None

@@ -243,6 +243,19 @@ def test_bad_input_gives_one_clear_error_and_no_output(name, tmp_path, tiny_mode
             assert f"field '{case.fld}'" in msg
 
 
+@pytest.mark.parametrize("bad, fld", [("{not json", None), (json.dumps({"text": "x", "label": "meh"}), "label")])
+def test_a_bad_row_late_in_a_streamed_infer_leaves_nothing(bad, fld, tmp_path, tiny_model_dir, classifier,
+                                                           monkeypatch):
+    """Rows are read and predicted 4 at a time here: chunks before the bad row 11 were already predicted and
+    written to the temporary result file, which must be gone afterwards, with the folder made for it."""
+    from swiftcls import infer
+
+    monkeypatch.setattr(infer, "STREAM_ROWS", 4)
+    case = Case({"d.jsonl": jl(*[OK, OK2] * 5, bad, OK)}, command="infer")
+    err = run_case(case, tmp_path, tiny_model_dir("qwen2"), classifier)
+    assert isinstance(err, DataError) and (err.row, err.field) == (11, fld), str(err)
+
+
 def test_the_cli_reports_it_on_one_line_with_exit_code_2(tmp_path, tiny_model_dir, capsys):
     data = tmp_path / "d.jsonl"
     data.write_text(jl(OK, {"text": "a", "label": None}), encoding="utf-8")

@@ -92,12 +92,18 @@ def test_padding_free_sft_then_infer_matches_padded(tiny_model_dir, tmp_path, ca
     train = write(tmp_path / "train.jsonl", make_rows(64, "single"))
     val = write(tmp_path / "val.jsonl", make_rows(24, "single", seed=3))
     out = tmp_path / "out"
+    unlabelled_batches = []  # prediction batches (labels stripped): the end-of-training evaluation's
+    call = PackingCollator.__call__
+    monkeypatch.setattr(PackingCollator, "__call__",
+                        lambda self, rows: unlabelled_batches.append(len(rows)) or call(self, rows)
+                        if "labels" not in rows[0] else call(self, rows))
     with caplog.at_level(logging.INFO, logger="swiftcls.packing"):
         summary = sft(["--model", str(tiny_model_dir("qwen2")), "--dataset", train, "--val_dataset", val,
                        "--tuner_type", "full", "--learning_rate", "3e-3", "--num_train_epochs", "2",
                        "--per_device_train_batch_size", "8", "--output_dir", str(out), "--use_cpu", "true",
                        "--gradient_checkpointing", "true"])
     assert "Padding-free batches (attention: swiftcls_varlen)" in caplog.text
+    assert sum(unlabelled_batches) == 24  # the final evaluation packed all 24 validation rows
     config = json.loads((out / summary["last_model_checkpoint"].split("/")[-1] / "config.json").read_text())
     assert "swiftcls_varlen" not in json.dumps(config)  # checkpoints stay loadable without swiftcls
     assert json.loads((out / "args.json").read_text())["padding_free"] is True
@@ -121,6 +127,17 @@ def test_padding_free_sft_then_infer_matches_padded(tiny_model_dir, tmp_path, ca
         assert packed["text"] == padded["text"] and packed["pred"] == padded["pred"]
         for name in packed["probs"]:
             assert packed["probs"][name] == pytest.approx(padded["probs"][name], abs=1e-4)
+    # The Python API batches the same way as the CLI, and packed == padded there too.
+    from swiftcls import Classifier
+
+    texts = [row["text"] for row in preds["true"]]
+    probs = {}
+    for flag in (True, False):
+        clf = Classifier.from_pretrained(ckpt, device="cpu", padding_free=flag)
+        assert isinstance(clf.collator, PackingCollator) is flag
+        probs[flag] = clf.predict_proba(texts, batch_size=5)
+    assert probs[True] == pytest.approx(probs[False], abs=1e-4)
+    assert [max(p, key=p.get) for p in (r["probs"] for r in preds["true"])] == clf.predict(texts)
 
 
 @pytest.mark.gpu
@@ -177,3 +194,34 @@ def test_varlen_attention_layouts(monkeypatch):
     monkeypatch.setattr(torch_varlen, "varlen_attn", fake_kernel)
     kernel, _ = varlen.varlen_attention_forward(None, q, k, v, None, **kwargs)
     torch.testing.assert_close(kernel, dense)
+
+
+def test_infer_reads_the_file_as_it_predicts(tiny_model_dir, tmp_path, monkeypatch):
+    """Inference parses rows chunk by chunk: when a chunk is predicted, the reader has gone no further."""
+    import numpy as np
+
+    from swiftcls.data import dataset
+    from swiftcls.data.encode import PromptEncoder
+    from swiftcls.data.readers import ReadOptions
+    from swiftcls.model import load_tokenizer
+
+    path = write(tmp_path / "d.jsonl", make_rows(50, "single"))
+    read = []
+    records = dataset.iter_records
+
+    def counting(*args, **kwargs):
+        for record in records(*args, **kwargs):
+            read.append(record.row)
+            yield record
+    monkeypatch.setattr(dataset, "iter_records", counting)
+    spec = spec_for_config("qwen2")
+    encoder = PromptEncoder(load_tokenizer(str(tiny_model_dir("qwen2")), spec), spec)
+    seen = []
+
+    def predict(chunk, rows):
+        seen.append((len(read), len(chunk), len(rows)))
+        return np.zeros((len(chunk), 2))
+    examples = dataset.iter_examples([path], ReadOptions(), {})
+    chunks = list(infer.stream_logits(encoder, examples, predict, chunk_rows=8))
+    assert seen == [(8 * (i + 1), 8, 8) for i in range(6)] + [(50, 2, 2)]
+    assert [ex.row for chunk, _, _ in chunks for ex in chunk] == list(range(1, 51))

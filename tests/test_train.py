@@ -181,3 +181,25 @@ def test_loss_functions():
     assert resolve_class_weights("auto", [[1, 0], [1, 1]], "multi_label_classification", 2) == [0.0, 1.0]
     with pytest.raises(ConfigError, match="3 values for 2 labels"):
         resolve_class_weights("1,2,3", [0, 1], "single_label_classification", 2)
+
+
+def test_infer_flags_override_args_json_with_a_warning(tiny_model_dir, caplog):
+    from swiftcls.arguments import DataArguments
+    from swiftcls.infer import training_encoder
+    from swiftcls.model import load_tokenizer
+    from swiftcls.registry import spec_for_config
+
+    spec = spec_for_config("qwen2")
+    tokenizer = load_tokenizer(str(tiny_model_dir("qwen2")), spec)
+    train = {"max_length": 128, "chat_template_applied": True, "system": "be brief", "truncation_side": "left"}
+    with caplog.at_level("WARNING", logger="swiftcls.infer"):
+        for data_args in (None, DataArguments(), DataArguments(max_length=128)):  # defaults, or the same value
+            enc = training_encoder(tokenizer, spec, train, data_args)
+            assert (enc.max_length, enc.chat, enc.system, enc.truncation_side) == (128, True, "be brief", "left")
+        assert not caplog.records
+        enc = training_encoder(tokenizer, spec, train, DataArguments(max_length=64, system="be verbose"))
+    assert (enc.max_length, enc.system, enc.truncation_side) == (64, "be verbose", "left")
+    warned = " ".join(r.getMessage() for r in caplog.records)
+    assert "--max_length 64 differs" in warned and "(128, args.json)" in warned and "--system 'be verbose'" in warned
+    # A foreign checkpoint (no args.json) takes the flags as given.
+    assert training_encoder(tokenizer, spec, {}, DataArguments(max_length=32)).max_length == 32

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import random
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, DataError
 from .labels import SINGLE, LabelSpace, parse_label
-from .readers import SUPPORTED_SUFFIXES, ReadOptions, Record, read_hf_dataset, read_records
+from .readers import SUPPORTED_SUFFIXES, ReadOptions, Record, iter_records, read_hf_dataset
 
 logger = logging.getLogger(__name__)
 
@@ -123,45 +124,71 @@ def _split_spec(spec: str) -> tuple[str, int | None]:
     return spec, None
 
 
-def read_dataset(spec: str, options: ReadOptions, skipped: list[DataError] | None = None) -> list[Record]:
-    """Records of one ``--dataset`` value: a local file, or a hub dataset name (``name[:subset]``)."""
+def read_dataset(spec: str, options: ReadOptions, skipped: list[DataError] | None = None) -> Iterable[Record]:
+    """Records of one ``--dataset`` value: a local file (streamed), or a hub dataset name (``name[:subset]``)."""
     path = Path(spec).expanduser()
     if path.suffix.lower() in SUPPORTED_SUFFIXES or path.exists():
-        return read_records(str(path), options, skipped)
+        return iter_records(str(path), options, skipped)
     name, _, subset = spec.partition(":")
     return read_hf_dataset(name, split="train", subset=subset or None)
 
 
+def iter_examples(specs: list[str], options: ReadOptions, columns: dict[str, str], require_label: bool = True,
+                  skipped: list[DataError] | None = None, seed: int = 42) -> Iterator[Example]:
+    """Validated examples of every dataset in ``specs``, streamed from local files as they are parsed.
+
+    Args:
+        specs: ``--dataset`` values (``file.jsonl``, ``file.jsonl#500``, hub names).
+        options: CSV/TSV/encoding options.
+        columns: ``--columns`` mapping.
+        require_label: Whether a row without a label is an error.
+        skipped: With ``--skip_bad_rows``, bad rows are appended here and left out; otherwise the first raises.
+        seed: Seed for ``#count`` sampling (which reads that file whole).
+    """
+    for spec in specs:
+        name, count = _split_spec(spec)
+        records = read_dataset(name, options, skipped)
+        if count is not None:
+            records = list(records)
+            if count < len(records):
+                records = random.Random(seed).sample(records, count)
+            else:
+                logger.warning("%s: asked for %d rows, the file has %d; using all.", name, count, len(records))
+        seen = 0
+        for record in records:
+            seen += 1
+            try:
+                yield to_example(record, columns, require_label)
+            except DataError as err:
+                if skipped is None:
+                    raise
+                skipped.append(err)
+        if not seen:
+            raise DataError("no rows.", file=name, fix="the file is empty (or holds only a header); "
+                            "point to a file with data.")
+
+
+def check_usable(count: int, skipped: list[DataError], specs: list[str]) -> None:
+    """Warn about skipped rows; raise when no row at all was usable."""
+    if skipped:
+        logger.warning("Skipped %d bad rows (see skipped_rows.jsonl in the output dir); first: %s",
+                       len(skipped), skipped[0])
+    if not count:
+        raise DataError(f"no usable rows ({len(skipped)} skipped; first: {skipped[0] if skipped else None}).",
+                        file=", ".join(specs), fix="check the files and --columns.")
+
+
 def load_examples(specs: list[str], options: ReadOptions, columns: dict[str, str], require_label: bool = True,
                   skip_bad_rows: bool = False, seed: int = 42) -> tuple[list[Example], list[DataError]]:
-    """Load and validate every dataset in ``specs``.
+    """Load and validate every dataset in ``specs`` (see :func:`iter_examples`).
 
     Returns:
         The examples and, with ``skip_bad_rows``, the errors of the rows that were skipped (otherwise the
         first bad row raises).
     """
-    examples, skipped = [], []
-    for spec in specs:
-        name, count = _split_spec(spec)
-        records = read_dataset(name, options, skipped if skip_bad_rows else None)
-        if count is not None:
-            if count < len(records):
-                records = random.Random(seed).sample(records, count)
-            else:
-                logger.warning("%s: asked for %d rows, the file has %d; using all.", name, count, len(records))
-        for record in records:
-            try:
-                examples.append(to_example(record, columns, require_label))
-            except DataError as err:
-                if not skip_bad_rows:
-                    raise
-                skipped.append(err)
-    if skipped:
-        logger.warning("Skipped %d bad rows (see skipped_rows.jsonl in the output dir); first: %s",
-                       len(skipped), skipped[0])
-    if not examples:
-        raise DataError(f"no usable rows ({len(skipped)} skipped; first: {skipped[0] if skipped else None}).",
-                        file=", ".join(specs), fix="check the files and --columns.")
+    skipped = []
+    examples = list(iter_examples(specs, options, columns, require_label, skipped if skip_bad_rows else None, seed))
+    check_usable(len(examples), skipped, specs)
     return examples, skipped
 
 

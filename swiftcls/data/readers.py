@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import json
 import os
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,6 +77,21 @@ def read_records(path: str | os.PathLike[str], options: ReadOptions | None = Non
         DataError: The file is missing, has an unsupported suffix, cannot be decoded or parsed, or has
             no rows.
     """
+    records = list(iter_records(path, options, skipped))
+    if not records:
+        raise DataError("no rows.", file=os.fspath(path), fix="the file is empty (or holds only a header); "
+                        "point to a file with data.")
+    return records
+
+
+def iter_records(path: str | os.PathLike[str], options: ReadOptions | None = None,
+                 skipped: list[DataError] | None = None) -> Iterator[Record]:
+    """Rows of a local data file as they are parsed (same arguments and errors as :func:`read_records`).
+
+    JSONL, CSV, TSV and parquet are streamed (memory bounded by one row or one parquet batch), so
+    ``swiftcls infer`` can predict files larger than memory; a ``.json`` array is parsed whole. The file's
+    type and existence are checked on the first ``next()``; an empty file yields nothing.
+    """
     name, options = os.fspath(path), options or ReadOptions()
     suffix = Path(name).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
@@ -86,19 +101,13 @@ def read_records(path: str | os.PathLike[str], options: ReadOptions | None = Non
         raise DataError("file not found.", file=name, fix="check the path (relative paths start at the "
                         "current directory).")
     if suffix == ".parquet":
-        records = _read_parquet(name)
+        yield from _read_parquet(name)
+    elif suffix == ".json":
+        yield from _read_json(name, _decode(name, Path(name).read_bytes(), options.encoding))
+    elif suffix == ".jsonl":
+        yield from _read_jsonl(name, _lines(name, options.encoding), skipped)
     else:
-        text = _decode(name, Path(name).read_bytes(), options.encoding)
-        if suffix == ".jsonl":
-            records = _read_jsonl(name, text, skipped)
-        elif suffix == ".json":
-            records = _read_json(name, text)
-        else:
-            records = _read_delimited(name, text, suffix, options, skipped)
-    if not records:
-        raise DataError("no rows.", file=name, fix="the file is empty (or holds only a header); "
-                        "point to a file with data.")
-    return records
+        yield from _read_delimited(name, _lines(name, options.encoding), suffix, options, skipped)
 
 
 def read_hf_dataset(name: str, split: str = "train", subset: str | None = None) -> list[Record]:
@@ -134,19 +143,27 @@ _UTF16_32_BOMS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32
                    (codecs.BOM_UTF16_BE, "UTF-16"))
 
 
-def _decode(name: str, data: bytes, encoding: str) -> str:
+def _check_bom(name: str, head: bytes, encoding: str) -> None:
     if encoding.replace("_", "-").lower() in ("utf-8", "utf-8-sig", "utf8"):
         for bom, codec in _UTF16_32_BOMS:
-            if data.startswith(bom):  # Windows editors ("Unicode" in Notepad/Excel) write these
+            if head.startswith(bom):  # Windows editors ("Unicode" in Notepad/Excel) write these
                 raise DataError(f"the file is {codec} encoded (it starts with a {codec} byte order mark), not "
                                 "UTF-8.", file=name, row=1, field="encoding",
                                 fix=f"pass --encoding {codec.lower()} or convert it: "
                                     f"`iconv -f {codec} -t UTF-8 in > out`.")
+
+
+def _unknown_encoding(name: str, encoding: str) -> DataError:
+    return DataError(f"unknown encoding '{encoding}'.", file=name, field="encoding",
+                     fix="pass a valid Python codec name, e.g. --encoding utf-8 or gbk.")
+
+
+def _decode(name: str, data: bytes, encoding: str) -> str:
+    _check_bom(name, data[:4], encoding)
     try:
         return data.decode(encoding)
     except LookupError as exc:
-        raise DataError(f"unknown encoding '{encoding}'.", file=name, field="encoding",
-                        fix="pass a valid Python codec name, e.g. --encoding utf-8 or gbk.") from exc
+        raise _unknown_encoding(name, encoding) from exc
     except UnicodeDecodeError as exc:
         # Decoding the whole file at once is fast; the line is only worked out when it fails.
         line = len(_LINE_BREAK.findall(data, 0, exc.start)) + 1
@@ -157,15 +174,32 @@ def _decode(name: str, data: bytes, encoding: str) -> str:
                             "its real encoding with --encoding.") from exc
 
 
+def _lines(name: str, encoding: str) -> Iterator[str]:
+    """The file's lines, decoded as they are read, with their terminators (``newline=""``, as csv wants)."""
+    with open(name, "rb") as raw:
+        _check_bom(name, raw.read(4), encoding)
+    try:
+        codecs.lookup(encoding)
+    except LookupError as exc:
+        raise _unknown_encoding(name, encoding) from exc
+    try:
+        with open(name, encoding=encoding, newline="") as f:
+            yield from f
+    except UnicodeDecodeError:
+        # The streaming decoder only knows the offset inside its buffer: decode the whole file once to name
+        # the exact line (only on this error path).
+        _decode(name, Path(name).read_bytes(), encoding)
+        raise
+
+
 def _bad_row(err: DataError, skipped: list[DataError] | None) -> None:
     if skipped is None:
         raise err
     skipped.append(err)
 
 
-def _read_jsonl(name: str, text: str, skipped: list[DataError] | None = None) -> list[Record]:
-    records = []
-    for line_no, line in enumerate(io.StringIO(text, newline=""), start=1):
+def _read_jsonl(name: str, lines: Iterable[str], skipped: list[DataError] | None = None) -> Iterator[Record]:
+    for line_no, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
@@ -179,8 +213,7 @@ def _read_jsonl(name: str, text: str, skipped: list[DataError] | None = None) ->
             _bad_row(DataError(f"expected a JSON object, found {type(obj).__name__}.", file=name, row=line_no,
                                fix='write one object per line, e.g. {"text": "...", "label": "..."}.'), skipped)
             continue
-        records.append(Record(obj, name, line_no))
-    return records
+        yield Record(obj, name, line_no)
 
 
 _BOM_FIX = ("a byte order mark (U+FEFF) starts this line, typically left by concatenating files saved with "
@@ -222,19 +255,22 @@ def _read_json(name: str, text: str) -> list[Record]:
     return [Record(obj, name, index) for index, obj in enumerate(data)]
 
 
-def _read_parquet(name: str) -> list[Record]:
+def _read_parquet(name: str) -> Iterator[Record]:
     import pyarrow.parquet as pq  # imported lazily: pyarrow is heavy and parquet is rare
 
+    index = 0
     try:
-        rows = pq.read_table(name).to_pylist()
+        for batch in pq.ParquetFile(name).iter_batches(batch_size=4096):
+            for row in batch.to_pylist():
+                yield Record(row, name, index)
+                index += 1
     except Exception as exc:  # pyarrow raises several unrelated types for bad files
         raise DataError(f"cannot read parquet: {type(exc).__name__}: {exc}.", file=name,
                         fix="check that the file is a complete parquet file (re-export it).") from exc
-    return [Record(row, name, index) for index, row in enumerate(rows)]
 
 
-def _read_delimited(name: str, text: str, suffix: str, options: ReadOptions,
-                    skipped: list[DataError] | None = None) -> list[Record]:
+def _read_delimited(name: str, lines: Iterable[str], suffix: str, options: ReadOptions,
+                    skipped: list[DataError] | None = None) -> Iterator[Record]:
     delimiter = options.delimiter or ("\t" if suffix == ".tsv" else ",")
     delimiter = "\t" if delimiter in ("\\t", "tab") else delimiter  # a shell hands '\t' over literally
     if len(delimiter) != 1:
@@ -246,10 +282,8 @@ def _read_delimited(name: str, text: str, suffix: str, options: ReadOptions,
     # Real TSVs carry stray quotes that CSV quoting would treat as field delimiters and swallow lines.
     quoting = options.quoting if options.quoting != "auto" else ("none" if delimiter == "\t" else "csv")
     # strict: an unbalanced quote fails at its own line instead of silently swallowing the rows after it.
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=_QUOTING[quoting],
-                        strict=True)
+    reader = csv.reader(lines, delimiter=delimiter, quoting=_QUOTING[quoting], strict=True)
     header: list[str] | None = None
-    records = []
     while True:
         start = reader.line_num + 1  # a quoted field may span lines; report where the row begins
         try:
@@ -263,7 +297,7 @@ def _read_delimited(name: str, text: str, suffix: str, options: ReadOptions,
         if not row or (len(row) == 1 and not row[0].strip()):
             continue
         if not options.header:
-            records.append(Record({str(i): value for i, value in enumerate(row)}, name, start))
+            yield Record({str(i): value for i, value in enumerate(row)}, name, start)
         elif header is None:
             header = _check_header(name, row, start)
         elif len(row) != len(header):
@@ -272,8 +306,7 @@ def _read_delimited(name: str, text: str, suffix: str, options: ReadOptions,
                                fix="check the separator (--delimiter) and quoting (--quoting), or pass "
                                    "--header false if the file has no header line."), skipped)
         else:
-            records.append(Record(dict(zip(header, row)), name, start))
-    return records
+            yield Record(dict(zip(header, row)), name, start)
 
 
 def _check_header(name: str, header: list[str], line: int) -> list[str]:
