@@ -41,9 +41,11 @@ class ModelArguments:
 class DataArguments:
     """Where the data comes from and how rows become model inputs."""
 
-    dataset: list[str] = arg([], "Data files (.jsonl/.json/.csv/.tsv/.parquet) or hub datasets; "
-                                 "'file#N' samples N rows. Several are concatenated.")
-    val_dataset: list[str] = arg([], "Validation files/datasets (same syntax as --dataset).")
+    dataset: list[str] = arg([], "Data files (.jsonl/.json/.csv/.tsv/.parquet), dataset folders or hub datasets "
+                                 "'name[:subset][@split][#N]' (split default train, e.g. glue:sst2@validation#500, "
+                                 "data_dir@validation); 'file#N' samples N rows. Several are concatenated.")
+    val_dataset: list[str] = arg([], "Validation files/datasets (same syntax as --dataset; give hub datasets and "
+                                     "folders their split, e.g. glue:sst2@validation).")
     split_dataset_ratio: float = arg(0.0, "Hold out this fraction of --dataset for validation (stratified for "
                                           "single-label) when --val_dataset is not given.")
     columns: str | None = arg(None, "JSON map from your column names to text/text_pair/label/messages/images, "

@@ -4,7 +4,14 @@ import json
 
 import pytest
 
-from swiftcls.data.dataset import encode_labels, load_examples, parse_columns, split_validation, write_skipped
+from swiftcls.data.dataset import (
+    _split_name,
+    encode_labels,
+    load_examples,
+    parse_columns,
+    split_validation,
+    write_skipped,
+)
 from swiftcls.data.labels import LabelSpace
 from swiftcls.data.readers import ReadOptions
 from swiftcls.errors import ConfigError, DataError
@@ -151,3 +158,66 @@ def test_real_goemotions_multilabel_with_label_file(shared):
     assert space.num_labels == 28 == len(names)
     _, encoded = encode_labels(ex, space)
     assert all(sum(v) >= 1 for v in encoded) and any(sum(v) >= 2 for v in encoded)
+
+
+def split_folder(tmp_path):
+    """A dataset folder as ``datasets`` reads it: one JSONL file per split, named after the split."""
+    folder = tmp_path / "ds"
+    folder.mkdir()
+    write_jsonl(folder / "train.jsonl", [{"text": f"train {i} good thing", "label": "good" if i % 2 else "bad"}
+                                         for i in range(8)])
+    write_jsonl(folder / "validation.jsonl", [{"text": "val 0 bad thing", "label": "bad"},
+                                              {"text": "val 1 good thing", "label": "good"}])
+    return folder
+
+
+def test_dataset_folder_reads_the_split_asked_for(tmp_path):
+    folder = split_folder(tmp_path)
+    assert [ex.text for ex in load([f"{folder}@validation"])[0]] == ["val 0 bad thing", "val 1 good thing"]
+    train = load([str(folder)])[0]
+    assert [ex.text for ex in train] == [f"train {i} good thing" for i in range(8)] and train[0].file == str(folder)
+    sampled = load([f"{folder}@train#3"])[0]
+    assert len(sampled) == 3 and all(ex.text.startswith("train") for ex in sampled)
+    with pytest.raises(DataError) as err:
+        load([f"{folder}@test"])
+    assert err.value.file == f"{folder}@test" and "['train', 'validation']" in err.value.reason
+    assert f"'{folder}@<split>'" in err.value.fix
+
+
+def test_unreadable_folder_and_misplaced_split(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError) as err:
+        load([str(tmp_path / "empty")])
+    assert err.value.file == str(tmp_path / "empty") and "cannot read this folder" in err.value.reason
+    assert "train.jsonl" in err.value.fix
+    f = write_jsonl(tmp_path / "d.jsonl", [{"text": "a", "label": "x"}])
+    with pytest.raises(DataError, match="this is one file") as err:
+        load([f"{f}@validation"])
+    assert err.value.file == f and "drop '@validation'" in err.value.fix
+    with pytest.raises(ConfigError, match="name\\[:subset\\]\\[@split\\]"):
+        load(["glue:sst2@"])
+
+
+def test_split_syntax():
+    assert _split_name("glue:sst2@validation") == ("glue:sst2", "validation")
+    assert _split_name("stanfordnlp/imdb@test[:10%]") == ("stanfordnlp/imdb", "test[:10%]")
+    assert _split_name("runs@v2/train.jsonl") == ("runs@v2/train.jsonl", None)
+    assert _split_name("glue:sst2") == ("glue:sst2", None)
+
+
+def test_train_and_infer_on_folder_splits(tiny_model_dir, tmp_path):
+    from test_train import sft
+
+    from swiftcls.cli import parse
+    from swiftcls.infer import run_infer
+
+    folder = split_folder(tmp_path)
+    summary = sft(["--model", str(tiny_model_dir("qwen2")), "--dataset", str(folder), "--val_dataset",
+                   f"{folder}@validation", "--max_steps", "1", "--output_dir", str(tmp_path / "out")])
+    _, instances, _ = parse(["infer", "--adapters", summary["last_model_checkpoint"], "--dataset",
+                             f"{folder}@validation", "--result_path", str(tmp_path / "pred.jsonl")])
+    result = run_infer(*instances)
+    preds = [json.loads(line) for line in (tmp_path / "pred.jsonl").read_text().splitlines()]
+    assert [p["text"] for p in preds] == ["val 0 bad thing", "val 1 good thing"]
+    for metrics in (summary["metrics"], result["metrics"]):  # sft validated on the 2 validation rows too
+        assert sum(map(sum, metrics["confusion_matrix"])) == 2

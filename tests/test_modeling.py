@@ -1,4 +1,5 @@
-"""Pooling/head parity with transformers, pad-token safety and LoRA save/load round trips (tiny models)."""
+"""Pooling/head parity with transformers, pad-token safety, chat prompt truncation and LoRA save/load round trips
+(tiny models)."""
 
 import json
 
@@ -9,7 +10,7 @@ from swiftcls.data.dataset import Example
 from swiftcls.data.encode import Collator, PromptEncoder
 from swiftcls.data.labels import LabelSpace
 from swiftcls.infer import load_trained
-from swiftcls.model import apply_lora, load_classifier
+from swiftcls.model import apply_lora, load_classifier, load_tokenizer
 from swiftcls.modeling import classifier_logits, last_token_index
 from swiftcls.registry import spec_for_config
 from swiftcls.trainer import write_args
@@ -68,6 +69,40 @@ def test_chat_prompt_truncation_keeps_the_template_end(tiny_model_dir):
     cut = encoder.encode([Example("word " * 200)])[0]["input_ids"]
     assert len(cut) <= 40 < len(full)
     assert cut[-5:] == full[-5:]  # "<|im_end|>\n<|im_start|>assistant\n" survives
+
+
+CHAT = [{"role": "system", "content": "You judge replies."},
+        {"role": "user", "content": "first question " + "alpha " * 40 + "END1"},
+        {"role": "assistant", "content": "answer " + "beta " * 40 + "END2"},
+        {"role": "user", "content": "second question " + "gamma " * 40 + "END3"}]
+
+
+@pytest.mark.parametrize("family", ["qwen2", "qwen3"])
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_multi_turn_truncation_keeps_roles_system_and_generation_prompt(tiny_model_dir, family, side):
+    spec = spec_for_config(family)
+    tokenizer = load_tokenizer(str(tiny_model_dir("qwen2")), spec)
+    row = [Example(None, messages=CHAT)]
+    kwargs = dict(tokenize=False, **spec.chat_template_kwargs)
+    generation = (tokenizer.apply_chat_template(CHAT, add_generation_prompt=True, **kwargs)
+                  [len(tokenizer.apply_chat_template(CHAT, **kwargs)):])
+    full = tokenizer(tokenizer.apply_chat_template(CHAT, add_generation_prompt=True, **kwargs),
+                     add_special_tokens=False)["input_ids"]
+    assert PromptEncoder(tokenizer, spec, len(full)).encode(row)[0]["input_ids"] == full  # fits: untouched
+    for max_length in (len(full) - 8, 100, 60, 12):
+        ids = PromptEncoder(tokenizer, spec, max_length, truncation_side=side).encode(row)[0]["input_ids"]
+        text = tokenizer.decode(ids)
+        assert len(ids) <= max_length and text.endswith("<|im_end|>\n" + generation)
+        if max_length == 12:
+            continue  # the bare template does not fit: hard cut, only the end is promised
+        assert text.startswith("<|im_start|>system\nYou judge replies.<|im_end|>\n")
+        if side == "right":
+            assert "<|im_start|>user\nfirst question alpha" in text and "END3" not in text
+        else:
+            assert "gamma END3<|im_end|>" in text and "first question" not in text
+    text = tokenizer.decode(PromptEncoder(tokenizer, spec, len(full) - 8, truncation_side=side).encode(row)[0]
+                            ["input_ids"])
+    assert text.count("<|im_start|>user\n") == 2 and "<|im_start|>assistant\nanswer beta" in text
 
 
 @pytest.mark.parametrize("family", ["qwen2", "bert"])

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from swiftcls.data.readers import SUPPORTED_SUFFIXES, ReadOptions, Record, read_hf_dataset, read_records
+from swiftcls.data.hub import read_hf_dataset
+from swiftcls.data.readers import SUPPORTED_SUFFIXES, ReadOptions, Record, read_records
 from swiftcls.errors import DataError
 
 TSV_NO_HEADER = ReadOptions(delimiter="\t", header=False)
@@ -185,7 +186,7 @@ def test_read_hf_dataset_returns_indexed_records(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(datasets, "load_dataset", fake_load)
     records = read_hf_dataset("glue", split="validation", subset="sst2")
     assert calls == [("glue", "sst2", "validation")]
-    assert records[1] == Record({"sentence": "b", "label": 1}, "glue/sst2", 1)
+    assert records[1] == Record({"sentence": "b", "label": 1}, "glue/sst2@validation", 1)
 
 
 # --- errors ------------------------------------------------------------------------------------------

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, DataError
+from .hub import read_hf_dataset
 from .labels import SINGLE, LabelSpace, parse_label
-from .readers import SUPPORTED_SUFFIXES, ReadOptions, Record, iter_records, read_hf_dataset
+from .readers import SUPPORTED_SUFFIXES, ReadOptions, Record, iter_records
 
 logger = logging.getLogger(__name__)
 
@@ -124,13 +125,34 @@ def _split_spec(spec: str) -> tuple[str, int | None]:
     return spec, None
 
 
-def read_dataset(spec: str, options: ReadOptions, skipped: list[DataError] | None = None) -> Iterable[Record]:
-    """Records of one ``--dataset`` value: a local file (streamed), or a hub dataset name (``name[:subset]``)."""
+def _split_name(spec: str) -> tuple[str, str | None]:
+    """``glue:sst2@validation`` -> (``glue:sst2``, ``validation``). A data file (or any existing path) keeps its
+    '@': e.g. ``runs@v2/train.jsonl``."""
     path = Path(spec).expanduser()
+    if "@" not in spec or path.suffix.lower() in SUPPORTED_SUFFIXES or path.exists():
+        return spec, None
+    name, _, split = spec.rpartition("@")
+    if not name or not split:
+        raise ConfigError(f"dataset '{spec}': write it as name[:subset][@split][#count], e.g. "
+                          "glue:sst2@validation#500.")
+    return name, split
+
+
+def read_dataset(spec: str, options: ReadOptions, skipped: list[DataError] | None = None) -> Iterable[Record]:
+    """Records of one ``--dataset`` value without its ``#count``: a local file (streamed), a dataset folder
+    (``folder[@split]``, read by ``datasets``) or a hub dataset (``name[:subset][@split]``); the split defaults
+    to ``train``."""
+    name, split = _split_name(spec)
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return read_hf_dataset(str(path), split=split or "train")
     if path.suffix.lower() in SUPPORTED_SUFFIXES or path.exists():
+        if split is not None:
+            raise DataError(f"'@{split}' picks a split of a dataset folder or hub dataset, but this is one file.",
+                            file=name, fix=f"drop '@{split}' and pass the file that holds that split.")
         return iter_records(str(path), options, skipped)
-    name, _, subset = spec.partition(":")
-    return read_hf_dataset(name, split="train", subset=subset or None)
+    hub, _, subset = name.partition(":")
+    return read_hf_dataset(hub, split=split or "train", subset=subset or None)
 
 
 def iter_examples(specs: list[str], options: ReadOptions, columns: dict[str, str], require_label: bool = True,

@@ -10,6 +10,7 @@ from tqdm.auto import tqdm
 from ..errors import ConfigError, DataError
 from ..registry import ModelSpec
 from .dataset import Example
+from .truncate import ChatTruncator
 
 _CHUNK = 1024
 
@@ -41,7 +42,9 @@ class PromptEncoder:
 
     Decoders: the text (and pair, joined by a newline) becomes one user turn of the chat template with
     the generation prompt appended, so the pooled last token is where the model would start answering;
-    without a template the raw text is used. Encoders: ``tokenizer(text, text_pair)``.
+    SWIFT ``messages`` rows keep all their turns. Over-long chat prompts are cut inside the messages, never in
+    the template's end (:class:`~swiftcls.data.truncate.ChatTruncator`). Without a template the raw text is used.
+    Encoders: ``tokenizer(text, text_pair)``.
 
     Multimodal specs: rows with images get the same prompt with vision placeholders at their ``<image>`` tags,
     each expanded to the image's token count (see swiftcls/vl.py); the row keeps the image paths and the
@@ -73,30 +76,34 @@ class PromptEncoder:
             return "\n".join(m["content"] for m in ex.messages)
         return ex.text if ex.text_pair is None else f"{ex.text}\n{ex.text_pair}"
 
-    def render(self, ex: Example, content: str | None = None, messages: list[dict] | None = None) -> str:
-        """The prompt string for a decoder with a chat template."""
-        if messages is not None:
-            messages = [dict(m) for m in messages]
-        elif ex.messages is not None and content is None:
+    def chat_messages(self, ex: Example, content: str | None = None) -> list[dict]:
+        """The turns of ``ex`` (or ``content`` as one user turn) with ``--system`` first unless it has one.
+
+        Plain text and text+pair rows are one user turn; SWIFT ``messages`` rows keep all their turns.
+        """
+        if ex.messages is not None and content is None:
             messages = [dict(m) for m in ex.messages]
         else:
             messages = [{"role": "user", "content": content if content is not None else self._content(ex)}]
         if self.system and messages[0]["role"] != "system":
             messages.insert(0, {"role": "system", "content": self.system})
+        return messages
+
+    def render(self, ex: Example, content: str | None = None, messages: list[dict] | None = None) -> str:
+        """The prompt string for a decoder with a chat template."""
+        if messages is None:
+            messages = self.chat_messages(ex, content)
+        elif self.system and messages[0]["role"] != "system":
+            messages = [{"role": "system", "content": self.system}, *messages]
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
                                                   **self.spec.chat_template_kwargs)
 
-    def _shorten(self, ex: Example, ids: list[int]) -> list[int]:
-        """Cut an over-long chat prompt inside the user text, keeping the template around it intact."""
-        content_ids = self.tokenizer(self._content(ex), add_special_tokens=False)["input_ids"]
-        for _ in range(3):
-            keep = max(1, len(content_ids) - (len(ids) - self.max_length))
-            content_ids = content_ids[-keep:] if self.truncation_side == "left" else content_ids[:keep]
-            text = self.tokenizer.decode(content_ids)
-            ids = self.tokenizer(self.render(ex, text), add_special_tokens=False)["input_ids"]
-            if len(ids) <= self.max_length:
-                return ids
-        return ids[-self.max_length:] if self.truncation_side == "left" else ids[:self.max_length]
+    def _shorten(self, ex: Example) -> list[int]:
+        """Cut an over-long chat prompt inside its messages (see :class:`ChatTruncator`): every kept turn keeps
+        its role, a system message survives, and the template's end and generation prompt stay intact."""
+        truncator = ChatTruncator(self.tokenizer, lambda messages: self.render(ex, messages=messages),
+                                  self.max_length, self.truncation_side)
+        return truncator(self.chat_messages(ex))
 
     def _image_prompt_ids(self, ex: Example, content: str | None, counts: list[int]) -> list[int]:
         """Prompt ids of an image row with each vision placeholder expanded to its image's token count."""
@@ -186,7 +193,7 @@ class PromptEncoder:
                 else:
                     row = {k: batch[k][i] for k in ("input_ids", "token_type_ids") if k in batch}
                     if self.chat and len(row["input_ids"]) > self.max_length:
-                        row["input_ids"] = self._shorten(ex, row["input_ids"])
+                        row["input_ids"] = self._shorten(ex)
                 kept.append(start + i)
                 out.append(row)
             bar.update(len(chunk))

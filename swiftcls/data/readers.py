@@ -1,4 +1,4 @@
-"""Read labelled rows from local files (JSONL, JSON, CSV, TSV, parquet) or a Hugging Face dataset.
+"""Read labelled rows from local files (JSONL, JSON, CSV, TSV, parquet); hub datasets: see hub.py.
 
 Readers return plain :class:`Record` objects and never guess at column meaning; mapping columns to
 text/label is the caller's job. Every problem is raised as a :class:`~swiftcls.errors.DataError` that
@@ -108,35 +108,6 @@ def iter_records(path: str | os.PathLike[str], options: ReadOptions | None = Non
         yield from _read_jsonl(name, _lines(name, options.encoding), skipped)
     else:
         yield from _read_delimited(name, _lines(name, options.encoding), suffix, options, skipped)
-
-
-def read_hf_dataset(name: str, split: str = "train", subset: str | None = None) -> list[Record]:
-    """Read one split of a Hugging Face hub dataset with ``datasets.load_dataset``.
-
-    Args:
-        name: Hub dataset name, e.g. "glue".
-        split: Split to read.
-        subset: Configuration name, e.g. "sst2".
-
-    Returns:
-        The rows, with ``row`` the 0-based index in the split.
-
-    Raises:
-        DataError: Loading failed (hub unreachable, unknown name/split) or the split is empty.
-    """
-    label = name if subset is None else f"{name}/{subset}"
-    try:
-        import datasets  # imported lazily: it is slow and only needed for hub data
-
-        rows = datasets.load_dataset(name, subset, split=split).to_list()
-    except Exception as exc:  # hub, network and config errors share no base class
-        raise DataError(f"cannot load split '{split}': {type(exc).__name__}: {exc}.", file=label,
-                        fix="the Hugging Face hub must be reachable (or the dataset cached) and the "
-                            "name/subset/split must exist; otherwise pass a local file "
-                            f"({', '.join(SUPPORTED_SUFFIXES)}).") from exc
-    if not rows:
-        raise DataError(f"no rows in split '{split}'.", file=label, fix="pick a non-empty split.")
-    return [Record(row, label, i) for i, row in enumerate(rows)]
 
 
 _UTF16_32_BOMS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"), (codecs.BOM_UTF16_LE, "UTF-16"),
