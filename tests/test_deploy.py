@@ -22,6 +22,7 @@ from test_vllm import write_images
 
 from swiftcls.api import Classifier
 from swiftcls.arguments import DeployArguments, ModelArguments
+from swiftcls.batching import QueueFull
 from swiftcls.cli import build_parser, main, parse
 from swiftcls.deploy import build_server
 from swiftcls.errors import ConfigError
@@ -206,7 +207,12 @@ def test_keep_alive_many_requests_and_errors_on_one_connection(trained, serve):
         np.testing.assert_allclose([d["probs"] for d in out["data"]], [d["probs"] for d in expected], atol=1e-5)
     assert "takes POST" in answers[4][1]["error"]["message"]
     assert server.httpd.connections == before + 1  # the server accepted exactly one connection for all 84
+    server.httpd.close()  # stopping the server ends the idle connection now, not after --keep_alive_timeout
+    conn.sock.settimeout(5)
+    assert conn.sock.recv(1) == b""
     conn.close()
+    with pytest.raises(QueueFull, match="shutting down"):  # and no request can wait forever on a stopped batcher
+        server.httpd.RequestHandlerClass.service.batcher.submit([{}])
 
 
 def _exchange(port, data, timeout=30):
