@@ -202,6 +202,9 @@ class DeployArguments:
     max_text_length: int = arg(32768, "Longest input text in characters (longer: 422). Texts within it are "
                                       "still cut to the training --max_length tokens, as in training.")
     max_queue: int = arg(256, "Most requests waiting for the model; beyond it the server answers 503.")
+    keep_alive_timeout: float = arg(15.0, "Seconds a connection may stay silent (idle between keep-alive requests, "
+                                          "or stalled while sending one) before the server closes it. Behind a "
+                                          "load balancer, set it above the balancer's idle timeout.")
     image_dir: str | None = arg(None, "Folder that image paths in requests must lie inside (VL models). Without "
                                       "it only inline data: URLs are accepted.")
     allow_remote_images: bool = arg(False, "Let requests name http(s) image URLs, which the server then fetches "

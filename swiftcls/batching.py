@@ -40,6 +40,7 @@ class MicroBatcher:
                  max_queue: int = 256):
         self.run, self.max_batch_size, self.max_wait_s = run, max(1, max_batch_size), max(0.0, max_wait_s)
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, max_queue))
+        self._lock, self._closed = threading.Lock(), False  # no job may enter the queue behind close()'s marker
         self.stats = {"requests": 0, "rows": 0, "batches": 0, "rejected": 0}
         self._thread = threading.Thread(target=self._loop, name="swiftcls-batcher", daemon=True)
         self._thread.start()
@@ -47,19 +48,26 @@ class MicroBatcher:
     def submit(self, rows: list) -> np.ndarray:
         """Run ``rows`` in the next batch and wait for their results (blocks the calling thread)."""
         job = _Job(rows)
-        try:
-            self._queue.put_nowait(job)
-        except queue.Full:
-            self.stats["rejected"] += 1
-            raise QueueFull(f"{self._queue.maxsize} requests are already waiting") from None
+        with self._lock:
+            refused = "the server is shutting down" if self._closed else None
+            if not refused:
+                try:
+                    self._queue.put_nowait(job)
+                except queue.Full:
+                    refused = f"{self._queue.maxsize} requests are already waiting"
+            if refused:
+                self.stats["rejected"] += 1
+                raise QueueFull(refused)
         job.done.wait()
         if job.error is not None:
             raise job.error
         return job.result
 
     def close(self) -> None:
-        """Stop the worker after the requests already queued."""
-        self._queue.put(None)
+        """Stop the worker after the requests already queued; later :meth:`submit` calls raise :class:`QueueFull`."""
+        with self._lock:
+            self._closed = True
+            self._queue.put(None)  # may wait for room; the worker frees it without the lock
         self._thread.join(timeout=30)
 
     def _loop(self) -> None:

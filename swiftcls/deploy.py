@@ -3,14 +3,13 @@
 Standard library only (``ThreadingHTTPServer``): each connection gets a thread that validates and tokenizes its
 request, then waits on the :class:`~swiftcls.batching.MicroBatcher`, whose single worker thread runs the model
 on batches of concurrent requests. Limits (request bytes, inputs, text length, queue) answer 413/422/503
-before any model work; ``--api_key`` guards everything but ``/health``. See docs/serving.md ("Server").
+before any model work; ``--api_key`` guards everything but ``/health``. The HTTP/1.1 side (routes, keep-alive
+connections, idle timeout) is :mod:`swiftcls.serve_http`. See docs/serving.md ("Server").
 """
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
-import json
 import logging
 import os
 import shutil
@@ -18,7 +17,6 @@ import tempfile
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -27,12 +25,10 @@ from .arguments import DeployArguments, ModelArguments
 from .batching import MicroBatcher, QueueFull
 from .errors import ConfigError, SwiftClsError
 from .metrics import logits_to_probs
+from .serve_http import ClassifyHandler, ClassifyServer
 from .serve_inputs import ImageFetcher, RequestError, parse_request
 
 logger = logging.getLogger(__name__)
-_ERROR_TYPES = {400: "BadRequestError", 401: "AuthenticationError", 403: "PermissionDeniedError",
-                404: "NotFoundError", 411: "BadRequestError", 413: "RequestTooLargeError",
-                422: "UnprocessableEntityError", 500: "InternalServerError", 503: "ServiceUnavailableError"}
 
 
 class ClassifyService:
@@ -92,92 +88,6 @@ class ClassifyService:
                                             "max_model_len": self.clf.encoder.max_length}]}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server_version = "swiftcls"
-    timeout = 60  # seconds a client may take to send its request (slow clients cannot hold threads forever)
-    service: ClassifyService
-    api_key: str | None
-
-    def log_message(self, fmt, *args):  # the default writes every request to stderr
-        logger.debug("%s " + fmt, self.address_string(), *args)
-
-    def _send(self, status: int, payload) -> None:
-        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        if status == 503:
-            self.send_header("Retry-After", "1")
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _error(self, status: int, message: str, param: str | None = None) -> None:
-        self._send(status, {"error": {"message": message, "type": _ERROR_TYPES.get(status, "Error"),
-                                      "param": param, "code": status}})
-
-    def _authorized(self) -> bool:
-        if not self.api_key:
-            return True
-        given = self.headers.get("Authorization", "")
-        if hmac.compare_digest(given.encode(), f"Bearer {self.api_key}".encode()):
-            return True
-        self._error(401, "missing or wrong API key: send 'Authorization: Bearer <key>'.")
-        return False
-
-    def do_GET(self):  # noqa: N802 - http.server's naming
-        path = self.path.split("?", 1)[0]
-        if path == "/health":
-            self._send(200, {"status": "ok", **self.service.batcher.stats})
-        elif path == "/v1/models":
-            if self._authorized():
-                self._send(200, self.service.models())
-        else:
-            self._error(404, f"no route GET {path}; see /health, /v1/models, POST /classify.")
-
-    def do_POST(self):  # noqa: N802
-        path = self.path.split("?", 1)[0]
-        if path not in ("/classify", "/v1/classify"):
-            return self._error(404, f"no route POST {path}; use /classify.")
-        if not self._authorized():
-            return None
-        length = self.headers.get("Content-Length")
-        if length is None or not length.isdigit():
-            return self._error(411, "send the body with a Content-Length header (chunked bodies are not accepted).")
-        limit = self.service.args.max_request_bytes
-        if int(length) > limit:
-            # Drain (not keep) a modest overshoot so the client can read the 413 before the socket closes.
-            left = min(int(length), 4 * limit)
-            while left > 0 and self.rfile.read(min(left, 1 << 16)):
-                left -= 1 << 16
-            return self._error(413, f"request body of {length} bytes is larger than the server's "
-                                    f"--max_request_bytes {limit}.")
-        try:
-            body = json.loads(self.rfile.read(int(length)) or b"null")
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:  # RecursionError: nested too deep
-            return self._error(422, f"the body is not valid JSON ({type(err).__name__}: {err}).")
-        try:
-            self._send(200, self.service.classify(body))
-        except RequestError as err:
-            self._error(err.status, err.message, err.param)
-        except Exception as err:  # noqa: BLE001 - one bad batch must not kill the server
-            logger.exception("classify failed")
-            self._error(500, f"internal error: {type(err).__name__}: {err}")
-        return None
-
-
-class ClassifyServer(ThreadingHTTPServer):
-    """``ThreadingHTTPServer`` with a deeper listen backlog (many clients connect at once) and daemon threads."""
-
-    daemon_threads = True
-    request_queue_size = 256
-
-    def close(self) -> None:
-        """Stop serving, close the socket and the batcher."""
-        self.shutdown()
-        self.server_close()
-        self.RequestHandlerClass.service.batcher.close()
-
-
 def build_server(model_args: ModelArguments, args: DeployArguments, classifier=None) -> ClassifyServer:
     """Load the model (unless ``classifier`` is given) and bind the server; call ``serve_forever()`` to run it."""
     from .api import Classifier
@@ -187,6 +97,8 @@ def build_server(model_args: ModelArguments, args: DeployArguments, classifier=N
     for name in ("max_batch_size", "max_inputs", "max_request_bytes", "max_text_length", "max_queue"):
         if getattr(args, name) < 1:
             raise ConfigError(f"--{name} must be at least 1, got {getattr(args, name)}.")
+    if not args.keep_alive_timeout > 0:
+        raise ConfigError(f"--keep_alive_timeout must be more than 0 seconds, got {args.keep_alive_timeout}.")
     if args.image_dir and not Path(args.image_dir).is_dir():
         raise ConfigError(f"--image_dir {args.image_dir} is not a folder.")
     clf = classifier or Classifier.from_args(model_args, args.adapters, args.device)
@@ -195,7 +107,8 @@ def build_server(model_args: ModelArguments, args: DeployArguments, classifier=N
     source = (args.adapters or model_args.model).rstrip("/")
     name = args.served_model_name or Path(source).name
     api_key = args.api_key or os.environ.get("SWIFTCLS_API_KEY") or None
-    handler = type("Handler", (_Handler,), {"service": ClassifyService(clf, args, name), "api_key": api_key})
+    handler = type("Handler", (ClassifyHandler,), {"service": ClassifyService(clf, args, name), "api_key": api_key,
+                                                   "timeout": args.keep_alive_timeout})
     try:
         server = ClassifyServer((args.host, args.port), handler)
     except OSError as err:
@@ -221,5 +134,4 @@ def run_deploy(model_args: ModelArguments, args: DeployArguments) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
-        server.RequestHandlerClass.service.batcher.close()
+        server.close()

@@ -6,8 +6,10 @@ full fine-tuning (exported, served from the export) and a Qwen2-VL image classif
 
 import base64
 import http.client
+import io
 import json
 import random
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +22,7 @@ from test_vllm import write_images
 
 from swiftcls.api import Classifier
 from swiftcls.arguments import DeployArguments, ModelArguments
+from swiftcls.batching import QueueFull
 from swiftcls.cli import build_parser, main, parse
 from swiftcls.deploy import build_server
 from swiftcls.errors import ConfigError
@@ -73,13 +76,19 @@ class Server:
         self.port = self.httpd.server_address[1]
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
-    def request(self, method, path, body=None, headers=None, raw=None):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+    def connect(self):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+
+    def request(self, method, path, body=None, headers=None, raw=None, conn=None):
+        """``(status, parsed JSON)``; on ``conn`` when given (kept open), else on a new connection."""
+        own = conn is None
+        conn = conn or self.connect()
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         conn.request(method, path, body=data, headers={"Content-Type": "application/json", **(headers or {})})
         resp = conn.getresponse()
         payload = json.loads(resp.read() or b"null")
-        conn.close()
+        if own:
+            conn.close()
         return resp.status, payload
 
     def classify(self, body, **kw):
@@ -176,6 +185,127 @@ def test_api_key_and_limits(trained, serve):
         client.classify(f"http://127.0.0.1:{server.port}", ["good thing"])
 
 
+def test_keep_alive_many_requests_and_errors_on_one_connection(trained, serve):
+    model_args, kw = trained("single")
+    server = serve(model_args, **kw, api_key="k", max_request_bytes=4000)
+    auth = {"Authorization": "Bearer k"}
+    expected = server.classify({"input": TEXTS}, headers=auth)[1]["data"]
+    before, conn, sock = server.httpd.connections, server.connect(), None
+    answers = []
+    for i in range(12):  # good requests, each error path that keeps the connection, and good ones again
+        answers.append(server.classify({"input": TEXTS}, headers=auth, conn=conn))
+        sock = sock or conn.sock
+        answers.append(server.classify({"input": TEXTS[i % 4]}, conn=conn))  # 401: the body is still read
+        answers.append(server.request("POST", "/classify", raw=b"{not json", headers=auth, conn=conn))  # 422
+        answers.append(server.classify({"input": ["a"] * 100}, headers=auth, conn=conn))  # 422: max_inputs
+        answers.append(server.request("GET", "/classify", headers=auth, conn=conn))  # 405
+        answers.append(server.request("PUT", "/nowhere", {"x": 1}, headers=auth, conn=conn))  # 404 with a body
+        answers.append(server.request("GET", "/health", conn=conn))
+        assert conn.sock is sock  # http.client reconnects (a new socket) when the server closes
+    assert [status for status, _ in answers] == [200, 401, 422, 422, 405, 404, 200] * 12
+    for _, out in answers[::7]:
+        np.testing.assert_allclose([d["probs"] for d in out["data"]], [d["probs"] for d in expected], atol=1e-5)
+    assert "takes POST" in answers[4][1]["error"]["message"]
+    assert server.httpd.connections == before + 1  # the server accepted exactly one connection for all 84
+    server.httpd.close()  # stopping the server ends the idle connection now, not after --keep_alive_timeout
+    conn.sock.settimeout(5)
+    assert conn.sock.recv(1) == b""
+    conn.close()
+    with pytest.raises(QueueFull, match="shutting down"):  # and no request can wait forever on a stopped batcher
+        server.httpd.RequestHandlerClass.service.batcher.submit([{}])
+
+
+def _exchange(port, data, timeout=30):
+    """Send raw bytes, read until the server closes the connection; ``[(status, headers, body)]`` in order.
+
+    Fails (socket timeout) instead of hanging when the server keeps the connection open.
+    """
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        received = b""
+        try:
+            while chunk := sock.recv(1 << 16):
+                received += chunk
+        except ConnectionResetError:  # closing with an unread request body in the kernel buffer sends RST
+            pass
+    stream, out = _Unclosable(received), []
+    while stream.tell() < len(received):
+        resp = http.client.HTTPResponse(_Replay(stream))
+        resp.begin()
+        out.append((resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()))
+    return out
+
+
+class _Unclosable(io.BytesIO):
+    def close(self):  # HTTPResponse closes its stream after each body; more responses follow in it
+        pass
+
+
+class _Replay:
+    def __init__(self, stream):
+        self.stream = stream
+
+    def makefile(self, *args, **kwargs):
+        return self.stream
+
+
+def _post(body, version="1.1", **headers):
+    headers = {"Content-Length": len(body), **{k.replace("_", "-"): v for k, v in headers.items()}}
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    return f"POST /classify HTTP/{version}\r\nHost: x\r\n{head}\r\n".encode() + body
+
+
+def test_pipelined_requests_connection_close_and_http10(trained, serve):
+    model_args, kw = trained("single")
+    server = serve(model_args, **kw)
+    good = json.dumps({"input": TEXTS[0]}).encode()
+    # Two requests in one packet, the first refused: its body must be consumed exactly. The last asks to close.
+    out = _exchange(server.port, _post(b"[1,2") + _post(b'{"input": [7]}') + _post(good, Connection="close"))
+    assert [status for status, _, _ in out] == [422, 422, 200]
+    assert out[-1][1]["connection"] == "close" and "connection" not in out[0][1]
+    assert all(int(h["content-length"]) == len(body) for _, h, body in out)
+    expected = server.classify({"input": TEXTS[0]})[1]["data"][0]["probs"]
+    np.testing.assert_allclose(json.loads(out[-1][2])["data"][0]["probs"], expected, atol=1e-5)
+    # HTTP/1.0 clients: answered, then the connection is closed (a second pipelined request is not read).
+    out = _exchange(server.port, _post(good, "1.0") + _post(good, "1.0"))
+    assert [status for status, _, _ in out] == [200] and out[0][1]["connection"] == "close"
+    np.testing.assert_allclose(json.loads(out[0][2])["data"][0]["probs"], expected, atol=1e-5)
+    # HTTP/1.0 with `Connection: keep-alive` stays open, and the server says so.
+    out = _exchange(server.port, _post(good, "1.0", Connection="keep-alive") + _post(good, "1.0"))
+    assert [(s, h["connection"]) for s, h, _ in out] == [(200, "keep-alive"), (200, "close")]
+
+
+def test_oversized_body_is_refused_unread_and_the_connection_closed(trained, serve):
+    model_args, kw = trained("single")
+    server = serve(model_args, **kw, max_request_bytes=1000)
+    start = time.perf_counter()
+    # Announces 1 GB, sends 5 KB: the server must answer from the header alone and not wait for the rest.
+    out = _exchange(server.port, _post(b"x" * 5000, Content_Length=10**9), timeout=10)
+    assert [(s, h["connection"]) for s, h, _ in out] == [(413, "close")]
+    assert "--max_request_bytes 1000" in json.loads(out[0][2])["error"]["message"]
+    # `Expect: 100-continue` (curl, for large bodies): 413 at once, no "100 Continue" invitation to send it.
+    out = _exchange(server.port, _post(b"", Content_Length=10**9, Expect="100-continue"), timeout=10)
+    assert [(s, h["connection"]) for s, h, _ in out] == [(413, "close")]
+    for head, status in (({"Transfer_Encoding": "chunked"}, 411), ({"Content_Length": "1e3"}, 400)):
+        out = _exchange(server.port, _post(b"5\r\nhello\r\n0\r\n\r\n", **head), timeout=10)
+        assert [(s, h["connection"]) for s, h, _ in out] == [(status, "close")]
+    assert time.perf_counter() - start < 10
+    assert server.request("GET", "/health")[0] == 200  # and the server is fine
+
+
+def test_idle_connections_are_closed_after_keep_alive_timeout(trained, serve):
+    model_args, kw = trained("single")
+    server = serve(model_args, **kw, keep_alive_timeout=0.5)
+    start = time.perf_counter()  # the server answers, then hangs up on the silent client
+    assert [s for s, _, _ in _exchange(server.port, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")] == [200]
+    assert 0.4 < time.perf_counter() - start < 10
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:  # stalls inside a request too
+        sock.sendall(_post(b"{", Content_Length=50))
+        assert sock.recv(1 << 16) == b""
+    with pytest.raises(ConfigError, match="keep_alive_timeout"):
+        build_server(model_args, DeployArguments(port=0, keep_alive_timeout=0, **kw))
+
+
 def _example_client():
     import importlib.util
 
@@ -236,15 +366,20 @@ def test_vl_images_inline_paths_traversal_and_remote(trained, serve, tmp_path):
     assert status == 422 and "cannot read image" in err["error"]["message"]
 
 
-@pytest.mark.parametrize("clients, requests", [(64, 2000), pytest.param(128, 10000, marks=pytest.mark.slow)])
-def test_load_concurrent_clients_no_errors_bounded_memory(trained, serve, clients, requests):
+@pytest.mark.parametrize("clients, requests, keep_alive", [(64, 2000, False), (64, 2000, True),
+                                                             pytest.param(128, 10000, False, marks=pytest.mark.slow)])
+def test_load_concurrent_clients_no_errors_bounded_memory(trained, serve, clients, requests, keep_alive):
     model_args, kw = trained("single")
     server = serve(model_args, **kw)
     texts = [" ".join(random.Random(i).sample(["alpha", "beta", "good", "bad", "thing", "kappa"], 4))
              for i in range(50)]
+    local, conns = threading.local(), []  # keep_alive: one persistent connection per client thread
 
     def one(i):
-        status, out = server.classify({"input": texts[i % len(texts)]})
+        if keep_alive and not hasattr(local, "conn"):
+            local.conn = server.connect()
+            conns.append(local.conn)
+        status, out = server.classify({"input": texts[i % len(texts)]}, conn=getattr(local, "conn", None))
         return status == 200 and len(out["data"]) == 1
 
     def rss_mb():
@@ -260,7 +395,12 @@ def test_load_concurrent_clients_no_errors_bounded_memory(trained, serve, client
     assert stats["requests"] == requests + 256 and stats["rejected"] == 0
     assert stats["batches"] < stats["requests"]  # concurrent requests really were batched together
     assert after - before < 100, (before, after)
-    print(f"load: {requests} requests, {clients} clients, {elapsed:.1f}s, {requests / elapsed:.0f} req/s, "
+    # Keep-alive: each client thread reused its one connection; otherwise one connection per request (+1: /health).
+    assert server.httpd.connections == (len(conns) + 1 if keep_alive else requests + 256 + 1)
+    for conn in conns:
+        conn.close()
+    print(f"load: {requests} requests, {clients} clients, keep-alive {keep_alive}, {server.httpd.connections} "
+          f"connections, {elapsed:.1f}s, {requests / elapsed:.0f} req/s, "
           f"mean batch {stats['rows'] / stats['batches']:.1f}, RSS {before:.0f} -> {after:.0f} MB")
 
 
