@@ -196,6 +196,8 @@ class DeployArguments:
     device: str | None = arg(None, "cpu, cuda, cuda:1, ... (default: cuda when available).")
     threshold: float | None = arg(None, "Multi-label probability threshold (default: the one used in training).")
     max_batch_size: int = arg(32, "Most inputs per forward pass; concurrent requests are batched up to this.")
+    padding_free: bool = arg(True, "Pack each batch's inputs without pad tokens where supported (text decoders, "
+                                   "as in infer --padding_free); false pads them.")
     max_wait_ms: float = arg(5.0, "How long the batcher waits for more requests before running a partial batch.")
     max_inputs: int = arg(64, "Most inputs in one request (more: 422).")
     max_request_bytes: int = arg(1 << 20, "Largest request body in bytes (larger: 413).")

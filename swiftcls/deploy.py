@@ -101,7 +101,7 @@ def build_server(model_args: ModelArguments, args: DeployArguments, classifier=N
         raise ConfigError(f"--keep_alive_timeout must be more than 0 seconds, got {args.keep_alive_timeout}.")
     if args.image_dir and not Path(args.image_dir).is_dir():
         raise ConfigError(f"--image_dir {args.image_dir} is not a folder.")
-    clf = classifier or Classifier.from_args(model_args, args.adapters, args.device)
+    clf = classifier or Classifier.from_args(model_args, args.adapters, args.device, args.padding_free)
     if args.threshold is not None:
         clf.threshold = args.threshold
     source = (args.adapters or model_args.model).rstrip("/")

@@ -27,6 +27,7 @@ from swiftcls.cli import build_parser, main, parse
 from swiftcls.deploy import build_server
 from swiftcls.errors import ConfigError
 from swiftcls.export import run_export
+from swiftcls.packing import PackingCollator
 
 TEXTS = ["alpha beta good thing", "gamma delta bad thing", "omega red blue", "kappa"]
 
@@ -137,6 +138,12 @@ def test_health_models_and_vllm_response_shape(trained, serve):
     assert status == 200 and len(one["data"]) == 1
     np.testing.assert_allclose(one["data"][0]["probs"], out["data"][0]["probs"], atol=1e-5)
     assert server.classify({"model": "other", "input": "x"})[0] == 404
+    # Batches are packed without pad tokens by default (tiny Qwen2); --padding_free false pads, same scores.
+    padded = serve(model_args, **kw, served_model_name="tiny", padding_free=False)
+    assert isinstance(server.clf.collator, PackingCollator) and not isinstance(padded.clf.collator, PackingCollator)
+    status, same = padded.classify({"model": "tiny", "input": TEXTS})
+    assert status == 200
+    np.testing.assert_allclose([d["probs"] for d in same["data"]], [d["probs"] for d in out["data"]], atol=1e-5)
 
 
 def _ex(text):
