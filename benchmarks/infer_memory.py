@@ -10,7 +10,7 @@ the child's peak RSS and rows/s for two ways of reading the input:
 
 Example (CPU)::
 
-    python benchmarks/infer_memory.py --rows 20000 80000 320000
+    OMP_NUM_THREADS=1 python benchmarks/infer_memory.py --rows 5000 40000 --extra_bytes 16384
 """
 
 from __future__ import annotations
@@ -52,8 +52,11 @@ def child(mode: str, model: str, data: str, batch_size: int) -> dict:
 def main(argv=None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shape", default="tiny", choices=C.SHAPES)
-    parser.add_argument("--rows", type=int, nargs="+", default=[20_000, 80_000, 320_000])
+    parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 40_000])
     parser.add_argument("--batch_size", type=int, default=64)
+    parser.add_argument("--extra_bytes", type=int, default=0,
+                        help="give each row a 'meta' field of this many characters (ids, source text, ... that "
+                             "infer copies to its output); makes the file large without more model work")
     parser.add_argument("--json", default=None, help="also write the results here")
     parser.add_argument("--child", nargs=3, metavar=("MODE", "MODEL", "DATA"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -70,8 +73,9 @@ def main(argv=None) -> list[dict]:
         for n in args.rows:
             data = os.path.join(tmp, f"rows_{n}.jsonl")
             with open(data, "w", encoding="utf-8") as f:
-                for text in itertools.islice(itertools.cycle(sentences), n):
-                    f.write(json.dumps({"text": text}) + "\n")
+                for i, text in enumerate(itertools.islice(itertools.cycle(sentences), n)):
+                    meta = {"meta": f"{i:08d}" * (args.extra_bytes // 8)} if args.extra_bytes else {}
+                    f.write(json.dumps({"text": text, **meta}) + "\n")
             for mode in ("stream", "whole"):
                 out = subprocess.run([sys.executable, __file__, "--child", mode, model_dir, data, "--batch_size",
                                       str(args.batch_size)], check=True, capture_output=True, text=True,
