@@ -347,6 +347,20 @@ def test_over_long_image_rows_lose_text_never_image_tokens(tiny_vl_dir, images):
     with pytest.raises(DataError, match="image tokens cannot be truncated") as err:
         PromptEncoder(tokenizer, spec, max_length=16).encode(example)
     assert err.value.row == 1 and err.value.field == "images"
+    # A multi-turn row keeps its turns and roles when its text is cut (the image tags stay in their turns).
+    turns = [{"role": "system", "content": "You grade fabric."},
+             {"role": "user", "content": f"<image> first question {long_text}"},
+             {"role": "assistant", "content": f"first answer {long_text}"},
+             {"role": "user", "content": f"<image> {long_text} last words"}]
+    chat = [Example(None, messages=turns, images=["a.png", "c.png"], file=str(images / "data.jsonl"), row=1)]
+    full = PromptEncoder(tokenizer, spec, max_length=4096).encode(chat)[0]["input_ids"]
+    for side, kept in (("right", "first question"), ("left", "last words")):
+        ids = PromptEncoder(tokenizer, spec, max_length=300, truncation_side=side).encode(chat)[0]["input_ids"]
+        text = tokenizer.decode(ids)
+        assert len(full) > 600 and 280 <= len(ids) <= 300 and ids.count(pad_id) == full.count(pad_id)
+        assert text.count("<|im_start|>user") == 2 and text.count("<|im_start|>assistant") == 2  # + generation
+        assert "<|im_start|>system\nYou grade fabric.<|im_end|>" in text and kept in text
+        assert ids[-5:] == full[-5:]
 
 
 @pytest.mark.parametrize("problem_type, labels", [

@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 from ..errors import ConfigError, DataError
 from ..registry import ModelSpec
 from .dataset import Example
-from .truncate import ChatTruncator
+from .truncate import ChatTruncator, cut_order
 
 _CHUNK = 1024
 
@@ -105,47 +105,48 @@ class PromptEncoder:
                                   self.max_length, self.truncation_side)
         return truncator(self.chat_messages(ex))
 
-    def _image_prompt_ids(self, ex: Example, content: str | None, counts: list[int]) -> list[int]:
+    def _image_prompt_ids(self, ex: Example, messages: list[dict], counts: list[int]) -> list[int]:
         """Prompt ids of an image row with each vision placeholder expanded to its image's token count."""
         from .. import vl
 
-        if content is not None:
-            messages = [{"role": "user", "content": content}]
-        else:
-            messages = ex.messages or [{"role": "user", "content": self._content(ex)}]
         messages = vl.image_messages(messages, len(counts), ex.where)
         prompt = self.render(ex, messages=messages) if self.chat else "\n".join(m["content"] for m in messages)
         ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
         return vl.expand_image_pads(ids, self.tokenizer.convert_tokens_to_ids(vl.IMAGE_PAD), counts)
 
-    def _cut_text(self, content: str, excess: int) -> str:
-        """Drop ``excess`` text tokens from the end (or start, with left truncation) but keep every ``<image>`` tag."""
+    def _cut_text(self, messages: list[dict], excess: int) -> list[dict]:
+        """Drop ``excess`` text tokens inside the messages, in :func:`~swiftcls.data.truncate.cut_order` (the last
+        turn's end first, or the first turn's start with left truncation), keeping every turn and ``<image>`` tag."""
         from ..vl import IMAGE_TAG
 
-        pieces = [self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in content.split(IMAGE_TAG)]
-        order = range(len(pieces)) if self.truncation_side == "left" else reversed(range(len(pieces)))
-        for i in order:
-            cut = min(excess, len(pieces[i]))
-            pieces[i] = pieces[i][cut:] if self.truncation_side == "left" else pieces[i][:len(pieces[i]) - cut]
-            excess -= cut
-        return IMAGE_TAG.join(self.tokenizer.decode(p) for p in pieces)
+        left = self.truncation_side == "left"
+        pieces = [[self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in m["content"].split(IMAGE_TAG)]
+                  for m in messages]
+        for i in cut_order(messages, self.truncation_side):
+            parts = pieces[i]
+            for j in range(len(parts)) if left else reversed(range(len(parts))):
+                cut = min(excess, len(parts[j]))
+                parts[j] = parts[j][cut:] if left else parts[j][:len(parts[j]) - cut]
+                excess -= cut
+        return [{**m, "content": IMAGE_TAG.join(self.tokenizer.decode(p) for p in parts)}
+                for m, parts in zip(messages, pieces)]
 
     def _encode_images(self, ex: Example) -> dict:
         """Token ids with expanded image placeholders, and the resolved image paths, for a row with images.
 
-        An over-long row loses text, never image tokens; if the images alone do not fit it is a row error.
+        An over-long row loses text, never image tokens nor turns; if the images alone do not fit it is a row error.
         """
         from .. import vl
 
         paths = [vl.resolve_image(p, ex.file) for p in ex.images]
         counts = [vl.image_tokens(self.image_processor, p, ex.where) for p in paths]
-        ids = self._image_prompt_ids(ex, None, counts)
-        content = self._content(ex)
+        messages = ex.messages or [{"role": "user", "content": self._content(ex)}]
+        ids = self._image_prompt_ids(ex, messages, counts)
         for _ in range(3):  # re-tokenizing cut text can shift a token or two at the cut
             if len(ids) <= self.max_length:
                 return {"input_ids": ids, "images": [str(p) for p in paths]}
-            content = self._cut_text(content, len(ids) - self.max_length)
-            ids = self._image_prompt_ids(ex, content, counts)
+            messages = self._cut_text(messages, len(ids) - self.max_length)
+            ids = self._image_prompt_ids(ex, messages, counts)
         raise DataError(f"{len(ids)} tokens with its {len(paths)} image(s) ({sum(counts)} image tokens) even with "
                         f"the text cut, more than --max_length {self.max_length}; image tokens cannot be truncated.",
                         field="images", **ex.where, fix="raise --max_length or lower --max_pixels.")
