@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from transformers import AutoConfig
 
 from .arguments import DataArguments, InferArguments, ModelArguments
-from .data.dataset import check_usable, encode_labels, iter_examples, parse_columns
+from .data.dataset import check_usable, encode_labels, iter_examples, parse_columns, write_skipped
 from .data.encode import Collator, PromptEncoder
 from .data.labels import MULTI, REGRESSION, SINGLE, LabelSpace
 from .errors import ConfigError
@@ -226,6 +226,10 @@ def run_infer(model_args: ModelArguments, data_args: DataArguments, infer_args: 
                 folder.rmdir()
         raise
     summary = {"rows": scores.rows, "skipped": len(skipped)}
+    if skipped:  # never dropped silently: each skipped row, with file, row, field and reason
+        summary["skipped_path"] = os.path.splitext(result_path)[0] + "_skipped.jsonl"
+        write_skipped(skipped, summary["skipped_path"])
+        print(f"Skipped {len(skipped)} rows, listed in {summary['skipped_path']}")
     if tmp:
         os.replace(tmp, result_path)
         summary["result_path"] = result_path

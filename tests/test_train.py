@@ -144,6 +144,13 @@ def test_skipped_rows_are_reported_in_output_dir(tiny_model_dir, tmp_path):
          "--tuner_type", "full", "--max_steps", "1", "--output_dir", str(out), "--skip_bad_rows", "true"])
     skipped = [json.loads(line) for line in (out / "skipped_rows.jsonl").read_text().splitlines()]
     assert [(s["row"], s["field"]) for s in skipped] == [(33, "text"), (34, "label")]
+    # infer lists the rows it skipped next to its results (an unlabelled row is fine there; an empty text is not).
+    ckpt = str(max(out.glob("checkpoint-*")))
+    result = run_infer(*parse(["infer", "--model", ckpt, "--dataset", str(tmp_path / "t.jsonl"), "--skip_bad_rows",
+                               "true", "--result_path", str(tmp_path / "pred.jsonl")])[1])
+    listed = [json.loads(line) for line in (tmp_path / "pred_skipped.jsonl").read_text().splitlines()]
+    assert result["rows"] == 33 and result["skipped"] == 1 and result["skipped_path"].endswith("pred_skipped.jsonl")
+    assert [(s["row"], s["field"]) for s in listed] == [(33, "text")] and "t.jsonl" in listed[0]["file"]
 
 
 def test_cli_exit_codes_and_messages(tmp_path, capsys):

@@ -193,8 +193,8 @@ def iter_examples(specs: list[str], options: ReadOptions, columns: dict[str, str
 def check_usable(count: int, skipped: list[DataError], specs: list[str]) -> None:
     """Warn about skipped rows; raise when no row at all was usable."""
     if skipped:
-        logger.warning("Skipped %d bad rows (see skipped_rows.jsonl in the output dir); first: %s",
-                       len(skipped), skipped[0])
+        logger.warning("Skipped %d bad rows (listed in sft's <output_dir>/skipped_rows.jsonl, infer's "
+                       "<result>_skipped.jsonl); first: %s", len(skipped), skipped[0])
     if not count:
         raise DataError(f"no usable rows ({len(skipped)} skipped; first: {skipped[0] if skipped else None}).",
                         file=", ".join(specs), fix="check the files and --columns.")
