@@ -138,9 +138,10 @@ class TrainArguments:
     gradient_checkpointing: bool = arg(False, "Trade compute for memory.")
     group_by_length: bool = arg(True, "Batch rows of similar length together (less padding).")
     padding_free: bool = arg(True, "Concatenate each batch's rows without pad tokens (text decoders: qwen2, qwen3, "
-                                   "llama); encoders and image+text models fall back to padded batches with a log "
-                                   "line. Without --attn_impl, packed models use flash_attention_2 (CUDA with "
-                                   "flash-attn) or swiftcls_varlen (torch's varlen kernel); see docs/performance.md.")
+                                   "llama, qwen2_moe, qwen3_moe); encoders and image+text models fall back to padded "
+                                   "batches with a log line. Without --attn_impl, packed models use flash_attention_2 "
+                                   "(CUDA with flash-attn) or swiftcls_varlen (torch's varlen kernel); see "
+                                   "docs/performance.md.")
     report_to: list[str] = arg(["none"], "tensorboard, wandb, ... or none.")
     resume_from_checkpoint: str | None = arg(None, "Checkpoint folder to resume from ('true' = the latest in "
                                                    "--output_dir).")

@@ -31,8 +31,9 @@ logger = logging.getLogger(__name__)
 FLASH_KEYS = ("cu_seq_lens_q", "cu_seq_lens_k", "max_length_q", "max_length_k")
 PACKED_INPUTS = ("position_ids", *FLASH_KEYS)
 # Model types whose transformers modeling code builds its mask with create_causal_mask(position_ids=...) and
-# whose padded vs packed equality is tested in tests/test_padding_free.py.
-VERIFIED_MODEL_TYPES = ("qwen2", "qwen3", "llama")
+# whose padded vs packed equality is tested in tests/test_padding_free.py. MoE blocks route every token on its own
+# (no capacity limit, no cross-token mixing), so packing leaves each token's experts unchanged.
+VERIFIED_MODEL_TYPES = ("qwen2", "qwen3", "llama", "qwen2_moe", "qwen3_moe")
 MASKED_IMPLS = ("sdpa", "eager", "flex_attention")
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 from tiny_models import FAMILIES, make_tiny_model
-from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
 from swiftcls import assets
 
@@ -16,6 +16,8 @@ ARCHITECTURES = {
     "qwen3": "Qwen3ForCausalLM",
     "llama": "LlamaForCausalLM",
     "bert": "BertModel",
+    "qwen3_moe": "Qwen3MoeForCausalLM",
+    "qwen2_moe": "Qwen2MoeForCausalLM",
 }
 
 
@@ -28,6 +30,13 @@ def test_tiny_model_loads_as_sequence_classifier(tiny_model_dir, family):
     assert config["hidden_size"] == 32 and config["num_hidden_layers"] == 2
     tokenizer = AutoTokenizer.from_pretrained(folder)
     assert config["vocab_size"] >= len(tokenizer)
+    if family.endswith("_moe"):  # saved in the hub's per-expert layout; transformers 5 fuses the experts at load
+        moe = AutoConfig.from_pretrained(folder)  # transformers 5 writes num_experts as num_local_experts
+        assert (moe.num_experts, moe.num_experts_per_tok, moe.moe_intermediate_size) == (4, 2, 32)
+        keys = load_file(folder / "model.safetensors").keys()
+        assert {f"model.layers.1.mlp.experts.{e}.{m}.weight" for e in range(4)
+                for m in ("gate_proj", "up_proj", "down_proj")} <= keys
+        assert "model.layers.1.mlp.gate.weight" in keys
     # Like the real Qwen configs, the tiny ones carry no pad_token_id: batched classification needs one.
     model = AutoModelForSequenceClassification.from_pretrained(
         folder, num_labels=3, pad_token_id=tokenizer.pad_token_id, dtype=torch.float32

@@ -1,8 +1,8 @@
 """``swiftcls export`` (Hugging Face and LMDeploy layouts) and the Python API, on tiny models trained a few steps.
 
-Three tiny runs are trained once per module: single-label with LoRA (Qwen2, binary), multi-label full fine-tuning
-(Qwen3) and regression full fine-tuning (Qwen2, no validation set). Each is exported once and checked against
-swiftcls's own logits.
+Tiny runs are trained once per module: single-label with LoRA (Qwen2, binary), multi-label full fine-tuning
+(Qwen3), regression full fine-tuning (Qwen2, no validation set), and the Mixture-of-Experts families (Qwen2-MoE with
+LoRA on attention + shared expert, Qwen3-MoE fully). Each is exported once and checked against swiftcls's own logits.
 """
 
 import json
@@ -27,11 +27,13 @@ from swiftcls.metrics import logits_to_probs
 from swiftcls.modeling import pool_last
 from swiftcls.sft import run_sft
 
-# kind -> (family, tuner, problem_type, architecture)
+# run -> (rows kind for make_rows, family, tuner, problem_type, architecture)
 RUNS = {
-    "single": ("qwen2", "lora", "single_label_classification", "Qwen2ForSequenceClassification"),
-    "multi": ("qwen3", "full", "multi_label_classification", "Qwen3ForSequenceClassification"),
-    "regression": ("qwen2", "full", "regression", "Qwen2ForSequenceClassification"),
+    "single": ("single", "qwen2", "lora", "single_label_classification", "Qwen2ForSequenceClassification"),
+    "multi": ("multi", "qwen3", "full", "multi_label_classification", "Qwen3ForSequenceClassification"),
+    "regression": ("regression", "qwen2", "full", "regression", "Qwen2ForSequenceClassification"),
+    "moe-single": ("single", "qwen2_moe", "lora", "single_label_classification", "Qwen2MoeForSequenceClassification"),
+    "moe-multi": ("multi", "qwen3_moe", "full", "multi_label_classification", "Qwen3MoeForSequenceClassification"),
 }
 WORDS = ["alpha", "beta", "gamma", "delta", "omega", "kappa"]
 EXTRA = ["a", "a much longer text that forces padding inside the batch: " + " ".join(WORDS * 3)]
@@ -39,13 +41,13 @@ EXTRA = ["a", "a much longer text that forces padding inside the batch: " + " ".
 
 @pytest.fixture(scope="module")
 def runs(tiny_model_dir, tmp_path_factory):
-    """``get(kind) -> dict``: a tiny trained run, its HF export and swiftcls's logits before export, built once."""
+    """``get(name) -> dict``: a tiny trained run, its HF export and swiftcls's logits before export, built once."""
     cache = {}
 
-    def get(kind):
-        if kind not in cache:
-            family, tuner, _, _ = RUNS[kind]
-            root = tmp_path_factory.mktemp(f"export-{kind}")
+    def get(name):
+        if name not in cache:
+            kind, family, tuner, _, _ = RUNS[name]
+            root = tmp_path_factory.mktemp(f"export-{name}")
             val_rows = make_rows(8, kind, seed=1)
             val = write(root / "val.jsonl", val_rows)
             train = write(root / "train.jsonl", make_rows(32, kind, seed=0))
@@ -59,12 +61,12 @@ def runs(tiny_model_dir, tmp_path_factory):
             run = {"ckpt": ckpt, "source": source, "base": str(tiny_model_dir(family)), "val": val,
                    "texts": [r["text"] for r in val_rows] + EXTRA, "export": root / "exported"}
             run.update(swiftcls_logits(run))
-            if kind == "single":  # through the command line once
+            if name == "single":  # through the command line once
                 assert main(["export", *source, "--output_dir", str(run["export"])]) == 0
             else:
                 run_export(*parse(["export", *source, "--output_dir", str(run["export"])])[1])
-            cache[kind] = run
-        return cache[kind]
+            cache[name] = run
+        return cache[name]
 
     return get
 
@@ -81,14 +83,16 @@ def swiftcls_logits(run):
     return {"logits": logits, "rows": rows, "spec": spec, "train": train}
 
 
-@pytest.mark.parametrize("kind", list(RUNS))
-def test_hf_export_round_trip(runs, kind):
-    run = runs(kind)
-    _, tuner, problem_type, architecture = RUNS[kind]
+@pytest.mark.parametrize("name", list(RUNS))
+def test_hf_export_round_trip(runs, name):
+    run = runs(name)
+    kind, family, tuner, problem_type, architecture = RUNS[name]
     export, train = run["export"], run["train"]
     names = {p.name for p in export.iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer.json", "args.json", "README.md"} <= names
     assert not [n for n in names if n.endswith((".bin", ".pt", ".pth", ".pkl"))], names
+    if family.endswith("_moe"):  # written in the hub's per-expert layout (what vLLM and older transformers read)
+        assert "model.layers.0.mlp.experts.3.down_proj.weight" in load_file(export / "model.safetensors")
     config = json.loads((export / "config.json").read_text())
     labels = {"single": ["bad", "good"], "multi": ["blue", "red"], "regression": ["score"]}[kind]
     assert config["architectures"] == [architecture] and config["problem_type"] == problem_type
@@ -121,24 +125,25 @@ def test_hf_export_round_trip(runs, kind):
         assert (merged[key] - base[key].float()).abs().max() > 1e-5
 
 
-@pytest.mark.parametrize("kind", list(RUNS))
-def test_infer_and_python_api_agree_after_export(runs, kind, tmp_path):
+@pytest.mark.parametrize("name", list(RUNS))
+def test_infer_and_python_api_agree_after_export(runs, name, tmp_path):
     from swiftcls import Classifier
 
-    run = runs(kind)
+    run = runs(name)
+    kind, problem_type = RUNS[name][0], RUNS[name][3]
     n = len(run["texts"]) - len(EXTRA)  # the validation rows
     path = tmp_path / "after.jsonl"
     run_infer(*parse(["infer", "--model", str(run["export"]), "--dataset", run["val"], "--result_path", str(path)])[1])
     after = [json.loads(line) for line in path.read_text().splitlines()]
-    if kind == "single":  # the real command on the LoRA checkpoint
+    if name == "single":  # the real command on the LoRA checkpoint
         run_infer(*parse(["infer", *run["source"], "--dataset", run["val"], "--result_path", str(path)])[1])
         before = [json.loads(line) for line in path.read_text().splitlines()]
         assert [r["pred"] for r in after] == [r["pred"] for r in before]
         for a, b in zip(after, before):
             assert a["probs"] == pytest.approx(b["probs"], abs=1e-4)
-    probs_before = logits_to_probs(run["logits"][:n].numpy(), RUNS[kind][2])
+    probs_before = logits_to_probs(run["logits"][:n].numpy(), problem_type)
     clf = Classifier.from_pretrained(str(run["export"]), device="cpu")
-    assert clf.problem_type == RUNS[kind][2] and len(clf.labels) == (1 if kind == "regression" else 2)
+    assert clf.problem_type == problem_type and len(clf.labels) == (1 if kind == "regression" else 2)
     texts = run["texts"][:n]
     preds, probs = clf.predict(texts, batch_size=3), clf.predict_proba(texts)
     assert probs.shape == (n, len(clf.labels))
@@ -152,7 +157,7 @@ def test_infer_and_python_api_agree_after_export(runs, kind, tmp_path):
         assert preds == [[name for name, p in zip(clf.labels, row) if p >= clf.threshold] for row in probs]
     one = clf.predict(texts[0])  # a batch of one: no padding, so floats may differ in the last bits
     assert one == (pytest.approx(preds[:1], abs=1e-5) if kind == "regression" else preds[:1])
-    if kind == "single":  # straight from the LoRA checkpoint too
+    if name == "single":  # straight from the LoRA checkpoint too
         lora = Classifier.from_pretrained(adapters=run["ckpt"], device="cpu")
         assert lora.predict(texts) == preds
         np.testing.assert_allclose(lora.predict_proba(texts), probs, atol=1e-4)

@@ -10,7 +10,7 @@ from swiftcls.data.dataset import Example
 from swiftcls.data.encode import Collator, PromptEncoder
 from swiftcls.data.labels import LabelSpace
 from swiftcls.infer import load_trained
-from swiftcls.model import apply_lora, load_classifier, load_tokenizer
+from swiftcls.model import apply_lora, linear_targets, load_classifier, load_tokenizer, router_linears
 from swiftcls.modeling import classifier_logits, last_token_index
 from swiftcls.registry import spec_for_config
 from swiftcls.trainer import write_args
@@ -148,6 +148,51 @@ def test_lora_targets_exclude_the_head(tiny_model_dir):
     assert any("q_proj.lora_A" in n for n in names) and any("down_proj.lora_B" in n for n in names)
     trainable = {n for n, p in peft_model.named_parameters() if p.requires_grad}
     assert any("score" in n for n in trainable)
+
+
+def lora_modules(peft_model) -> set[str]:
+    """Names (relative to the decoder layers) of the modules that got a LoRA adapter."""
+    return {n.split(".layers.", 1)[-1].rsplit(".lora_A", 1)[0] for n, _ in peft_model.named_modules()
+            if n.endswith(".lora_A")}
+
+
+@pytest.mark.parametrize("family", ["qwen3_moe", "qwen2_moe"])
+def test_moe_lora_skips_routers_and_fused_experts(tiny_model_dir, family):
+    """all-linear and the template default both adapt attention (+ Qwen2-MoE's shared expert), never a router."""
+    spec = spec_for_config(family)
+    adapted = {}
+    for targets in (["all-linear"], ["default"]):
+        model, _, new = load_classifier(str(tiny_model_dir(family)), spec, SPACE, torch_dtype="float32")
+        routers = router_linears(model)
+        peft_model = apply_lora(model, spec, new, target_modules=targets)
+        adapted[targets[0]] = lora_modules(peft_model)
+        trainable = {n for n, p in peft_model.named_parameters() if p.requires_grad}
+        assert not [n for n in trainable if ".mlp.gate." in n or "shared_expert_gate" in n or ".experts." in n]
+        assert any("score" in n for n in trainable)
+    expected = {f"{i}.self_attn.{m}" for i in range(2) for m in ("q_proj", "k_proj", "v_proj", "o_proj")}
+    if family == "qwen2_moe":  # the shared expert is a plain MLP; its sigmoid gate is a router
+        expected |= {f"{i}.mlp.shared_expert.{m}" for i in range(2) for m in ("gate_proj", "up_proj", "down_proj")}
+        assert routers == ["model.layers.0.mlp.shared_expert_gate", "model.layers.1.mlp.shared_expert_gate"]
+    else:  # Qwen3-MoE's router is a Qwen3MoeTopKRouter (a bare weight), not an nn.Linear
+        assert routers == []
+    assert adapted["all-linear"] == adapted["default"] == expected
+
+
+def test_router_linears_finds_linear_routers_next_to_experts():
+    """The older MoE layout (transformers 4.x, Mixtral-style): an nn.Linear ``gate`` beside an ``experts`` list."""
+    from torch import nn
+
+    def mlp():
+        module = nn.Module()
+        module.up_proj, module.down_proj = nn.Linear(8, 16), nn.Linear(16, 8)
+        return module
+
+    model, block = nn.Module(), nn.Module()
+    block.gate, block.shared_expert_gate = nn.Linear(8, 4), nn.Linear(8, 1)
+    block.experts, block.shared_expert = nn.ModuleList(mlp() for _ in range(4)), mlp()
+    model.q_proj, model.mlp = nn.Linear(8, 8), block
+    assert router_linears(model) == ["mlp.gate", "mlp.shared_expert_gate"]
+    assert linear_targets(model, exclude=router_linears(model)) == ["down_proj", "q_proj", "up_proj"]
 
 
 def test_pickled_checkpoints_are_refused(tmp_path, tiny_model_dir):

@@ -48,6 +48,8 @@ def logits_loss_grads(model, spec, batch, cfg):
 @pytest.mark.parametrize("family, problem_type, lora, attn", [
     ("qwen2", SINGLE, False, "sdpa"), ("qwen3", MULTI, False, None), ("llama", REGRESSION, False, None),
     ("qwen2", SINGLE, True, None), ("llama", SINGLE, False, "eager"),
+    # Mixture-of-Experts: full fine-tuning also compares the router's and the fused experts' gradients.
+    ("qwen3_moe", SINGLE, False, None), ("qwen2_moe", MULTI, False, "sdpa"), ("qwen2_moe", REGRESSION, True, None),
 ])
 def test_packed_equals_padded(tiny_model_dir, family, problem_type, lora, attn):
     """fp32 on CPU: sdpa's/eager's block-diagonal mask, or the default swiftcls_varlen (per-sequence sdpa on CPU)."""
@@ -70,6 +72,9 @@ def test_packed_equals_padded(tiny_model_dir, family, problem_type, lora, attn):
     torch.testing.assert_close(packed[0], padded[0], atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(packed[1], padded[1], atol=1e-6, rtol=1e-5)
     assert padded[2].keys() == packed[2].keys() and len(padded[2]) > 4
+    if family.endswith("_moe") and not lora:
+        assert {"mlp.gate.weight", "mlp.experts.gate_up_proj", "mlp.experts.down_proj"} <= {
+            n.split("layers.0.", 1)[-1] for n in padded[2]}
     for name, grad in padded[2].items():
         torch.testing.assert_close(packed[2][name], grad, atol=1e-5, rtol=1e-4, msg=name)
 

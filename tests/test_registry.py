@@ -10,9 +10,10 @@ from swiftcls.registry import ModelSpec, known_models, load_specs, resolve_model
 
 def test_every_family_has_a_spec():
     specs = load_specs()
-    for model_type in ("qwen2", "qwen3", "llama", "bert", "roberta", "modernbert"):
+    for model_type in ("qwen2", "qwen3", "llama", "bert", "roberta", "modernbert", "qwen2_moe", "qwen3_moe"):
         assert model_type in specs
     assert specs["qwen2"].kind == "decoder" and specs["qwen2"].head == ["score"]
+    assert specs["qwen3_moe"].chat_template_kwargs == specs["qwen3"].chat_template_kwargs == {"enable_thinking": False}
     assert specs["bert"].pooling == "model"
 
 
@@ -28,6 +29,8 @@ def test_short_names_map_to_hub_ids():
     assert names["qwen2.5-7b-instruct"] == "Qwen/Qwen2.5-7B-Instruct"
     assert names["deepseek-r1-distill-qwen-7b"] == "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"
     assert names["smollm2-135m-instruct"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert names["qwen3-30b-a3b-instruct-2507"] == "Qwen/Qwen3-30B-A3B-Instruct-2507"
+    assert names["qwen1.5-moe-a2.7b-chat"] == "Qwen/Qwen1.5-MoE-A2.7B-Chat"
 
 
 def test_unknown_name_lists_close_matches():

@@ -52,6 +52,8 @@ def logged_losses(output_dir):
     ("single", "single_label_classification", "qwen2"),
     ("multi", "multi_label_classification", "qwen3"),
     ("regression", "regression", "llama"),
+    ("single", "single_label_classification", "qwen3_moe"),  # Mixture-of-Experts: experts and routers train too
+    ("regression", "regression", "qwen2_moe"),
 ])
 def test_every_problem_type_trains_and_loss_falls(tiny_model_dir, tmp_path, kind, problem_type, family):
     train = write(tmp_path / "train.jsonl", make_rows(192, kind))

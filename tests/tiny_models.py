@@ -7,6 +7,8 @@ the real model, and the tokenizers are the real ones:
 
 * ``qwen2`` (Qwen/Qwen2.5-0.5B-Instruct), ``qwen3`` (Qwen/Qwen3-0.6B): the real Qwen tokenizer from
   ``../shared/tokenizers/qwen2`` (151,669 tokens; the embedding keeps the real padded size 151,936).
+* ``qwen3_moe`` (Qwen/Qwen3-30B-A3B), ``qwen2_moe`` (Qwen/Qwen1.5-MoE-A2.7B-Chat): Mixture-of-Experts decoders with
+  the real Qwen tokenizer; the experts shrink too (4 experts, top-2, expert width 32, Qwen2-MoE's shared expert 64).
 * ``llama`` (HuggingFaceTB/SmolLM2-135M-Instruct): SmolLM2's Llama config, but with the Qwen tokenizer, so its
   vocabulary and bos/eos/pad ids are Qwen's.
 * ``bert`` (sentence-transformers/all-MiniLM-L6-v2): a ``BertModel`` base checkpoint (as on the hub) with the
@@ -25,7 +27,7 @@ from transformers import CONFIG_MAPPING, AutoModel, AutoModelForCausalLM, AutoTo
 
 from swiftcls.assets import minilm_path, shared_dir
 
-FAMILIES = ("qwen2", "qwen3", "llama", "bert")
+FAMILIES = ("qwen2", "qwen3", "llama", "bert", "qwen3_moe", "qwen2_moe")
 
 QWEN_TOKENIZER = shared_dir() / "tokenizers" / "qwen2"
 
@@ -78,6 +80,77 @@ QWEN3_0_6B = {
     "rope_theta": 1000000,
     "sliding_window": None,
     "tie_word_embeddings": True,
+    "torch_dtype": "bfloat16",
+    "use_cache": True,
+    "use_sliding_window": False,
+    "vocab_size": 151936,
+}
+
+# Public config.json of Qwen/Qwen3-30B-A3B.
+QWEN3_30B_A3B = {
+    "architectures": ["Qwen3MoeForCausalLM"],
+    "attention_bias": False,
+    "attention_dropout": 0.0,
+    "bos_token_id": 151643,
+    "decoder_sparse_step": 1,
+    "eos_token_id": 151645,
+    "head_dim": 128,
+    "hidden_act": "silu",
+    "hidden_size": 2048,
+    "initializer_range": 0.02,
+    "intermediate_size": 6144,
+    "max_position_embeddings": 40960,
+    "max_window_layers": 48,
+    "mlp_only_layers": [],
+    "model_type": "qwen3_moe",
+    "moe_intermediate_size": 768,
+    "norm_topk_prob": True,
+    "num_attention_heads": 32,
+    "num_experts": 128,
+    "num_experts_per_tok": 8,
+    "num_hidden_layers": 48,
+    "num_key_value_heads": 4,
+    "output_router_logits": False,
+    "rms_norm_eps": 1e-06,
+    "rope_scaling": None,
+    "rope_theta": 1000000.0,
+    "router_aux_loss_coef": 0.001,
+    "sliding_window": None,
+    "tie_word_embeddings": False,
+    "torch_dtype": "bfloat16",
+    "use_cache": True,
+    "use_sliding_window": False,
+    "vocab_size": 151936,
+}
+
+# Public config.json of Qwen/Qwen1.5-MoE-A2.7B-Chat (60 routed experts, top-4, plus an always-on shared expert).
+QWEN1_5_MOE_A2_7B_CHAT = {
+    "architectures": ["Qwen2MoeForCausalLM"],
+    "attention_dropout": 0.0,
+    "bos_token_id": 151643,
+    "decoder_sparse_step": 1,
+    "eos_token_id": 151645,
+    "hidden_act": "silu",
+    "hidden_size": 2048,
+    "initializer_range": 0.02,
+    "intermediate_size": 5632,
+    "max_position_embeddings": 32768,
+    "max_window_layers": 21,
+    "model_type": "qwen2_moe",
+    "moe_intermediate_size": 1408,
+    "norm_topk_prob": False,
+    "num_attention_heads": 16,
+    "num_experts": 60,
+    "num_experts_per_tok": 4,
+    "num_hidden_layers": 24,
+    "num_key_value_heads": 16,
+    "output_router_logits": False,
+    "rms_norm_eps": 1e-06,
+    "rope_theta": 1000000.0,
+    "router_aux_loss_coef": 0.001,
+    "shared_expert_intermediate_size": 5632,
+    "sliding_window": 32768,
+    "tie_word_embeddings": False,
     "torch_dtype": "bfloat16",
     "use_cache": True,
     "use_sliding_window": False,
@@ -142,10 +215,15 @@ REAL_CONFIGS = {
     "qwen3": QWEN3_0_6B,
     "llama": SMOLLM2_135M_INSTRUCT,
     "bert": ALL_MINILM_L6_V2,
+    "qwen3_moe": QWEN3_30B_A3B,
+    "qwen2_moe": QWEN1_5_MOE_A2_7B_CHAT,
 }
 
 SHRINK = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64}
 DECODER_SHRINK = {**SHRINK, "num_key_value_heads": 2, "head_dim": 8}
+# Mixture-of-Experts sizes (applied where the real config has the key): 4 experts, each token routed to 2.
+MOE_SHRINK = {"num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32,
+              "shared_expert_intermediate_size": 64}
 
 # The tiny Llama speaks the Qwen tokenizer: its ids replace SmolLM2's (bos 1, eos 2, pad 2).
 QWEN_IDS = {"bos_token_id": 151643, "eos_token_id": 151645, "pad_token_id": 151643}
@@ -169,6 +247,7 @@ def tiny_config(family: str, sizes: dict | None = None) -> PretrainedConfig:
         values.update(SHRINK)
     else:
         values.update({k: v for k, v in DECODER_SHRINK.items() if k in values or k != "head_dim"})
+        values.update({k: v for k, v in MOE_SHRINK.items() if k in values})
     if family == "llama":
         values.update(QWEN_IDS, vocab_size=QWEN_PADDED_VOCAB)
     values.update({k: v for k, v in (sizes or {}).items() if k in values or k != "head_dim"})
