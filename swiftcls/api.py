@@ -11,12 +11,11 @@ import torch
 
 from .arguments import ModelArguments
 from .data.dataset import Example
-from .data.encode import Collator
 from .data.labels import REGRESSION
 from .errors import ConfigError
 from .infer import _prediction, load_trained, predict_logits, training_encoder
 from .metrics import logits_to_probs
-from .packing import PackingCollator, known_attn, use_padding_free
+from .packing import known_attn, make_collator, use_padding_free
 
 
 class Classifier:
@@ -39,8 +38,7 @@ class Classifier:
         self.encoder = training_encoder(tokenizer, spec, train)
         # Same batching as `swiftcls infer`: packed rows (no pad tokens) where the model supports it.
         packed = use_padding_free(padding_free, spec, model, attn_impl, device)
-        self.collator = PackingCollator() if packed else Collator(tokenizer.pad_token_id, spec.padding_side,
-                                                                  image_processor=self.encoder.image_processor)
+        self.collator = make_collator(packed, tokenizer, spec, self.encoder.image_processor)
 
     @classmethod
     def from_pretrained(cls, path: str | None = None, adapters: str | None = None, device: str | None = None,

@@ -24,7 +24,7 @@ from .errors import ConfigError
 from .metrics import compute_metrics, format_report, logits_to_probs, save_metrics
 from .model import load_adapters, load_classifier
 from .modeling import classifier_logits
-from .packing import PackingCollator, known_attn, use_padding_free
+from .packing import known_attn, make_collator, use_padding_free
 from .registry import read_model_type, resolve_model, spec_for_config
 
 logger = logging.getLogger(__name__)
@@ -191,8 +191,7 @@ def run_infer(model_args: ModelArguments, data_args: DataArguments, infer_args: 
         model, tokenizer, spec, space, train = load_trained(model_args.model, infer_args.adapters, model_args, device)
         encoder = training_encoder(tokenizer, spec, train, data_args)
         packed = use_padding_free(infer_args.padding_free, spec, model, attn_impl, device)
-        collator = PackingCollator() if packed else Collator(tokenizer.pad_token_id, spec.padding_side,
-                                                             image_processor=encoder.image_processor)
+        collator = make_collator(packed, tokenizer, spec, encoder.image_processor)
 
         def predict(chunk, rows):
             return predict_logits(model, spec, rows, collator, infer_args.batch_size, device, progress=False)

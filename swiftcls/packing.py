@@ -58,6 +58,16 @@ class PackingCollator:
         return batch
 
 
+def make_collator(packed: bool, tokenizer, spec: ModelSpec, image_processor=None, label_dtype=torch.long):
+    """The batch collator for a model: packed rows (no pad tokens) when ``packed``, else dynamically padded rows
+    (which also turn image rows into pixels)."""
+    from .data.encode import Collator
+
+    if packed:
+        return PackingCollator(label_dtype)
+    return Collator(tokenizer.pad_token_id, spec.padding_side, label_dtype, image_processor)
+
+
 def padding_free_reason(spec: ModelSpec, model_type: str, attn_impl: str | None) -> str | None:
     """Why padding-free batches cannot be used for this model (None when they can)."""
     if spec.kind != "decoder" or spec.pooling != "last":

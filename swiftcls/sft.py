@@ -13,14 +13,14 @@ from . import __version__
 from .arguments import DataArguments, LossArguments, ModelArguments, TrainArguments, TunerArguments
 from .checkpoint import checkpoints, publish, remove_stale, resumable, staging_dir
 from .data.dataset import encode_labels, load_examples, parse_columns, split_validation, write_skipped
-from .data.encode import Collator, PromptEncoder
+from .data.encode import PromptEncoder
 from .data.labels import SINGLE, LabelSpace, read_label_names
 from .data.readers import ReadOptions
 from .errors import ConfigError
 from .loss import LossConfig, resolve_class_weights
 from .metrics import default_metric_for_best, format_report, make_compute_metrics, save_metrics
 from .model import apply_lora, freeze_vision, load_classifier
-from .packing import PackingCollator, known_attn, use_padding_free
+from .packing import known_attn, make_collator, use_padding_free
 from .registry import read_model_type, resolve_model, spec_for_config
 from .trainer import ArgsSaver, SeqClsTrainer, write_args, write_checkpoint_extras
 from .zero import log_partitioning, prepare_deepspeed, resolve_deepspeed, zero_stage
@@ -40,7 +40,7 @@ def label_dtype(problem_type: str) -> torch.dtype:
 
 
 def _training_arguments(train: TrainArguments, tuner: TunerArguments, problem_type: str, has_val: bool,
-                        extra: dict) -> TrainingArguments:
+                        extra: dict, ds_config: str | None = None) -> TrainingArguments:
     lr = train.learning_rate or (1e-4 if tuner.tuner_type == "lora" else 2e-5)
     eval_strategy = train.eval_strategy if has_val else "no"
     save_strategy = train.save_strategy or (eval_strategy if eval_strategy != "no" else "epoch")
@@ -61,7 +61,7 @@ def _training_arguments(train: TrainArguments, tuner: TunerArguments, problem_ty
                   load_best_model_at_end=best, label_names=["labels"], remove_unused_columns=False,
                   disable_tqdm=False, logging_first_step=True, warmup_steps=train.warmup_ratio,
                   train_sampling_strategy="group_by_length" if train.group_by_length else "random",
-                  deepspeed=resolve_deepspeed(train.deepspeed))
+                  deepspeed=ds_config)
     # transformers 5 renamed gradient_checkpointing; use whichever this version has.
     names = {f.name for f in fields(TrainingArguments)}
     kwargs["activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"] = \
@@ -136,7 +136,7 @@ def run_sft(model_args: ModelArguments, data_args: DataArguments, tuner_args: Tu
     # TrainingArguments come before the model: with ZeRO-3 they make from_pretrained load the weights sharded.
     ds_config = resolve_deepspeed(train_args.deepspeed)
     prepare_deepspeed(ds_config, train_args.use_cpu)
-    hf_args = _training_arguments(train_args, tuner_args, space.problem_type, bool(val_ex), extra or {})
+    hf_args = _training_arguments(train_args, tuner_args, space.problem_type, bool(val_ex), extra or {}, ds_config)
     model, tokenizer, new_modules = load_classifier(
         model_dir, spec, space, torch_dtype=model_args.torch_dtype,
         attn_impl=known_attn(model_args.attn_impl), trust_remote_code=model_args.trust_remote_code,
@@ -178,8 +178,7 @@ def run_sft(model_args: ModelArguments, data_args: DataArguments, tuner_args: Tu
     trainer = SeqClsTrainer(
         model=model, args=hf_args, train_dataset=train_rows, eval_dataset=val_rows or None,
         processing_class=tokenizer,
-        data_collator=PackingCollator(label_dtype(space.problem_type)) if packed else
-        Collator(tokenizer.pad_token_id, spec.padding_side, label_dtype(space.problem_type), encoder.image_processor),
+        data_collator=make_collator(packed, tokenizer, spec, encoder.image_processor, label_dtype(space.problem_type)),
         compute_metrics=make_compute_metrics(space.problem_type, space.id2label, loss_args.threshold),
         callbacks=[ArgsSaver(payload, encoder.image_processor)], spec=spec, head_lr=loss_args.head_lr,
         vit_lr=tuner_args.vit_lr,

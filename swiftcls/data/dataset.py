@@ -12,7 +12,7 @@ from pathlib import Path
 from ..errors import ConfigError, DataError
 from .hub import read_hf_dataset
 from .labels import SINGLE, LabelSpace, parse_label
-from .readers import SUPPORTED_SUFFIXES, ReadOptions, Record, iter_records
+from .readers import SUPPORTED_SUFFIXES, ReadOptions, Record, iter_records, no_rows
 
 logger = logging.getLogger(__name__)
 
@@ -186,8 +186,7 @@ def iter_examples(specs: list[str], options: ReadOptions, columns: dict[str, str
                     raise
                 skipped.append(err)
         if not seen:
-            raise DataError("no rows.", file=name, fix="the file is empty (or holds only a header); "
-                            "point to a file with data.")
+            raise no_rows(name)
 
 
 def check_usable(count: int, skipped: list[DataError], specs: list[str]) -> None:

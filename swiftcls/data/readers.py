@@ -79,9 +79,14 @@ def read_records(path: str | os.PathLike[str], options: ReadOptions | None = Non
     """
     records = list(iter_records(path, options, skipped))
     if not records:
-        raise DataError("no rows.", file=os.fspath(path), fix="the file is empty (or holds only a header); "
-                        "point to a file with data.")
+        raise no_rows(os.fspath(path))
     return records
+
+
+def no_rows(name: str) -> DataError:
+    """The error for a data file without a single row."""
+    return DataError("no rows.", file=name, fix="the file is empty (or holds only a header); point to a file with "
+                     "data.")
 
 
 def iter_records(path: str | os.PathLike[str], options: ReadOptions | None = None,
