@@ -24,5 +24,5 @@ setup(
     package_data={"swiftcls.templates": ["*.yaml"], "swiftcls": ["ds_configs/*.json"]},
     install_requires=requirements("base"),
     extras_require={name: requirements(name) for name in ("tests", "deepspeed", "vllm")},
-    entry_points={"console_scripts": ["swiftcls=swiftcls.cli:main"]},
+    entry_points={"console_scripts": ["swiftcls=swiftcls.cli.main:main"]},
 )

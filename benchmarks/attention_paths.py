@@ -28,10 +28,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--rows", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
-    from swiftcls.data.encode import Collator
-    from swiftcls.modeling import classifier_logits, install_pooled_forward
-    from swiftcls.packing import PackingCollator
-    from swiftcls.registry import spec_for_config
+    from swiftcls.core.spec import spec_for_config
+    from swiftcls.data.collators import Collator, PackingCollator
+    from swiftcls.models.pooling import classifier_logits, install_pooled_forward
 
     tok = C.tokenizer()
     rows = C.encode(tok, C.texts(args.data, args.rows, args.max_length, tok, args.seed), args.max_length,
@@ -47,7 +46,7 @@ def main(argv=None) -> dict:
     for _ in range(args.repeats):
         for batching, attn in cases:
             if attn == "swiftcls_varlen":
-                from swiftcls.varlen import register
+                from swiftcls.models.varlen import register
 
                 register()
             model.set_attn_implementation(attn)
@@ -55,7 +54,7 @@ def main(argv=None) -> dict:
             for i in range(0, len(rows), args.batch_size):
                 batch = collators[batching](rows[i:i + args.batch_size])
                 batch = {k: v.to(args.device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
-                classifier_logits(model, spec, batch).float().sum().backward()
+                classifier_logits(model, batch).float().sum().backward()
             times[(batching, attn)].append(C.sync(args.device) - start)
     lengths = sorted(len(r["input_ids"]) for r in rows)
     print(f"device: {C.machine(args.device)}; shape {args.shape}, data {args.data}: {len(rows)} rows, tokens "

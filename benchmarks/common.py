@@ -51,7 +51,7 @@ def model_config(shape: str, num_labels: int = 2, attn_impl: str | None = None):
     config = Qwen2Config(**{k: v for k, v in values.items() if k not in ("architectures", "torch_dtype")},
                          num_labels=num_labels, pad_token_id=151643)
     if attn_impl == "swiftcls_varlen":
-        from swiftcls.varlen import register
+        from swiftcls.models.varlen import register
 
         register()
     if attn_impl:

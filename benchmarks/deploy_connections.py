@@ -19,7 +19,7 @@ import threading
 import time
 import types
 
-from swiftcls.serve_http import ClassifyHandler, ClassifyServer
+from swiftcls.serve.http import ClassifyHandler, ClassifyServer
 
 
 def ms_per_request(requests: int, keep_alive: bool, nodelay: bool) -> float:

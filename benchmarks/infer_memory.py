@@ -35,8 +35,8 @@ import common as C  # noqa: E402
 
 def child(mode: str, model: str, data: str, batch_size: int) -> dict:
     """Run ``swiftcls infer`` in this process and report its peak RSS."""
-    from swiftcls import infer
-    from swiftcls.cli import parse
+    from swiftcls.cli.main import parse
+    from swiftcls.commands import infer
     from swiftcls.data import dataset
 
     if mode == "whole":  # parse every row before predicting, as before streaming

@@ -41,11 +41,11 @@ def run_pipeline(model, tok, items: list[str], args) -> tuple[float, np.ndarray]
 
 def run_swiftcls(model, tok, items: list[str], args) -> tuple[float, np.ndarray, bool]:
     """Seconds for swiftcls's prediction path over ``items`` (tokenize, length-sort, pack, pool, head)."""
-    from swiftcls.data.encode import Collator
-    from swiftcls.infer import predict_logits
-    from swiftcls.modeling import install_pooled_forward
-    from swiftcls.packing import PackingCollator, use_padding_free
-    from swiftcls.registry import spec_for_config
+    from swiftcls.core.spec import spec_for_config
+    from swiftcls.data.collators import Collator, PackingCollator
+    from swiftcls.inference.predict import predict_logits
+    from swiftcls.models.packing import use_padding_free
+    from swiftcls.models.pooling import install_pooled_forward
 
     spec = spec_for_config("qwen2")
     model = install_pooled_forward(model, spec)
@@ -54,7 +54,7 @@ def run_swiftcls(model, tok, items: list[str], args) -> tuple[float, np.ndarray,
 
     def predict(batch_items):
         rows = C.encode(tok, batch_items, args.max_length, labels=False)
-        return predict_logits(model, spec, rows, collator, args.batch_size, args.device, progress=False)
+        return predict_logits(model, rows, collator, args.batch_size, args.device, progress=False)
 
     predict(items[: args.batch_size])  # warm-up
     start = C.sync(args.device)

@@ -76,12 +76,13 @@ def make_trainer(recipe: str, args, rows, tok, out: str):
     """The model and Trainer of one recipe."""
     dtype = torch.bfloat16 if args.device.startswith("cuda") else torch.float32
     if recipe == "swiftcls":
-        from swiftcls.loss import LossConfig
-        from swiftcls.model import apply_lora
-        from swiftcls.modeling import install_pooled_forward
-        from swiftcls.packing import PackingCollator, use_padding_free
-        from swiftcls.registry import spec_for_config
-        from swiftcls.trainer import SeqClsTrainer
+        from swiftcls.core.spec import spec_for_config
+        from swiftcls.data.collators import PackingCollator
+        from swiftcls.models.packing import use_padding_free
+        from swiftcls.models.pooling import install_pooled_forward
+        from swiftcls.models.tuners import apply_lora
+        from swiftcls.training.losses import LossConfig
+        from swiftcls.training.trainer import SeqClsTrainer
 
         spec = spec_for_config("qwen2")
         model = install_pooled_forward(C.build_model(args.shape, dtype, args.device, args.seed, args.attn_impl), spec)

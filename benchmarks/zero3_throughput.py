@@ -95,8 +95,8 @@ def _result(timer, args, world: int) -> dict:
 
 def worker_swiftcls(args, model_dir: str, data: str, ds: str) -> dict:
     """swiftcls sft in-process; the Trainer class is wrapped only to attach the step timer."""
-    from swiftcls import sft as sft_module
-    from swiftcls.cli import parse
+    from swiftcls.cli.main import parse
+    from swiftcls.commands import sft as sft_module
 
     timer, base = StepTimer(), sft_module.SeqClsTrainer
 
@@ -163,7 +163,7 @@ def main() -> None:
     args = parser.parse_args()
     args.gradient_checkpointing = args.gradient_checkpointing.lower() == "true"
     if args.worker:
-        from swiftcls.zero import resolve_deepspeed
+        from swiftcls.training.deepspeed import resolve_deepspeed
 
         work = Path(args.workdir)
         run = worker_swiftcls if args.worker == "swiftcls" else worker_hf

@@ -59,10 +59,10 @@ def main() -> None:
     parser.add_argument("--learning_rate", type=float, default=3e-4)
     args = parser.parse_args()
 
-    from swiftcls.arguments import DataArguments, InferArguments, ModelArguments
-    from swiftcls.cli import parse
-    from swiftcls.infer import run_infer
-    from swiftcls.sft import run_sft
+    from swiftcls.cli.main import parse
+    from swiftcls.commands.infer import run_infer
+    from swiftcls.commands.sft import run_sft
+    from swiftcls.config.arguments import DataArguments, InferArguments, ModelArguments
 
     out = Path(args.output_dir)
     train, test = write_jsonl(out / "data", args.per_class)

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from swiftcls.cli import parse
+from swiftcls.cli.main import parse
+from swiftcls.commands.common import read_options
+from swiftcls.core.labels import LabelSpace, read_label_names
 from swiftcls.data.dataset import load_examples, parse_columns
-from swiftcls.data.labels import LabelSpace, read_label_names
-from swiftcls.sft import read_options
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "examples" / "configs").glob("*.yaml"))

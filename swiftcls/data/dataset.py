@@ -9,9 +9,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import ConfigError, DataError
+from ..core.errors import ConfigError, DataError
+from ..core.labels import SINGLE, LabelSpace, parse_label
 from .hub import read_hf_dataset
-from .labels import SINGLE, LabelSpace, parse_label
 from .readers import SUPPORTED_SUFFIXES, ReadOptions, Record, iter_records, no_rows
 
 logger = logging.getLogger(__name__)

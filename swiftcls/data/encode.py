@@ -1,39 +1,18 @@
-"""Prompt formatting, tokenization and dynamic padding."""
+"""Prompt formatting and tokenization: rows in, token ids out, as the model family expects."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from tqdm.auto import tqdm
 
-from ..errors import ConfigError, DataError
-from ..registry import ModelSpec
+from ..core.errors import ConfigError, DataError
+from ..core.spec import ModelSpec
+from . import images
 from .dataset import Example
 from .truncate import ChatTruncator, cut_order
 
 _CHUNK = 1024
-
-
-def pick_pad_token(tokenizer, spec: ModelSpec) -> None:
-    """Give decoder tokenizers a pad token that can never be mistaken for the prompt's last token.
-
-    Pooling takes the last non-pad token (transformers and vLLM alike), so the pad token must not be
-    a token prompts end with; ``eos`` often is, which silently pools the wrong position.
-    """
-    if spec.kind != "decoder":
-        return
-    bad = {tokenizer.eos_token} if tokenizer.eos_token else set()
-    if tokenizer.pad_token is not None and tokenizer.pad_token not in bad:
-        return
-    vocab = tokenizer.get_vocab()
-    for candidate in spec.pad_token_candidates:
-        if candidate in vocab and candidate not in bad:
-            tokenizer.pad_token = candidate
-            return
-    if tokenizer.pad_token is None and tokenizer.eos_token is not None:
-        # No spare token in the vocabulary: eos is still safe because prompts are never closed with eos.
-        tokenizer.pad_token = tokenizer.eos_token
 
 
 @dataclass
@@ -47,8 +26,8 @@ class PromptEncoder:
     Encoders: ``tokenizer(text, text_pair)``.
 
     Multimodal specs: rows with images get the same prompt with vision placeholders at their ``<image>`` tags,
-    each expanded to the image's token count (see swiftcls/vl.py); the row keeps the image paths and the
-    Collator turns them into pixels per batch. Text-only rows are encoded exactly as on the text path.
+    each expanded to the image's token count (see swiftcls/data/images.py); the row keeps the image paths and the
+    collator turns them into pixels per batch. Text-only rows are encoded exactly as on the text path.
     """
 
     tokenizer: object
@@ -67,9 +46,7 @@ class PromptEncoder:
         self.tokenizer.truncation_side = self.truncation_side
         self.image_processor = getattr(self.tokenizer, "image_processor", None) if self.spec.multimodal else None
         if self.image_processor is not None:
-            from ..vl import set_pixel_budget
-
-            set_pixel_budget(self.image_processor, self.min_pixels, self.max_pixels)
+            images.set_pixel_budget(self.image_processor, self.min_pixels, self.max_pixels)
 
     def _content(self, ex: Example) -> str:
         if ex.messages is not None:
@@ -107,28 +84,24 @@ class PromptEncoder:
 
     def _image_prompt_ids(self, ex: Example, messages: list[dict], counts: list[int]) -> list[int]:
         """Prompt ids of an image row with each vision placeholder expanded to its image's token count."""
-        from .. import vl
-
-        messages = vl.image_messages(messages, len(counts), ex.where)
+        messages = images.image_messages(messages, len(counts), ex.where)
         prompt = self.render(ex, messages=messages) if self.chat else "\n".join(m["content"] for m in messages)
         ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        return vl.expand_image_pads(ids, self.tokenizer.convert_tokens_to_ids(vl.IMAGE_PAD), counts)
+        return images.expand_image_pads(ids, self.tokenizer.convert_tokens_to_ids(images.IMAGE_PAD), counts)
 
     def _cut_text(self, messages: list[dict], excess: int) -> list[dict]:
         """Drop ``excess`` text tokens inside the messages, in :func:`~swiftcls.data.truncate.cut_order` (the last
         turn's end first, or the first turn's start with left truncation), keeping every turn and ``<image>`` tag."""
-        from ..vl import IMAGE_TAG
-
         left = self.truncation_side == "left"
-        pieces = [[self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in m["content"].split(IMAGE_TAG)]
-                  for m in messages]
+        pieces = [[self.tokenizer(t, add_special_tokens=False)["input_ids"]
+                   for t in m["content"].split(images.IMAGE_TAG)] for m in messages]
         for i in cut_order(messages, self.truncation_side):
             parts = pieces[i]
             for j in range(len(parts)) if left else reversed(range(len(parts))):
                 cut = min(excess, len(parts[j]))
                 parts[j] = parts[j][cut:] if left else parts[j][:len(parts[j]) - cut]
                 excess -= cut
-        return [{**m, "content": IMAGE_TAG.join(self.tokenizer.decode(p) for p in parts)}
+        return [{**m, "content": images.IMAGE_TAG.join(self.tokenizer.decode(p) for p in parts)}
                 for m, parts in zip(messages, pieces)]
 
     def _encode_images(self, ex: Example) -> dict:
@@ -136,10 +109,8 @@ class PromptEncoder:
 
         An over-long row loses text, never image tokens nor turns; if the images alone do not fit it is a row error.
         """
-        from .. import vl
-
-        paths = [vl.resolve_image(p, ex.file) for p in ex.images]
-        counts = [vl.image_tokens(self.image_processor, p, ex.where) for p in paths]
+        paths = [images.resolve_image(p, ex.file) for p in ex.images]
+        counts = [images.image_tokens(self.image_processor, p, ex.where) for p in paths]
         messages = ex.messages or [{"role": "user", "content": self._content(ex)}]
         ids = self._image_prompt_ids(ex, messages, counts)
         for _ in range(3):  # re-tokenizing cut text can shift a token or two at the cut
@@ -200,42 +171,3 @@ class PromptEncoder:
             bar.update(len(chunk))
         bar.close()
         return kept, out
-
-
-@dataclass
-class Collator:
-    """Pads a batch to its longest row (dynamic padding) and stacks labels with the right dtype.
-
-    Rows with ``images`` (multimodal models): their images are loaded and processed here, per batch, and
-    concatenated in row order into ``pixel_values`` / ``image_grid_thw`` (the order of the image tokens).
-    """
-
-    pad_token_id: int
-    padding_side: str = "right"
-    label_dtype: torch.dtype = torch.long
-    image_processor: object = None
-
-    def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
-        longest = max(len(r["input_ids"]) for r in rows)
-        batch = {"input_ids": [], "attention_mask": []}
-        has_types = "token_type_ids" in rows[0]
-        if has_types:
-            batch["token_type_ids"] = []
-        for r in rows:
-            n, pad = len(r["input_ids"]), longest - len(r["input_ids"])
-            parts = {"input_ids": (r["input_ids"], self.pad_token_id), "attention_mask": ([1] * n, 0)}
-            if has_types:
-                parts["token_type_ids"] = (r["token_type_ids"], 0)
-            for key, (values, fill) in parts.items():
-                batch[key].append([fill] * pad + values if self.padding_side == "left" else values + [fill] * pad)
-        tensors = {k: torch.tensor(v, dtype=torch.long) for k, v in batch.items()}
-        if "labels" in rows[0]:
-            tensors["labels"] = torch.tensor([r["labels"] for r in rows], dtype=self.label_dtype)
-        images = [path for r in rows for path in r.get("images", ())]
-        if images:
-            from pathlib import Path
-
-            from ..vl import open_image, process_images
-
-            tensors.update(process_images(self.image_processor, [open_image(Path(p), {}) for p in images]))
-        return tensors

@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from swiftcls.errors import DataError
-
+from ..core.errors import DataError
 from .readers import SUPPORTED_SUFFIXES, Record
 
 # datasets raises ValueError('Unknown split "test". Should be one of [\'train\', \'validation\'].')

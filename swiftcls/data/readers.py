@@ -1,7 +1,7 @@
 """Read labelled rows from local files (JSONL, JSON, CSV, TSV, parquet); hub datasets: see hub.py.
 
 Readers return plain :class:`Record` objects and never guess at column meaning; mapping columns to
-text/label is the caller's job. Every problem is raised as a :class:`~swiftcls.errors.DataError` that
+text/label is the caller's job. Every problem is raised as a :class:`~swiftcls.core.errors.DataError` that
 names the file, the line (or row index) and how to fix it.
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from swiftcls.errors import DataError
+from ..core.errors import DataError
 
 SUPPORTED_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
 _QUOTING = {"csv": csv.QUOTE_MINIMAL, "none": csv.QUOTE_NONE}

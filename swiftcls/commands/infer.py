@@ -1,0 +1,124 @@
+"""``swiftcls infer`` / ``swiftcls eval``: predict with a trained classifier and score it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from contextlib import nullcontext, suppress
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..config.arguments import DataArguments, InferArguments, ModelArguments
+from ..core.errors import ConfigError
+from ..core.labels import REGRESSION, LabelSpace
+from ..data.collators import make_collator
+from ..data.dataset import check_usable, encode_labels, iter_examples, parse_columns, write_skipped
+from ..inference.predict import label_matrix, predict_logits, prediction, stream_logits
+from ..inference.prompts import training_encoder
+from ..inference.vllm_backend import VllmScorer, load_for_vllm
+from ..metrics.classification import compute_metrics, format_report, logits_to_probs, save_metrics
+from ..models.packing import known_attn, use_padding_free
+from ..models.trained import load_trained
+from .common import read_options
+
+logger = logging.getLogger(__name__)
+
+
+def run_infer(model_args: ModelArguments, data_args: DataArguments, infer_args: InferArguments,
+              metrics_only: bool = False) -> dict:
+    """Predict every row of ``--dataset``; write results (JSONL) and, when rows carry labels, metrics.
+
+    Rows are read, predicted and written chunk by chunk (see :func:`stream_logits`); the result file appears
+    (atomically) only when every row is done, and a failure part-way leaves nothing behind.
+    """
+    if not data_args.dataset:
+        raise ConfigError("--dataset is required.")
+    device = infer_args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    attn_impl = known_attn(model_args.attn_impl)
+    if infer_args.infer_backend == "vllm":  # checked before reading data: a LoRA checkpoint or no vllm fails fast
+        model_dir, tokenizer, spec, space, train = load_for_vllm(model_args, infer_args)
+        encoder = training_encoder(tokenizer, spec, train, data_args)
+        predict = VllmScorer(model_dir, encoder, space.problem_type, model_args.torch_dtype, device)
+    else:
+        model, tokenizer, spec, space, train = load_trained(model_args.model, infer_args.adapters, model_args, device)
+        encoder = training_encoder(tokenizer, spec, train, data_args)
+        packed = use_padding_free(infer_args.padding_free, spec, model, attn_impl, device)
+        collator = make_collator(packed, tokenizer.pad_token_id, spec.padding_side, encoder.image_processor)
+
+        def predict(chunk, rows):
+            return predict_logits(model, rows, collator, infer_args.batch_size, device, progress=False)
+    threshold = infer_args.threshold if infer_args.threshold is not None else train.get("threshold", 0.5)
+    skipped = []
+    examples = iter_examples(data_args.dataset, read_options(data_args), parse_columns(data_args.columns),
+                             require_label=metrics_only, skipped=skipped if data_args.skip_bad_rows else None,
+                             seed=data_args.data_seed)
+    result_path = infer_args.result_path or os.path.join(infer_args.adapters or model_args.model,
+                                                         "infer_result.jsonl")
+    tmp = None if metrics_only else result_path + ".tmp"
+    made = [] if metrics_only else [p for p in (Path(result_path).parent, *Path(result_path).parent.parents)
+                                     if not p.exists()]
+    scores = _Scores(space)
+    try:
+        if tmp:
+            Path(result_path).parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "w", encoding="utf-8") if tmp else nullcontext() as f:
+            for chunk, rows, logits in stream_logits(encoder, examples, predict, skipped):
+                scores.add(chunk, logits)  # labels are checked against the model's as each chunk arrives
+                if f is not None:
+                    _write_predictions(f, chunk, rows, logits, space, threshold)
+        check_usable(scores.rows, skipped, data_args.dataset)
+    except BaseException:
+        if tmp and os.path.exists(tmp):
+            os.remove(tmp)  # never a half-written result file, nor folders made for it
+        for folder in made:
+            with suppress(OSError):  # not empty: something else wrote there meanwhile
+                folder.rmdir()
+        raise
+    summary = {"rows": scores.rows, "skipped": len(skipped)}
+    if skipped:  # never dropped silently: each skipped row, with file, row, field and reason
+        summary["skipped_path"] = os.path.splitext(result_path)[0] + "_skipped.jsonl"
+        write_skipped(skipped, summary["skipped_path"])
+        print(f"Skipped {len(skipped)} rows, listed in {summary['skipped_path']}")
+    if tmp:
+        os.replace(tmp, result_path)
+        summary["result_path"] = result_path
+        print(f"Wrote {scores.rows} predictions to {result_path}")
+    if scores.complete:
+        metrics = compute_metrics(space.problem_type, np.concatenate(scores.logits),
+                                  label_matrix(scores.labels, space.problem_type), space.id2label, threshold)
+        metrics_path = infer_args.metrics_path or (os.path.splitext(result_path)[0] + "_metrics.json")
+        save_metrics(metrics, metrics_path)
+        print(format_report(metrics, space.problem_type))
+        summary.update(metrics=metrics, metrics_path=metrics_path)
+    elif metrics_only:
+        raise ConfigError("swiftcls eval needs a label on every row.")
+    return summary
+
+
+class _Scores:
+    """Logits and encoded labels kept for metrics while every row so far carries a label."""
+
+    def __init__(self, space: LabelSpace):
+        self.space, self.rows, self.complete, self.logits, self.labels = space, 0, True, [], []
+
+    def add(self, chunk: list, logits: np.ndarray) -> None:
+        self.rows += len(chunk)
+        if self.complete and any(ex.label is None for ex in chunk):
+            self.complete, self.logits, self.labels = False, [], []  # metrics need every label: free the rest
+        if self.complete:
+            self.labels.extend(encode_labels(chunk, self.space)[1])
+            self.logits.append(logits)
+
+
+def _write_predictions(f, chunk: list, rows: list[dict], logits: np.ndarray, space: LabelSpace,
+                       threshold: float) -> None:
+    for ex, row, p in zip(chunk, rows, logits_to_probs(logits, space.problem_type)):
+        record = {**ex.raw, "pred": prediction(p, space, threshold)}
+        if "images" in row:  # the resolved paths of the images the prediction saw
+            record["images"] = row["images"]
+        if space.problem_type != REGRESSION:
+            record["probs"] = {name: round(float(v), 6) for name, v in zip(space.names, p)}
+        f.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -1,0 +1,115 @@
+"""The family spec: one small declarative description per architecture family, loaded from ``templates/*.yaml``.
+
+A spec says how to turn a checkpoint of that family into a sequence classifier: which transformers
+class holds the head, where the backbone and head live, how to pool, which modules LoRA targets by
+default, and how prompts are formatted and padded. Users add a family by dropping a YAML file into
+``templates/`` (or a folder named by ``SWIFTCLS_TEMPLATES``); no code change is needed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+from .errors import ConfigError
+
+_PACKAGE_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+_REPO_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+
+@dataclass
+class ModelSpec:
+    """How one architecture family becomes a sequence classifier.
+
+    Attributes:
+        name: Family name (e.g. ``qwen2``).
+        model_types: ``config.model_type`` values this spec covers.
+        kind: ``decoder`` (pool the last real token) or ``encoder`` (the model's own pooler).
+        classifier: transformers class name of the classifier, or ``auto`` for
+            ``AutoModelForSequenceClassification``.
+        backbone: Attribute of the classifier holding the transformer body (decoders), or None.
+        head: Attribute names of the classification head; always trained and saved with LoRA.
+        pooling: ``last`` (last non-pad token, computed by swiftcls) or ``model`` (the model's forward).
+        lora_target_modules: Default LoRA targets for ``--target_modules default``.
+        use_chat_template: Whether prompts go through the tokenizer's chat template by default.
+        pad_token_candidates: Existing tokens to use as pad token when the tokenizer has none.
+        padding_side: Padding side for batches.
+        chat_template_kwargs: Extra keyword arguments for ``apply_chat_template``.
+        models: Hub ids of known checkpoints; their last path part is accepted as a short name.
+        multimodal: Rows may carry images (prompts get vision placeholders, batches carry pixels).
+        vision_tower: Module path of the vision encoder (frozen by ``--freeze_vit``, LR ``--vit_lr``).
+        aligner: Module path(s) of the vision-to-text projector (frozen by ``--freeze_aligner``); a list where
+            the projector has several parts (Qwen3-VL's merger and deepstack mergers).
+        aliases: Extra short names -> hub id (e.g. ``Qwen2-VL-7B: Qwen/Qwen2-VL-7B-Instruct``).
+        vllm_head_prefix: Prefix ``swiftcls export`` puts before the head's weight names where vLLM looks for the
+            head inside a sub-module (Qwen2-VL: ``language_model.``); empty keeps ``score.weight``.
+    """
+
+    name: str
+    model_types: list[str]
+    kind: str = "decoder"
+    classifier: str = "auto"
+    backbone: str | None = "model"
+    head: list[str] = field(default_factory=lambda: ["score"])
+    pooling: str = "last"
+    lora_target_modules: list[str] = field(default_factory=lambda: ["all-linear"])
+    use_chat_template: bool = True
+    pad_token_candidates: list[str] = field(default_factory=list)
+    padding_side: str = "right"
+    chat_template_kwargs: dict = field(default_factory=dict)
+    models: list[str] = field(default_factory=list)
+    multimodal: bool = False
+    vision_tower: str | None = None
+    aligner: list[str] = field(default_factory=list)
+    aliases: dict = field(default_factory=dict)
+    vllm_head_prefix: str = ""
+
+    def __post_init__(self):
+        if isinstance(self.aligner, str):
+            self.aligner = [self.aligner]
+
+    @classmethod
+    def from_file(cls, path: Path) -> ModelSpec:
+        """Load a spec from a YAML template, rejecting unknown keys so typos are not silently ignored."""
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"{path}: unknown template keys {unknown}; allowed: {sorted(known)}")
+        if data.get("kind") not in ("decoder", "encoder"):
+            raise ConfigError(f"{path}: 'kind' must be 'decoder' or 'encoder', got {data.get('kind')!r}")
+        if data.get("pooling", "last") not in ("last", "model"):
+            raise ConfigError(f"{path}: 'pooling' must be 'last' or 'model'")
+        return cls(**data)
+
+
+def template_dirs() -> list[Path]:
+    """Template folders, user folders (``SWIFTCLS_TEMPLATES``, ``:``-separated) first so they override."""
+    user = [Path(p) for p in os.environ.get("SWIFTCLS_TEMPLATES", "").split(os.pathsep) if p]
+    return [*user, _REPO_TEMPLATES, _PACKAGE_TEMPLATES]
+
+
+def load_specs() -> dict[str, ModelSpec]:
+    """All specs keyed by ``model_type``; the first folder that defines a model type wins."""
+    specs: dict[str, ModelSpec] = {}
+    for folder in template_dirs():
+        for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+            spec = ModelSpec.from_file(path)
+            for model_type in spec.model_types:
+                specs.setdefault(model_type, spec)
+    return specs
+
+
+def spec_for_config(config_or_type) -> ModelSpec:
+    """The spec for a transformers config (or a ``model_type`` string)."""
+    model_type = config_or_type if isinstance(config_or_type, str) else config_or_type.model_type
+    specs = load_specs()
+    if model_type not in specs:
+        raise ConfigError(
+            f"No swiftcls template for model_type '{model_type}'. Known: {sorted(specs)}. "
+            f"Add one: copy templates/qwen2.yaml to templates/{model_type}.yaml and adapt it."
+        )
+    return specs[model_type]

@@ -1,0 +1,126 @@
+"""``Classifier.from_pretrained(DIR).predict(["text", ...])``: a trained classifier in Python.
+
+Prompts are formatted with the settings saved at training time (``args.json``: chat template, system prompt,
+max length, truncation side), exactly as ``swiftcls infer`` does, so predictions match the CLI.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..config.arguments import ModelArguments
+from ..core.errors import ConfigError
+from ..core.labels import REGRESSION
+from ..data.collators import make_collator
+from ..data.dataset import Example
+from ..metrics.classification import logits_to_probs
+from ..models.packing import known_attn, use_padding_free
+from ..models.trained import load_trained
+from .predict import predict_logits, prediction
+from .prompts import training_encoder
+
+
+class Classifier:
+    """A trained swiftcls classifier (exported folder, full checkpoint, or LoRA checkpoint) ready to predict.
+
+    Attributes:
+        labels: Label names in id order (``["score"]`` for one-output regression).
+        problem_type: ``single_label_classification``, ``multi_label_classification`` or ``regression``.
+        threshold: Multi-label probability threshold (the one used in training; may be changed).
+        model: The underlying transformers model.
+        tokenizer: Its tokenizer.
+        device: Where the model runs.
+    """
+
+    def __init__(self, model, tokenizer, spec, space, train: dict, device: str, padding_free: bool = True,
+                 attn_impl: str | None = None):
+        self.model, self.tokenizer, self.spec, self.space, self.device = model, tokenizer, spec, space, device
+        self.labels, self.problem_type = list(space.names), space.problem_type
+        self.threshold = float(train.get("threshold", 0.5))
+        self.encoder = training_encoder(tokenizer, spec, train)
+        # Same batching as `swiftcls infer`: packed rows (no pad tokens) where the model supports it.
+        packed = use_padding_free(padding_free, spec, model, attn_impl, device)
+        self.collator = make_collator(packed, tokenizer.pad_token_id, spec.padding_side, self.encoder.image_processor)
+
+    @classmethod
+    def from_pretrained(cls, path: str | None = None, adapters: str | None = None, device: str | None = None,
+                        torch_dtype: str = "auto", padding_free: bool = True) -> Classifier:
+        """Load a classifier.
+
+        Args:
+            path: An exported folder or full checkpoint; with ``adapters``, the base model (default: the one in
+                the adapter's ``args.json``).
+            adapters: A LoRA checkpoint written by ``swiftcls sft``.
+            device: ``cpu``, ``cuda``, ``cuda:1``, ... (default: cuda when available).
+            torch_dtype: ``auto`` (bf16 on GPUs that support it, else float32), ``float32``, ``bfloat16``, ``float16``.
+            padding_free: Pack each batch's rows without pad tokens where the model supports it (text decoders);
+                False pads length-sorted batches.
+
+        Returns:
+            The loaded ``Classifier``.
+        """
+        return cls.from_args(ModelArguments(model=path, torch_dtype=torch_dtype), adapters, device, padding_free)
+
+    @classmethod
+    def from_args(cls, model_args: ModelArguments, adapters: str | None = None, device: str | None = None,
+                  padding_free: bool = True) -> Classifier:
+        """Load a classifier from ``--model``-style arguments (hub options, dtype, attention, remote code)."""
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        attn_impl = known_attn(model_args.attn_impl)
+        model, tokenizer, spec, space, train = load_trained(model_args.model, adapters, model_args, device)
+        return cls(model.to(device), tokenizer, spec, space, train, device, padding_free, attn_impl)
+
+    def _logits(self, texts: list[str] | str, text_pairs: list[str] | str | None, batch_size: int) -> np.ndarray:
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        pairs = [text_pairs] if isinstance(text_pairs, str) else list(text_pairs or [None] * len(texts))
+        if len(pairs) != len(texts):
+            raise ConfigError(f"{len(texts)} texts but {len(pairs)} text_pairs.")
+        bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
+        if bad:
+            raise ConfigError(f"texts must be strings; item {bad[0]} is {type(texts[bad[0]]).__name__}.")
+        return self.logits_rows(self.encode([Example(t, p) for t, p in zip(texts, pairs)]), batch_size)
+
+    def encode(self, examples: list[Example]) -> list[dict]:
+        """Token ids (and image paths, for image+text models) of prepared examples, formatted as in training.
+
+        Not thread-safe (the tokenizer is shared): callers that encode from several threads hold a lock.
+        """
+        return self.encoder.encode(examples)
+
+    def logits_rows(self, rows: list[dict], batch_size: int = 32) -> np.ndarray:
+        """Raw logits ``[n, num_labels]`` of rows from :meth:`encode`, in order."""
+        if not rows:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        return predict_logits(self.model, rows, self.collator, batch_size, self.device)
+
+    def prediction(self, probs: np.ndarray):
+        """What :meth:`predict` returns for one row of :meth:`predict_proba` scores."""
+        return prediction(probs, self.space, self.threshold)
+
+    def predict_proba(self, texts: list[str] | str, text_pairs: list[str] | str | None = None,
+                      batch_size: int = 32) -> np.ndarray:
+        """Scores ``[n, num_labels]``: softmax (single-label), sigmoid (multi-label) or raw values (regression).
+
+        Args:
+            texts: One text or a list of texts.
+            text_pairs: Second texts for pair tasks (same length as ``texts``).
+            batch_size: Rows per forward pass.
+        """
+        return logits_to_probs(self._logits(texts, text_pairs, batch_size), self.problem_type)
+
+    def predict(self, texts: list[str] | str, text_pairs: list[str] | str | None = None,
+                batch_size: int = 32) -> list:
+        """One prediction per text: a label name, a list of names (multi-label, ``threshold``) or a float.
+
+        Args:
+            texts: One text or a list of texts (a single string still returns a list of one).
+            text_pairs: Second texts for pair tasks (same length as ``texts``).
+            batch_size: Rows per forward pass.
+        """
+        probs = self.predict_proba(texts, text_pairs, batch_size)
+        return [self.prediction(p) for p in probs]
+
+    def __repr__(self) -> str:
+        kind = "regression" if self.problem_type == REGRESSION else f"{len(self.labels)} labels"
+        return f"Classifier({self.spec.name}, {self.problem_type}, {kind}, device={self.device})"

@@ -1,0 +1,79 @@
+"""Batched prediction: logits for encoded rows (length-sorted batches), streamed chunk by chunk over large inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from itertools import islice
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..core.labels import MULTI, REGRESSION, SINGLE, LabelSpace
+from ..data.encode import PromptEncoder
+from ..metrics.classification import compute_metrics
+from ..models.pooling import classifier_logits
+
+
+@torch.no_grad()
+def predict_logits(model, rows: list[dict], collator, batch_size: int = 32,
+                   device: str | torch.device = "cpu", desc: str = "Predicting", progress: bool = True) -> np.ndarray:
+    """Logits for ``rows`` in their original order; batches are formed from length-sorted rows (less padding)."""
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i]["input_ids"]))
+    out = [None] * len(rows)
+    model.to(device)
+    steps = range(0, len(order), batch_size)
+    for start in tqdm(steps, desc=desc, unit="batch", disable=not progress or len(order) <= batch_size):
+        idx = order[start:start + batch_size]
+        batch = collator([{k: v for k, v in rows[i].items() if k != "labels"} for i in idx])
+        batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+        logits = classifier_logits(model, batch).float().cpu().numpy()
+        for i, row_logits in zip(idx, logits):
+            out[i] = row_logits
+    return np.stack(out)
+
+
+STREAM_ROWS = 4096
+
+
+def stream_logits(encoder: PromptEncoder, examples: Iterable, predict, skipped: list | None = None,
+                  chunk_rows: int | None = None):
+    """Yield ``(examples, encoded rows, logits)`` chunk by chunk, with one progress bar over all rows.
+
+    ``examples`` may be a lazy iterator (:func:`~swiftcls.data.dataset.iter_examples`): only one chunk's rows,
+    token ids and logits are alive at a time, so files larger than memory are predicted in bounded memory.
+    ``predict(examples, rows) -> logits`` runs the backend on a chunk. With ``skipped`` (``--skip_bad_rows``),
+    rows the encoder rejects (bad images) are recorded there and left out.
+    """
+    total = len(examples) if hasattr(examples, "__len__") else None
+    bar = tqdm(total=total, desc="Predicting", unit="row", disable=total is not None and total <= 32)
+    rows_in = iter(examples)
+    while chunk := list(islice(rows_in, chunk_rows or STREAM_ROWS)):
+        kept, rows = encoder.encode_kept(chunk, skipped=skipped)
+        chunk = [chunk[i] for i in kept]
+        if chunk:
+            yield chunk, rows, predict(chunk, rows)
+        bar.update(len(chunk))
+    bar.close()
+
+
+def label_matrix(encoded: list, problem_type: str) -> np.ndarray:
+    return np.asarray(encoded, dtype=np.float32 if problem_type != SINGLE else np.int64)
+
+
+def evaluate_rows(model, rows: list[dict], space: LabelSpace, collator, batch_size: int = 32,
+                  device: str | torch.device = "cpu", threshold: float = 0.5) -> dict:
+    """Full metrics (per class, confusion matrix) of ``model`` on encoded, labelled rows, batched by ``collator``
+    (the training collator at the end of ``sft``: packed rows when training was padding-free)."""
+    logits = predict_logits(model, rows, collator, batch_size, device, desc="Evaluating")
+    labels = label_matrix([r["labels"] for r in rows], space.problem_type)
+    return compute_metrics(space.problem_type, logits, labels, space.id2label, threshold)
+
+
+def prediction(probs: np.ndarray, space: LabelSpace, threshold: float):
+    """What a user sees for one row of scores: a label name, a list of names (multi-label) or the value(s)."""
+    if space.problem_type == REGRESSION:
+        return float(probs[0]) if len(probs) == 1 else [float(p) for p in probs]
+    if space.problem_type == MULTI:
+        return [space.names[i] for i, p in enumerate(probs) if p >= threshold]
+    return space.names[int(np.argmax(probs))]

@@ -1,0 +1,107 @@
+"""The model card (README.md) of an exported checkpoint: labels, training, metrics, and how to load and serve it."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from ..core.labels import MULTI, REGRESSION, SINGLE, LabelSpace
+from ..core.version import __version__
+
+_ACTIVATION = {SINGLE: ".softmax(-1)", MULTI: ".sigmoid()", REGRESSION: ""}
+
+
+def _metrics(source: str) -> tuple[dict, str | None]:
+    """Scalar eval metrics of the run the checkpoint comes from, and a note when they belong to another one."""
+    folder = Path(source)
+    path, summary = folder.parent / "eval_metrics.json", folder.parent / "summary.json"
+    if not path.is_file():
+        return {}, None
+    scalars = {k: v for k, v in json.loads(path.read_text(encoding="utf-8")).items()
+               if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    best = json.loads(summary.read_text(encoding="utf-8")).get("best_model_checkpoint") if summary.is_file() else None
+    return scalars, (f"Measured on {Path(best).name}, not on {folder.name}." if best and Path(best).name != folder.name
+                     else None)
+
+
+_HF_USAGE = """{note} The prompt settings are in `args.json`.
+
+```python
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+tokenizer = AutoTokenizer.from_pretrained("{path}")
+model = AutoModelForSequenceClassification.from_pretrained("{path}").eval()
+texts = ["first text", "second text"]
+{prompt}
+with torch.no_grad():
+    scores = model(**batch).logits{activation}
+```
+
+swiftcls formats prompts from `args.json` itself: `swiftcls infer --model {path} --dataset data.jsonl`, or in
+Python `from swiftcls import Classifier; Classifier.from_pretrained("{path}").predict(["first text"])`.
+
+vLLM (pooling runner; pass the formatted `{inputs}`): `vllm serve {path} --runner pooling`, or
+`LLM(model="{path}", runner="pooling").classify({inputs})`; `swiftcls infer --model {path} --infer_backend vllm`
+formats them for you. HTTP without vLLM: `swiftcls deploy --model {path}` (same `/classify` format, raw text in).
+"""
+
+_REWARD_USAGE = """This folder uses LMDeploy's `Qwen2ForRewardModel` layout (PyTorch engine, GPU). The score is
+{meaning}. transformers cannot load it as a classifier; export with `--to hf` for that.
+
+```python
+from lmdeploy import PytorchEngineConfig, pipeline
+from transformers import AutoTokenizer
+
+tokenizer = AutoTokenizer.from_pretrained("{path}")
+pipe = pipeline("{path}", backend_config=PytorchEngineConfig())
+# prompts formatted exactly as in training (chat template settings in args.json)
+scores = pipe.get_reward_score([tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts])
+```
+"""
+
+
+def _usage(path: str, space: LabelSpace, payload: dict, chat_kwargs: dict) -> str:
+    """transformers / swiftcls / vLLM snippets that format prompts exactly like training."""
+    chat, system = payload.get("chat_template_applied"), payload.get("system")
+    if chat:
+        msgs = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": "TEXT"}]
+        messages = json.dumps(msgs, ensure_ascii=False).replace('"TEXT"', "t")
+        kwargs = "".join(f", {k}={v!r}" for k, v in chat_kwargs.items())
+        prompt = (f"prompts = [tokenizer.apply_chat_template({messages}, tokenize=False, add_generation_prompt=True"
+                  f"{kwargs})\n           for t in texts]\n"
+                  'batch = tokenizer(prompts, padding=True, add_special_tokens=False, return_tensors="pt")')
+        note = ("Prompts must be formatted as in training: the text (a pair joined by a newline) is the user turn of "
+                "the chat template" + (", after the system prompt," if system else "") + " with the generation prompt.")
+    else:
+        prompt = (f"batch = tokenizer(texts, padding=True, truncation=True, max_length={payload.get('max_length', 512)}"
+                  ', return_tensors="pt")')
+        note = "Prompts are the raw text (pairs: `tokenizer(texts, pairs, ...)`), no chat template, as in training."
+    return _HF_USAGE.format(note=note, path=path, prompt=prompt, activation=_ACTIVATION[space.problem_type],
+                            inputs="prompts" if chat else "texts")
+
+
+def model_card(path: str, space: LabelSpace, payload: dict, source: str, chat_kwargs: dict, reward: bool) -> str:
+    """README.md of an exported checkpoint: labels, training, metrics and how to load and serve it."""
+    base = payload.get("model") or payload.get("model_dir") or source
+    hub = base.count("/") == 1 and not os.path.exists(base)
+    lines = ["---", "library_name: transformers", "pipeline_tag: text-classification", "tags: [swiftcls, seq-cls]",
+             *([f"base_model: {base}"] if hub else []), "---", "", f"# {Path(path).name}", "",
+             f"A {space.problem_type.replace('_', ' ')} model fine-tuned with swiftcls {__version__} from `{base}` "
+             f"({payload.get('tuner_type', 'unknown')} fine-tuning; exported from `{source}`).", "",
+             "| id | label |", "|---|---|", *(f"| {i} | {name} |" for i, name in enumerate(space.names)), ""]
+    if space.problem_type == MULTI:
+        lines += [f"Multi-label: a label is predicted when its sigmoid probability is >= "
+                  f"{payload.get('threshold', 0.5)} (the training threshold).", ""]
+    if payload.get("dataset"):
+        lines += [f"Training data: {', '.join(f'`{d}`' for d in payload['dataset'])}.", ""]
+    metrics, note = _metrics(source)
+    if metrics:
+        lines += ["## Evaluation", "", "| metric | value |", "|---|---|",
+                  *(f"| {k} | {v:.4f} |" for k, v in metrics.items()), "", *([note, ""] if note else [])]
+    meaning = ("the regression value" if space.problem_type == REGRESSION else f"the logit margin logit("
+               f"{space.names[1]}) - logit({space.names[0]}), so P({space.names[1]}) = sigmoid(score)")
+    lines += ["## Use", "", _REWARD_USAGE.format(path=path, meaning=meaning) if reward
+              else _usage(path, space, payload, chat_kwargs)]
+    return "\n".join(lines)

@@ -1,0 +1,109 @@
+"""Padding-free (packed) batches for causal decoders.
+
+A batch of ``n`` rows becomes one row of ``sum(len_i)`` tokens: no pad token is ever computed. ``position_ids``
+restart at 0 for every sequence, which is how transformers (5.x) recognises packed input:
+
+* ``sdpa`` / ``eager`` / ``flex_attention``: ``masking_utils.find_packed_sequence_indices`` turns the position ids
+  into a block-diagonal causal mask (only when no 2-D ``attention_mask`` is passed, so none is). sdpa/eager
+  materialise that ``[1, 1, T, T]`` mask and compute the full ``T x T`` scores; flex skips the masked blocks.
+* ``flash_attention_*``: ``modeling_flash_attention_utils._flash_attention_forward`` runs ``flash_varlen_fn``
+  with the ``cu_seq_lens_q/k`` and ``max_length_q/k`` the collator precomputes (no per-layer recomputation).
+* ``swiftcls_varlen`` (swiftcls/models/varlen.py, the default unless flash-attn is installed on CUDA): torch's own
+  varlen kernel with the same ``cu_seq_lens`` on CUDA, one causal sdpa call per sequence on CPU.
+
+The classifier then pools the last token of each sequence (``cu_seq_lens[1:] - 1``) before the head, so logits,
+loss and gradients equal those of padded training (tests/test_padding_free.py checks this).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+
+import torch
+
+from ..core.spec import ModelSpec
+from . import varlen
+
+logger = logging.getLogger(__name__)
+
+FLASH_KEYS = ("cu_seq_lens_q", "cu_seq_lens_k", "max_length_q", "max_length_k")
+PACKED_INPUTS = ("position_ids", *FLASH_KEYS)
+# Model types whose transformers modeling code builds its mask with create_causal_mask(position_ids=...) and
+# whose padded vs packed equality is tested in tests/test_padding_free.py. MoE blocks route every token on its own
+# (no capacity limit, no cross-token mixing), so packing leaves each token's experts unchanged.
+VERIFIED_MODEL_TYPES = ("qwen2", "qwen3", "llama", "qwen2_moe", "qwen3_moe")
+MASKED_IMPLS = ("sdpa", "eager", "flex_attention")
+
+
+def padding_free_reason(spec: ModelSpec, model_type: str, attn_impl: str | None) -> str | None:
+    """Why padding-free batches cannot be used for this model (None when they can)."""
+    if spec.kind != "decoder" or spec.pooling != "last":
+        return f"'{spec.name}' is an encoder (bidirectional attention, absolute positions)"
+    if spec.multimodal:
+        return f"'{spec.name}' is an image+text model (vision token positions are not packed)"
+    if model_type not in VERIFIED_MODEL_TYPES:
+        return f"model type '{model_type}' is not among the verified packed decoders {list(VERIFIED_MODEL_TYPES)}"
+    if attn_impl and attn_impl not in MASKED_IMPLS and not uses_cu_seqlens(attn_impl):
+        return f"attention '{attn_impl}' cannot confine attention to each packed sequence"
+    return None
+
+
+def use_padding_free(requested: bool, spec: ModelSpec, model, attn_impl: str | None = None,
+                     device: str | None = None) -> bool:
+    """Whether to pack this model's batches; logs one line when ``--padding_free true`` falls back to padding.
+
+    When packing and the user chose no attention (``attn_impl`` None), the model is switched to the varlen
+    kernel :func:`pick_attn_impl` picks. Models that stay padded keep the attention they were loaded with.
+    """
+    if not requested:
+        return False
+    config = model.config
+    reason = padding_free_reason(spec, getattr(config, "model_type", ""), attn_impl)
+    if reason:
+        # INFO, not WARNING: --padding_free is on by default and padded batches are the expected path here.
+        logger.info("--padding_free: using padded batches because %s.", reason)
+        return False
+    if not attn_impl:
+        model.set_attn_implementation(pick_attn_impl(None, True, device))
+    impl = config._attn_implementation
+    if impl in ("sdpa", "eager") and torch.cuda.is_available():
+        logger.warning("--padding_free with %s attention computes a dense [T, T] block-diagonal mask per batch; "
+                       "leave --attn_impl unset for varlen kernels (flash_attention_2 or swiftcls_varlen).", impl)
+    logger.info("Padding-free batches (attention: %s).", impl)
+    return True
+
+
+def uses_cu_seqlens(attn_impl: str | None) -> bool:
+    """Attention implementations that read ``cu_seq_lens_q/k`` (varlen kernels) instead of a mask."""
+    return bool(attn_impl) and ("flash" in attn_impl or attn_impl == varlen.NAME)
+
+
+def known_attn(attn_impl: str | None) -> str | None:
+    """``attn_impl`` unchanged, after registering ``swiftcls_varlen`` with transformers when that is the choice."""
+    return pick_attn_impl(attn_impl, False)
+
+
+def pick_attn_impl(attn_impl: str | None, padding_free: bool, device: str | None = None) -> str | None:
+    """The attention for a model: the user's choice, else a varlen kernel for padding-free batches.
+
+    ``flash_attention_2`` on CUDA when the flash-attn package is installed, else ``swiftcls_varlen`` (torch's
+    varlen kernel on CUDA, one causal sdpa call per sequence on CPU; faster than sdpa's dense block-diagonal
+    mask, see docs/performance.md). Padded batches with ``swiftcls_varlen`` run plain sdpa.
+    """
+    if attn_impl == varlen.NAME:
+        varlen.register()
+    if attn_impl or not padding_free:
+        return attn_impl
+    on_gpu = torch.cuda.is_available() and (device is None or device.startswith("cuda"))
+    return "flash_attention_2" if on_gpu and importlib.util.find_spec("flash_attn") else varlen.register()
+
+
+def packed_last_hidden(backbone, input_ids, inputs_embeds, packed: dict) -> torch.Tensor:
+    """Run the backbone on a packed row and return each sequence's last-token hidden state ``[n, hidden]``."""
+    impl = getattr(backbone.config, "_attn_implementation", "") or ""
+    extra = {k: packed[k] for k in FLASH_KEYS} if uses_cu_seqlens(impl) else {}
+    hidden = backbone(input_ids=input_ids, inputs_embeds=inputs_embeds, position_ids=packed["position_ids"],
+                      attention_mask=None, use_cache=False, **extra).last_hidden_state
+    last = packed["cu_seq_lens_q"][1:].to(device=hidden.device, dtype=torch.long) - 1
+    return hidden[0, last]

@@ -1,0 +1,65 @@
+"""Load a classifier swiftcls trained: an exported folder, a full checkpoint, or a LoRA checkpoint on its base model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from transformers import AutoConfig
+
+from ..config.arguments import ModelArguments
+from ..core.errors import ConfigError
+from ..core.labels import LabelSpace
+from ..core.spec import spec_for_config
+from .loading import load_classifier
+from .registry import read_model_type, resolve_model
+from .tuners import load_adapters
+
+
+def read_args_json(folder: str | None) -> dict:
+    """``args.json`` of a swiftcls checkpoint (or its run folder); empty for foreign checkpoints."""
+    for candidate in (Path(folder), Path(folder).parent) if folder else ():
+        if (candidate / "args.json").is_file():
+            return json.loads((candidate / "args.json").read_text(encoding="utf-8"))
+    return {}
+
+
+def load_trained(model: str | None, adapters: str | None, model_args: ModelArguments, device: str | None = None):
+    """Load a trained classifier for prediction.
+
+    Args:
+        model: Full checkpoint folder (or the base model when ``adapters`` is given).
+        adapters: LoRA checkpoint folder; its base model is read from ``args.json`` when ``model`` is None.
+        model_args: dtype / attention / trust_remote_code settings.
+        device: Target device.
+
+    Returns:
+        ``(model, tokenizer, spec, label_space, training_args_dict)``.
+    """
+    payload = read_args_json(adapters or model)
+    if adapters:
+        base = model or payload.get("model_dir") or payload.get("model")
+        if not base or not payload.get("label_names"):
+            raise ConfigError(f"--adapters {adapters}: no args.json with the base model and labels; pass --model "
+                              "and make sure the checkpoint was written by swiftcls sft.")
+        model_dir = resolve_model(base, model_args.use_hf, model_args.model_revision)
+        space = LabelSpace(payload["problem_type"], payload["label_names"])
+    elif model:
+        model_dir = resolve_model(model, model_args.use_hf, model_args.model_revision)
+        space = LabelSpace.from_config(AutoConfig.from_pretrained(
+            model_dir, trust_remote_code=model_args.trust_remote_code))
+    else:
+        raise ConfigError("pass --model (a trained checkpoint) or --adapters (a LoRA checkpoint).")
+    spec = spec_for_config(read_model_type(model_dir))
+    net, tokenizer, new = load_classifier(model_dir, spec, space, torch_dtype=model_args.torch_dtype,
+                                          attn_impl=model_args.attn_impl,
+                                          trust_remote_code=model_args.trust_remote_code, device=device)
+    untrained = [m for m in new if m.split(".")[-1] in spec.head or m in spec.head]
+    if untrained and not adapters:
+        # Predicting with a random head would look like it works; refuse instead.
+        raise ConfigError(f"--model {model}: the checkpoint has no trained classification head ({untrained} missing). "
+                          "Pass a checkpoint written by swiftcls sft/export (for LoRA runs use --adapters); an "
+                          "LMDeploy reward export is for LMDeploy only.")
+    if adapters:
+        net = load_adapters(net, adapters)
+    return net.eval(), tokenizer, spec, space, payload

@@ -1,0 +1,121 @@
+"""LoRA and freezing: which modules adapt, which stay frozen, and loading trained adapters."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+
+from ..core.errors import ConfigError
+from ..core.spec import ModelSpec
+
+logger = logging.getLogger(__name__)
+
+
+def linear_targets(model, exclude: list[str], full_names: bool = False) -> list[str]:
+    """Every nn.Linear outside ``exclude`` (the head, frozen parts): what ``all-linear`` means for a classifier.
+
+    Leaf names (``q_proj``) by default; full names where leaf names are ambiguous (a VL vision tower's ``qkv``).
+    """
+    names = set()
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Linear) and not any(_under(name, e) for e in exclude):
+            names.add(name if full_names else name.rsplit(".", 1)[-1])
+    return sorted(names)
+
+
+def router_linears(model) -> list[str]:
+    """Full names of the nn.Linear routers/gates of Mixture-of-Experts blocks, which ``all-linear`` leaves out.
+
+    A router is an nn.Linear that is a direct child of a module that also has an ``experts`` child: Qwen2-MoE's
+    ``mlp.shared_expert_gate`` (and ``mlp.gate`` in MoE code where the router is an nn.Linear). Expert MLPs sit one
+    level deeper (``shared_expert.*``) and are kept. LoRA on a router would change which experts each token uses.
+    """
+    names = []
+    for name, module in model.named_modules():
+        children = dict(module.named_children())
+        if "experts" in children:
+            names += [f"{name}.{child}" if name else child for child, sub in children.items()
+                      if isinstance(sub, torch.nn.Linear)]
+    return names
+
+
+def _under(name: str, prefix: str | list[str] | None) -> bool:
+    """Whether ``name`` is the module ``prefix`` (or one of a list of prefixes) or inside it."""
+    if isinstance(prefix, list):
+        return any(_under(name, p) for p in prefix)
+    return bool(prefix) and (name == prefix or name.startswith(prefix + "."))
+
+
+def _frozen_vision(name: str, spec: ModelSpec, freeze_vit: bool, freeze_aligner: bool) -> bool:
+    """Whether module/parameter ``name`` belongs to a frozen part of the vision side."""
+    if _under(name, spec.aligner):
+        return freeze_aligner
+    return freeze_vit and _under(name, spec.vision_tower)
+
+
+def frozen_vision_modules(spec: ModelSpec, freeze_vit: bool = True, freeze_aligner: bool = True) -> list[str]:
+    """Module paths that must not train: the vision encoder (minus the aligner) and/or the aligner."""
+    if not spec.multimodal:
+        return []
+    return [spec.vision_tower] * bool(spec.vision_tower and freeze_vit) + (spec.aligner if freeze_aligner else [])
+
+
+def freeze_vision(model, spec: ModelSpec, freeze_vit: bool = True, freeze_aligner: bool = True) -> None:
+    """Full fine-tuning of a multimodal model: switch off gradients of the frozen vision parts."""
+    frozen = frozen_vision_modules(spec, freeze_vit, freeze_aligner)
+    for name, param in model.named_parameters():
+        if _frozen_vision(name, spec, freeze_vit, freeze_aligner):
+            param.requires_grad_(False)
+    if frozen:
+        logger.info("Frozen vision modules: %s (vit=%s, aligner=%s)", frozen, freeze_vit, freeze_aligner)
+
+
+def apply_lora(model, spec: ModelSpec, new_modules: list[str], rank: int = 8, alpha: int = 32,
+               dropout: float = 0.05, target_modules: list[str] | None = None, modules_to_save: list[str] = (),
+               freeze_vit: bool = True, freeze_aligner: bool = True, autocast_adapter_dtype: bool = True):
+    """Wrap ``model`` with LoRA; the head and every freshly initialised module are trained fully and saved.
+
+    PEFT only saves the modules it is told about: a head it does not know (or a BERT pooler missing from the
+    checkpoint) would be re-initialised randomly at load time. Listing them in ``modules_to_save`` fixes that.
+    Multimodal models: linears of the vision encoder / aligner get no LoRA while ``freeze_vit`` /
+    ``freeze_aligner`` (the default), so LoRA adapts the language model only. ``all-linear`` skips MoE routers
+    (:func:`router_linears`). ``autocast_adapter_dtype=False``
+    keeps the adapters in the model's dtype: DeepSpeed (ZeRO-3 + bf16) needs one dtype for all parameters.
+    """
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    save = sorted(set(spec.head) | set(new_modules) | set(modules_to_save))
+    save = [m for m in save if any(n == m or n.endswith("." + m) for n, _ in model.named_modules())]
+    targets = list(target_modules or ["all-linear"])
+    if targets == ["default"]:
+        targets = spec.lora_target_modules
+    frozen = [name for name, module in model.named_modules() if spec.multimodal
+              and isinstance(module, torch.nn.Linear) and _frozen_vision(name, spec, freeze_vit, freeze_aligner)]
+    if targets == ["all-linear"]:
+        frozen += router_linears(model)  # excluded by full name too, in case a leaf name is shared
+        targets = linear_targets(model, exclude=save + frozen, full_names=spec.multimodal)
+    if not targets:
+        raise ConfigError("no LoRA target modules found; pass --target_modules explicitly.")
+    # Leaf-name targets such as "dense" would also match linears inside saved modules: exclude them by full name.
+    inside_saved = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)
+                    and any(n == s or n.startswith(s + ".") or f".{s}." in f".{n}." for s in save)]
+    inside_saved += frozen
+    config = LoraConfig(task_type=TaskType.SEQ_CLS, r=rank, lora_alpha=alpha, lora_dropout=dropout,
+                        target_modules=targets, modules_to_save=save, exclude_modules=inside_saved or None)
+    return get_peft_model(model, config, autocast_adapter_dtype=autocast_adapter_dtype)
+
+
+def load_adapters(model, adapters: str):
+    """Attach a trained LoRA checkpoint (adapters + saved head) for inference."""
+    from peft import PeftModel
+
+    if not (Path(adapters) / "adapter_config.json").is_file():
+        raise ConfigError(f"--adapters {adapters}: no adapter_config.json (is it a full checkpoint? use --model).")
+    if not (Path(adapters) / "adapter_model.safetensors").is_file():
+        # peft would fall back to torch.load on adapter_model.bin, i.e. unpickle it.
+        raise ConfigError(f"--adapters {adapters}: no adapter_model.safetensors; swiftcls refuses pickled adapters "
+                          "(adapter_model.bin) because loading them can run code. Fix: re-save them with "
+                          "safe_serialization=True.")
+    return PeftModel.from_pretrained(model, adapters, is_trainable=False)

