@@ -192,7 +192,7 @@ class DeployArguments:
                                  "the server to the network (then also set --api_key).")
     port: int = arg(8000, "TCP port (0 picks a free one).")
     served_model_name: str | None = arg(None, "Model name in responses and /v1/models (default: the folder name).")
-    api_key: str | None = arg(None, "Require 'Authorization: Bearer KEY' on /classify and /v1/models (401 "
+    api_key: str | None = arg(None, "Require 'Authorization: Bearer KEY' on every route but /health (401 "
                                     "otherwise). Default: the SWIFTCLS_API_KEY environment variable, else no key.")
     device: str | None = arg(None, "cpu, cuda, cuda:1, ... (default: cuda when available).")
     threshold: float | None = arg(None, "Multi-label probability threshold (default: the one used in training).")
@@ -205,9 +205,13 @@ class DeployArguments:
     max_text_length: int = arg(32768, "Longest input text in characters (longer: 422). Texts within it are "
                                       "still cut to the training --max_length tokens, as in training.")
     max_queue: int = arg(256, "Most requests waiting for the model; beyond it the server answers 503.")
-    keep_alive_timeout: float = arg(15.0, "Seconds a connection may stay silent (idle between keep-alive requests, "
-                                          "or stalled while sending one) before the server closes it. Behind a "
-                                          "load balancer, set it above the balancer's idle timeout.")
+    max_concurrency: int = arg(512, "Most requests in progress at once (reading, preparing, queued, running; "
+                                    "/health and /metrics not counted); beyond it the server answers 503.")
+    request_timeout: float = arg(60.0, "Seconds a request may take from its arrival to the model's answer; "
+                                       "later the server answers 504.")
+    keep_alive_timeout: float = arg(15.0, "Seconds a connection may stay silent (idle between keep-alive requests: "
+                                          "closed; stalled while sending a body: 408) before the server closes it. "
+                                          "Behind a load balancer, set it above the balancer's idle timeout.")
     image_dir: str | None = arg(None, "Folder that image paths in requests must lie inside (VL models). Without "
                                       "it only inline data: URLs are accepted.")
     allow_remote_images: bool = arg(False, "Let requests name http(s) image URLs, which the server then fetches "

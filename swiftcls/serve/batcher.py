@@ -1,109 +1,163 @@
-"""Micro-batching: requests from many HTTP threads share forward passes run by one worker thread."""
+"""Micro-batching in the event loop: concurrent requests share forward passes run on one model thread."""
 
 from __future__ import annotations
 
-import queue
-import threading
+import asyncio
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 
 class QueueFull(Exception):
-    """The batcher already holds ``max_queue`` waiting requests (the server answers 503)."""
+    """The batcher already holds ``max_queue`` waiting requests, or is closed (the server answers 503)."""
+
+
+class DeadlineExceeded(Exception):
+    """A request's deadline passed while it waited for the model (the server answers 504)."""
 
 
 class _Job:
-    __slots__ = ("rows", "done", "result", "error")
+    __slots__ = ("rows", "future", "running", "abandoned")
 
-    def __init__(self, rows: list):
-        self.rows, self.done, self.result, self.error = rows, threading.Event(), None, None
+    def __init__(self, rows: list, future: asyncio.Future):
+        self.rows, self.future, self.running, self.abandoned = rows, future, False, False
 
 
 class MicroBatcher:
-    """Collects submitted row lists into batches of up to ``max_batch_size`` rows and runs them on one thread.
+    """Collects submitted row lists into batches of up to ``max_batch_size`` rows; one thread runs the model.
 
-    The worker takes the first waiting request, then keeps taking requests until the batch is full or
-    ``max_wait_s`` has passed since the first one, runs ``run(rows)`` once and hands each request its slice of
-    the result. One thread owns the model, so it never runs two forward passes at once (no memory spikes), and
-    the queue is bounded, so a flood of requests gets 503s instead of growing memory.
+    A task in the event loop takes the first waiting request, then keeps taking requests until the batch is
+    full or ``max_wait_s`` has passed since the first one, and runs ``run(rows)`` on its one worker thread, so
+    the loop never blocks on the model and two forward passes never run at once (no memory spikes). While a
+    batch runs, new requests wait in a bounded queue: beyond ``max_queue`` :meth:`submit` raises
+    :class:`QueueFull` instead of growing memory. :meth:`start` and :meth:`close` run in the serving loop.
 
     Args:
         run: ``rows -> array`` with one result row per input row, in order.
         max_batch_size: Rows per call of ``run`` (a single larger request still runs whole).
         max_wait_s: How long to wait for more requests before running a partial batch.
-        max_queue: Most requests waiting; :meth:`submit` raises :class:`QueueFull` beyond it.
+        max_queue: Most requests waiting.
+        on_batch: Called with the row count of each batch run (metrics).
+
+    Attributes:
+        stats: ``requests``, ``rows``, ``batches`` answered so far and ``rejected`` submissions.
     """
 
     def __init__(self, run: Callable[[list], np.ndarray], max_batch_size: int = 32, max_wait_s: float = 0.005,
-                 max_queue: int = 256):
+                 max_queue: int = 256, on_batch: Callable[[int], None] | None = None):
         self.run, self.max_batch_size, self.max_wait_s = run, max(1, max_batch_size), max(0.0, max_wait_s)
-        self._queue: queue.Queue = queue.Queue(maxsize=max(1, max_queue))
-        self._lock, self._closed = threading.Lock(), False  # no job may enter the queue behind close()'s marker
+        self.max_queue, self.on_batch = max(1, max_queue), on_batch
         self.stats = {"requests": 0, "rows": 0, "batches": 0, "rejected": 0}
-        self._thread = threading.Thread(target=self._loop, name="swiftcls-batcher", daemon=True)
-        self._thread.start()
+        self._queue: deque[_Job] = deque()
+        self._closed, self._task, self._wakeup, self._pool = False, None, None, None
 
-    def submit(self, rows: list) -> np.ndarray:
-        """Run ``rows`` in the next batch and wait for their results (blocks the calling thread)."""
-        job = _Job(rows)
-        with self._lock:
-            refused = "the server is shutting down" if self._closed else None
-            if not refused:
-                try:
-                    self._queue.put_nowait(job)
-                except queue.Full:
-                    refused = f"{self._queue.maxsize} requests are already waiting"
-            if refused:
-                self.stats["rejected"] += 1
-                raise QueueFull(refused)
-        job.done.wait()
-        if job.error is not None:
-            raise job.error
-        return job.result
+    @property
+    def depth(self) -> int:
+        """Requests waiting for a batch (not counting the batch running now)."""
+        return len(self._queue)
 
-    def close(self) -> None:
-        """Stop the worker after the requests already queued; later :meth:`submit` calls raise :class:`QueueFull`."""
-        with self._lock:
-            self._closed = True
-            self._queue.put(None)  # may wait for room; the worker frees it without the lock
-        self._thread.join(timeout=30)
+    async def start(self) -> None:
+        """Start the batching task in the running loop (the server's startup)."""
+        self._closed, self._wakeup = False, asyncio.Event()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="swiftcls-model")
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name="swiftcls-batcher")
 
-    def _loop(self) -> None:
-        while True:
-            job = self._queue.get()
-            if job is None:
-                return
-            jobs, rows, stop = [job], len(job.rows), False
-            deadline = time.monotonic() + self.max_wait_s
-            while rows < self.max_batch_size:
-                try:
-                    nxt = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stop = True
-                    break
-                jobs.append(nxt)
-                rows += len(nxt.rows)
-            self._run(jobs)
-            if stop:
-                return
+    async def close(self) -> None:
+        """Run what is queued, then stop; later :meth:`submit` calls raise :class:`QueueFull`."""
+        self._closed = True
+        if self._task is not None:
+            self._wakeup.set()
+            await self._task
+            self._pool.shutdown(wait=True)
+            self._task = None
 
-    def _run(self, jobs: list[_Job]) -> None:
-        rows = [r for job in jobs for r in job.rows]
+    async def submit(self, rows: list, timeout: float | None = None) -> np.ndarray:
+        """Run ``rows`` in a coming batch and return their results.
+
+        Args:
+            rows: Encoded rows of one request.
+            timeout: Seconds to wait at most (``None``: no limit).
+
+        Raises:
+            QueueFull: ``max_queue`` requests already wait, or the batcher is closed or was never started.
+            DeadlineExceeded: ``timeout`` passed before the request's batch started (a batch that started in
+                time is waited for).
+        """
+        refused = ("the server is shutting down" if self._closed else "the batcher is not started" if
+                   self._task is None else f"{self.max_queue} requests are already waiting" if
+                   len(self._queue) >= self.max_queue else None)
+        if refused:
+            self.stats["rejected"] += 1
+            raise QueueFull(refused)
+        job = _Job(rows, asyncio.get_running_loop().create_future())
+        self._queue.append(job)
+        self._wakeup.set()
         try:
-            out = self.run(rows)
-            start = 0
+            # shield: a deadline or a client gone must not cancel the future that the batch fills in.
+            return await asyncio.wait_for(asyncio.shield(job.future), timeout)
+        except asyncio.TimeoutError:
+            if job.running:  # its batch started in time: the answer comes when the batch ends
+                return await job.future
+            job.abandoned = True  # the batcher skips it
+            raise DeadlineExceeded(f"waited more than {timeout:.3g} s for the model") from None
+        except asyncio.CancelledError:
+            job.abandoned = True
+            if job.running:  # its rows, and the image files they name, are in use until the batch ends
+                await asyncio.wait([job.future])
+            raise
+
+    async def _next_batch(self) -> list[_Job]:
+        """The next batch: the first waiting job, then more until full or ``max_wait_s`` after the first."""
+        while not self._queue:
+            if self._closed:
+                return []
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        jobs = [self._queue.popleft()]
+        rows = len(jobs[0].rows)
+        deadline = time.monotonic() + self.max_wait_s
+        while rows < self.max_batch_size:
+            if not self._queue:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._closed:
+                    break
+                self._wakeup.clear()
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), left)
+                except asyncio.TimeoutError:
+                    break
+                continue
+            jobs.append(self._queue.popleft())
+            rows += len(jobs[-1].rows)
+        return jobs
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while jobs := await self._next_batch():
+            jobs = [job for job in jobs if not job.abandoned]
             for job in jobs:
-                job.result, start = out[start:start + len(job.rows)], start + len(job.rows)
-        except Exception as err:  # noqa: BLE001 - every waiting request must hear about the failure
-            for job in jobs:
-                job.error = err
-        finally:
+                job.running = True
+            if not jobs:  # every caller gave up before its batch started
+                continue
+            rows = [r for job in jobs for r in job.rows]
+            try:
+                out = await loop.run_in_executor(self._pool, self.run, rows)
+            except Exception as err:  # noqa: BLE001 - every waiting request must hear about the failure
+                for job in jobs:
+                    if job.abandoned:  # nobody will read the error
+                        job.future.cancel()
+                    else:
+                        job.future.set_exception(err)
+            else:
+                start = 0
+                for job in jobs:
+                    job.future.set_result(out[start:start + len(job.rows)])
+                    start += len(job.rows)
             self.stats["requests"] += len(jobs)
             self.stats["rows"] += len(rows)
             self.stats["batches"] += 1
-            for job in jobs:
-                job.done.set()
+            if self.on_batch is not None:
+                self.on_batch(len(rows))

@@ -1,4 +1,4 @@
-"""Validate ``/classify`` request bodies into examples, and fetch request images under the server's rules.
+"""``/classify`` bodies into examples: JSON and shape (:mod:`~swiftcls.serve.schemas`), the server's limits, images.
 
 Accepted bodies (vLLM's ``/classify``, plus two swiftcls extensions marked *):
 
@@ -6,6 +6,10 @@ Accepted bodies (vLLM's ``/classify``, plus two swiftcls extensions marked *):
   *``"images"``: one list of image URLs per input (image+text models).
 * ``{"model": M, "messages": [{"role": "user", "content": "..." | [parts]}]}``: one chat input; parts are
   ``{"type": "text", "text": ...}`` and ``{"type": "image_url", "image_url": {"url": ...}}``.
+
+The route parses the body itself rather than through a FastAPI body parameter, so that the API key is checked
+before the body is parsed, any ``Content-Type`` is accepted (as before; ``curl -d`` sends a form type) and the
+messages say what to fix.
 
 Image URLs: ``data:image/...;base64,...`` always; a path or ``file://`` path only inside ``--image_dir``;
 ``http(s)://`` only with ``--allow_remote_images``.
@@ -15,32 +19,38 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import shutil
+import tempfile
 import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from ..config.arguments import DeployArguments
 from ..data.dataset import Example
 from ..data.images import IMAGE_TAG
+from .errors import RequestError, validation_message
+from .schemas import ChatMessage, ClassifyRequest, ImagePart
 
 
-class RequestError(Exception):
-    """A request the server refuses: HTTP ``status`` and a message for the client."""
+def read_request(raw: bytes) -> ClassifyRequest:
+    """The validated request in a body, or a 422 :class:`RequestError` saying what is wrong."""
+    try:
+        body = json.loads(raw or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:  # RecursionError: nested too deep
+        raise RequestError(422, f"the body is not valid JSON ({type(err).__name__}: {err}).") from None
+    if not isinstance(body, dict):
+        raise RequestError(422, "the request body must be a JSON object with 'input' or 'messages'.")
+    try:
+        return ClassifyRequest.model_validate(body)
+    except ValidationError as err:
+        raise RequestError(422, *validation_message(err)) from None
 
-    def __init__(self, status: int, message: str, param: str | None = None):
-        super().__init__(message)
-        self.status, self.message, self.param = status, message, param
 
-
-def _strings(value, name: str, limit: int) -> list[str]:
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not items:
-        raise RequestError(422, f"'{name}' must be a string or a non-empty list of strings.", name)
-    bad = next((i for i, t in enumerate(items) if not isinstance(t, str)), None)
-    if bad is not None:
-        raise RequestError(422, f"'{name}'[{bad}] is {type(items[bad]).__name__}, not a string (token ids are not "
-                                "accepted: send text, which the server formats as in training).", name)
+def _check_lengths(items: list[str], name: str, limit: int) -> list[str]:
     long = next((i for i, t in enumerate(items) if len(t) > limit), None)
     if long is not None:
         raise RequestError(422, f"'{name}'[{long}] has {len(items[long])} characters, more than the server's "
@@ -51,17 +61,25 @@ def _strings(value, name: str, limit: int) -> list[str]:
 class ImageFetcher:
     """Turns image URLs of one request into local files, enforcing the server's image rules.
 
-    Inline and remote images are written into ``tmp_dir`` (the caller removes it after the request).
+    Inline and remote images are written into a temporary folder made on the first one (most requests have
+    none: no file-system work for them); :meth:`cleanup` removes it once the images are no longer needed.
     """
 
-    def __init__(self, args: DeployArguments, tmp_dir: Path, text_only: bool = False):
-        self.args, self.tmp_dir, self.text_only = args, tmp_dir, text_only
+    def __init__(self, args: DeployArguments, text_only: bool = False):
+        self.args, self.text_only, self.tmp_dir = args, text_only, None
         self.root = Path(args.image_dir).resolve() if args.image_dir else None
+
+    def cleanup(self) -> None:
+        """Remove the images this fetcher wrote (blocking file-system work)."""
+        if self.tmp_dir is not None:
+            shutil.rmtree(self.tmp_dir, ignore_errors=True)
 
     def _save(self, data: bytes) -> str:
         if len(data) > self.args.max_image_bytes:
             raise RequestError(413, f"an image has {len(data)} bytes, more than --max_image_bytes "
                                     f"{self.args.max_image_bytes}.", "images")
+        if self.tmp_dir is None:
+            self.tmp_dir = Path(tempfile.mkdtemp(prefix="swiftcls-req-"))
         path = self.tmp_dir / f"{uuid.uuid4().hex}.img"
         path.write_bytes(data)
         return str(path)
@@ -114,59 +132,39 @@ class ImageFetcher:
         return self._local(url)
 
 
-def _image_url(part: dict):
-    value = part.get("image_url")
-    return value.get("url") if isinstance(value, dict) else value
-
-
-def _messages(messages, fetcher: ImageFetcher, limit: int) -> Example:
+def _messages(messages: list[ChatMessage], fetcher: ImageFetcher, limit: int) -> Example:
     """One example from OpenAI-style chat messages; image parts become ``<image>`` tags in place."""
-    if not isinstance(messages, list) or not messages:
-        raise RequestError(422, "'messages' must be a non-empty list of {role, content} objects.", "messages")
     out, images = [], []
-    for i, m in enumerate(messages):
-        if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant"):
-            raise RequestError(422, f"messages[{i}] needs a role of system, user or assistant.", "messages")
-        content = m.get("content")
-        parts = [{"type": "text", "text": content}] if isinstance(content, str) else content
-        if not isinstance(parts, list):
-            raise RequestError(422, f"messages[{i}].content must be a string or a list of parts.", "messages")
+    for m in messages:
+        parts = [m.content] if isinstance(m.content, str) else m.content
         text = []
         for part in parts:
-            kind = part.get("type") if isinstance(part, dict) else None
-            if kind == "text" and isinstance(part.get("text"), str):
-                text.append(part["text"])
-            elif kind == "image_url":
-                images.append(fetcher.fetch(_image_url(part)))
+            if isinstance(part, ImagePart):
+                url = part.image_url if isinstance(part.image_url, str) else part.image_url.url
+                images.append(fetcher.fetch(url))
                 text.append(IMAGE_TAG)
             else:
-                raise RequestError(422, f"messages[{i}]: unsupported content part {str(part)[:60]}.", "messages")
-        out.append({"role": m["role"], "content": "".join(text)})
-    _strings([m["content"] for m in out], "messages", limit)
+                text.append(part if isinstance(part, str) else part.text)
+        out.append({"role": m.role, "content": "".join(text)})
+    _check_lengths([m["content"] for m in out], "messages", limit)
     return Example(None, messages=out, images=images, file="<request>")
 
 
-def parse_request(body, args: DeployArguments, fetcher: ImageFetcher) -> list[Example]:
-    """The examples of one ``/classify`` body, or a :class:`RequestError` (422/403/413) saying what is wrong."""
-    if not isinstance(body, dict):
-        raise RequestError(422, "the request body must be a JSON object with 'input' or 'messages'.")
-    if ("input" in body) == ("messages" in body):
-        raise RequestError(422, "give exactly one of 'input' (text or list of texts) and 'messages' (one chat).")
-    if "messages" in body:
-        return [_messages(body["messages"], fetcher, args.max_text_length)]
-    texts = _strings(body["input"], "input", args.max_text_length)
+def parse_request(req: ClassifyRequest, args: DeployArguments, fetcher: ImageFetcher) -> list[Example]:
+    """The examples of one validated ``/classify`` body under the server's limits (or a 422/403/413)."""
+    if req.messages is not None:
+        return [_messages(req.messages, fetcher, args.max_text_length)]
+    texts = _check_lengths([req.input] if isinstance(req.input, str) else req.input, "input", args.max_text_length)
     if len(texts) > args.max_inputs:
         raise RequestError(422, f"{len(texts)} inputs, more than the server's --max_inputs {args.max_inputs}; "
                                 "split the request.", "input")
-    pairs = body.get("text_pair")
-    pairs = _strings(pairs, "text_pair", args.max_text_length) if pairs is not None else [None] * len(texts)
-    images = body.get("images") or [[] for _ in texts]
-    if len(pairs) != len(texts) or not isinstance(images, list) or len(images) != len(texts):
+    pairs = req.text_pair
+    pairs = [pairs] if isinstance(pairs, str) else pairs
+    pairs = _check_lengths(pairs, "text_pair", args.max_text_length) if pairs is not None else [None] * len(texts)
+    images = req.images or [[] for _ in texts]
+    if len(pairs) != len(texts) or len(images) != len(texts):
         raise RequestError(422, "'text_pair' and 'images' need one item per input.")
     images = [[urls] if isinstance(urls, str) else urls for urls in images]
-    bad = next((i for i, urls in enumerate(images) if not isinstance(urls, list)), None)
-    if bad is not None:
-        raise RequestError(422, f"images[{bad}] must be a list of image URLs.", "images")
     if sum(map(len, images)) > args.max_inputs:
         raise RequestError(422, f"more than --max_inputs {args.max_inputs} images in one request.", "images")
     return [Example(text, pair, images=[fetcher.fetch(u) for u in urls], file="<request>", row=i + 1)

@@ -1,79 +1,97 @@
-"""``swiftcls deploy``: a small HTTP server with vLLM's ``/classify`` request and response format.
+"""The model side of ``swiftcls deploy``: a validated ``/classify`` request in, vLLM's response out.
 
-Standard library only (``ThreadingHTTPServer``): each connection gets a thread that validates and tokenizes its
-request, then waits on the :class:`~swiftcls.serve.batcher.MicroBatcher`, whose single worker thread runs the model
-on batches of concurrent requests. Limits (request bytes, inputs, text length, queue) answer 413/422/503
-before any model work; ``--api_key`` guards everything but ``/health``. The HTTP/1.1 side (routes, keep-alive
-connections, idle timeout) is :mod:`swiftcls.serve.http`. See docs/serving.md ("Server").
+Per request: images are fetched and the inputs tokenized on a worker thread (under a lock: the tokenizer is
+shared and not thread-safe), so the event loop never waits on them; the rows then wait in the
+:class:`~swiftcls.serve.batcher.MicroBatcher` for a forward pass shared with concurrent requests.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import logging
-import os
-import shutil
-import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from starlette.concurrency import run_in_threadpool
 
-from ..config.arguments import DeployArguments, ModelArguments
+from ..config.arguments import DeployArguments
 from ..core.errors import ConfigError, SwiftClsError
-from ..inference.classifier import Classifier
 from ..metrics.classification import logits_to_probs
-from .batcher import MicroBatcher, QueueFull
-from .http import ClassifyHandler, ClassifyServer
-from .inputs import ImageFetcher, RequestError, parse_request
+from .batcher import DeadlineExceeded, MicroBatcher, QueueFull
+from .errors import RequestError
+from .inputs import ImageFetcher, parse_request
+from .schemas import ClassifyRequest
 
-logger = logging.getLogger(__name__)
+_AT_LEAST_ONE = ("max_batch_size", "max_inputs", "max_request_bytes", "max_text_length", "max_queue",
+                 "max_concurrency", "max_image_bytes")
+_POSITIVE = ("keep_alive_timeout", "request_timeout")
+
+
+def check_deploy_args(args: DeployArguments) -> None:
+    """Refuse bad limits and a missing ``--image_dir`` (before the model is loaded)."""
+    for name in _AT_LEAST_ONE:
+        if getattr(args, name) < 1:
+            raise ConfigError(f"--{name} must be at least 1, got {getattr(args, name)}.")
+    for name in _POSITIVE:
+        if not getattr(args, name) > 0:
+            raise ConfigError(f"--{name} must be more than 0 seconds, got {getattr(args, name)}.")
+    if args.max_wait_ms < 0:
+        raise ConfigError(f"--max_wait_ms must be 0 or more, got {args.max_wait_ms}.")
+    if args.image_dir and not Path(args.image_dir).is_dir():
+        raise ConfigError(f"--image_dir {args.image_dir} is not a folder.")
 
 
 class ClassifyService:
-    """The model side of the server: request body in, vLLM-style response dict out.
+    """Answers ``/classify`` and ``/v1/models`` for one loaded classifier.
 
     Args:
         classifier: A loaded :class:`swiftcls.Classifier`.
         args: The deploy settings (limits, image rules, batching).
         model_name: Name reported in responses and accepted in the request's ``model`` field.
+        on_batch: Called with the row count of each forward pass (metrics).
     """
 
-    def __init__(self, classifier, args: DeployArguments, model_name: str):
+    def __init__(self, classifier, args: DeployArguments, model_name: str,
+                 on_batch: Callable[[int], None] | None = None):
         self.clf, self.args, self.model_name, self.created = classifier, args, model_name, int(time.time())
-        self._encode_lock = threading.Lock()  # the tokenizer is shared and not thread-safe
-        self.batcher = MicroBatcher(self._forward, args.max_batch_size, args.max_wait_ms / 1000, args.max_queue)
+        self._encode_lock = threading.Lock()
+        self.batcher = MicroBatcher(self._forward, args.max_batch_size, args.max_wait_ms / 1000, args.max_queue,
+                                    on_batch)
 
     def _forward(self, rows: list[dict]) -> np.ndarray:
         return self.clf.logits_rows(rows, self.args.max_batch_size)
 
-    def classify(self, body) -> dict:
-        """Answer one ``/classify`` body (raises :class:`RequestError` for refused requests)."""
-        if isinstance(body, dict) and body.get("model") not in (None, self.model_name):
-            raise RequestError(404, f"The model `{body['model']}` does not exist; this server serves "
-                                    f"`{self.model_name}`.", "model")
-        tmp = Path(tempfile.mkdtemp(prefix="swiftcls-req-"))
+    def _prepare(self, req: ClassifyRequest, fetcher: ImageFetcher) -> list[dict]:
+        """Examples fetched and encoded (worker thread: file and network reads, tokenizer)."""
+        examples = parse_request(req, self.args, fetcher)
         try:
-            text_only = self.clf.encoder.image_processor is None
-            examples = parse_request(body, self.args, ImageFetcher(self.args, tmp, text_only))
+            with self._encode_lock:
+                return self.clf.encode(examples)
+        except SwiftClsError as err:  # e.g. an unreadable image, too many image tokens
+            raise RequestError(422, str(err)) from err
+
+    async def classify(self, req: ClassifyRequest, deadline: float) -> dict:
+        """The response to one request; ``deadline`` is a ``time.monotonic()`` value (later: 504)."""
+        if req.model not in (None, self.model_name):
+            raise RequestError(404, f"The model `{req.model}` does not exist; this server serves "
+                                    f"`{self.model_name}`.", "model")
+        fetcher = ImageFetcher(self.args, text_only=self.clf.encoder.image_processor is None)
+        try:
+            rows = await run_in_threadpool(self._prepare, req, fetcher)
             try:
-                with self._encode_lock:
-                    rows = self.clf.encode(examples)
-            except SwiftClsError as err:  # e.g. an unreadable image, too many image tokens
-                raise RequestError(422, str(err)) from err
-            try:
-                logits = self.batcher.submit(rows)
+                logits = await self.batcher.submit(rows, max(0.0, deadline - time.monotonic()))
             except QueueFull as err:
                 raise RequestError(503, f"the server is busy ({err}); retry shortly.") from err
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            except DeadlineExceeded as err:
+                raise RequestError(504, f"no answer within --request_timeout {self.args.request_timeout:g} s "
+                                        f"({err}); the server is overloaded: retry later.") from err
+        finally:  # the forward pass has read the request's images (or will never run)
+            if fetcher.tmp_dir is not None:
+                await run_in_threadpool(fetcher.cleanup)
         # vLLM's use_activation=false returns raw logits instead of softmax/sigmoid scores.
-        raw = isinstance(body, dict) and body.get("use_activation") is False
-        return self._response(logits if raw else logits_to_probs(logits, self.clf.problem_type), rows)
-
-    def _response(self, probs: np.ndarray, rows: list[dict]) -> dict:
+        probs = logits if req.use_activation is False else logits_to_probs(logits, self.clf.problem_type)
         names, tokens = self.clf.labels, sum(len(r["input_ids"]) for r in rows)
         data = [{"index": i, "label": names[int(np.argmax(p))], "probs": [float(x) for x in p],
                  "num_classes": len(p), "pred": self.clf.prediction(p)} for i, p in enumerate(probs)]
@@ -87,36 +105,3 @@ class ClassifyService:
         return {"object": "list", "data": [{"id": self.model_name, "object": "model", "created": self.created,
                                             "owned_by": "swiftcls", "root": self.model_name,
                                             "max_model_len": self.clf.encoder.max_length}]}
-
-
-def build_server(model_args: ModelArguments, args: DeployArguments, classifier=None) -> ClassifyServer:
-    """Load the model (unless ``classifier`` is given) and bind the server; call ``serve_forever()`` to run it."""
-    if not (model_args.model or args.adapters):
-        raise ConfigError("pass --model (an exported folder or full checkpoint) or --adapters (a LoRA checkpoint).")
-    for name in ("max_batch_size", "max_inputs", "max_request_bytes", "max_text_length", "max_queue"):
-        if getattr(args, name) < 1:
-            raise ConfigError(f"--{name} must be at least 1, got {getattr(args, name)}.")
-    if not args.keep_alive_timeout > 0:
-        raise ConfigError(f"--keep_alive_timeout must be more than 0 seconds, got {args.keep_alive_timeout}.")
-    if args.image_dir and not Path(args.image_dir).is_dir():
-        raise ConfigError(f"--image_dir {args.image_dir} is not a folder.")
-    clf = classifier or Classifier.from_args(model_args, args.adapters, args.device, args.padding_free)
-    if args.threshold is not None:
-        clf.threshold = args.threshold
-    source = (args.adapters or model_args.model).rstrip("/")
-    name = args.served_model_name or Path(source).name
-    api_key = args.api_key or os.environ.get("SWIFTCLS_API_KEY") or None
-    handler = type("Handler", (ClassifyHandler,), {"service": ClassifyService(clf, args, name), "api_key": api_key,
-                                                   "timeout": args.keep_alive_timeout})
-    try:
-        server = ClassifyServer((args.host, args.port), handler)
-    except OSError as err:
-        raise ConfigError(f"cannot listen on {args.host}:{args.port} ({err}); pick another --port.") from err
-    try:
-        loopback = ipaddress.ip_address(args.host).is_loopback
-    except ValueError:
-        loopback = args.host == "localhost"
-    if not loopback and not api_key:
-        logger.warning("listening on %s without --api_key: anyone who can reach this address can use the model.",
-                       args.host)
-    return server

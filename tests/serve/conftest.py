@@ -1,0 +1,158 @@
+"""Fixtures of the server tests: tiny trained runs, the app under TestClient, and real uvicorn servers.
+
+Three tiny runs are trained once per session: single-label LoRA (served from the adapter checkpoint),
+multi-label full fine-tuning (exported, served from the export) and a Qwen2-VL image classifier (served from
+its checkpoint).
+"""
+
+import http.client
+import json
+import threading
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+from helpers import make_rows, sft, write, write_images
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from swiftcls.cli.main import parse
+from swiftcls.commands.export import run_export
+from swiftcls.config.arguments import DeployArguments, ModelArguments
+from swiftcls.inference.classifier import Classifier
+from swiftcls.serve.app import create_app
+from swiftcls.serve.server import bind, uvicorn_server
+
+
+@pytest.fixture(scope="session")
+def trained(tiny_model_dir, tiny_vl_dir, tmp_path_factory):
+    """``get(kind) -> (model_args, deploy_args kwargs)`` for a tiny trained run, built once per kind."""
+    cache = {}
+
+    def get(kind):
+        if kind in cache:
+            return cache[kind]
+        root = tmp_path_factory.mktemp(f"deploy-{kind}")
+        common = ["--max_steps", "1", "--per_device_train_batch_size", "8", "--output_dir", str(root / "run"),
+                  "--use_cpu", "true", "--eval_strategy", "no", "--logging_steps", "1"]
+        if kind == "single":
+            train = write(root / "t.jsonl", make_rows(16, "single"))
+            ckpt = sft(["--model", str(tiny_model_dir("qwen2")), "--dataset", train, "--tuner_type", "lora",
+                        *common])["last_model_checkpoint"]
+            cache[kind] = (ModelArguments(), {"adapters": ckpt})
+        elif kind == "multi":
+            train = write(root / "t.jsonl", make_rows(16, "multi"))
+            ckpt = sft(["--model", str(tiny_model_dir("qwen2")), "--dataset", train, "--tuner_type", "full",
+                        "--threshold", "0.3", *common])["last_model_checkpoint"]
+            out = run_export(*parse(["export", "--model", ckpt, "--output_dir", str(root / "exported")])[1])
+            cache[kind] = (ModelArguments(model=out), {})
+        else:  # image+text
+            images = root / "images"
+            images.mkdir()
+            write_images(images)
+            rows = [{"text": f"<image> look {i}", "images": [f"images/{'ab'[i % 2]}.png"], "label": "ab"[i % 2]}
+                    for i in range(8)]
+            ckpt = sft(["--model", str(tiny_vl_dir("qwen2_vl")), "--dataset", write(root / "t.jsonl", rows),
+                        "--tuner_type", "full", *common])["last_model_checkpoint"]
+            cache[kind] = (ModelArguments(model=ckpt), {"image_dir": str(images)})
+        return cache[kind]
+
+    return get
+
+
+@pytest.fixture
+def make_app(trained):
+    """``make(kind, **deploy_flags) -> app``: the deploy app of a tiny run, as ``swiftcls deploy`` builds it."""
+
+    def make(kind, name="tiny", **flags):
+        model_args, kw = trained(kind)
+        args = DeployArguments(port=0, **{**kw, **flags})
+        clf = Classifier.from_args(model_args, args.adapters, "cpu", args.padding_free)
+        if args.threshold is not None:
+            clf.threshold = args.threshold
+        return create_app(clf, args, name)
+
+    return make
+
+
+@pytest.fixture
+def client(make_app):
+    """``start(kind, **deploy_flags) -> TestClient`` (in-process; the app's lifespan runs)."""
+    clients = []
+
+    def start(kind, **flags):
+        clients.append(TestClient(make_app(kind, **flags)).__enter__())
+        return clients[-1]
+
+    yield start
+    for c in clients:
+        c.__exit__(None, None, None)
+
+
+class LiveServer:
+    """A real uvicorn server on a free 127.0.0.1 port (in a thread), and a tiny ``http.client`` client.
+
+    Attributes:
+        connections: TCP connections the server accepted so far.
+    """
+
+    def __init__(self, app):
+        self.app, self.connections, self.sock = app, 0, bind("127.0.0.1", 0)
+        self.port = self.sock.getsockname()[1]
+        self.server = uvicorn_server(app, app.state.service.args)
+        counter = self
+
+        class Counting(H11Protocol):  # uvicorn's own HTTP/1.1 protocol, counting accepted connections
+            def connection_made(self, transport):
+                counter.connections += 1
+                super().connection_made(transport)
+
+        self.server.config.http = Counting
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            assert time.monotonic() < deadline and self.thread.is_alive(), "uvicorn did not start"
+            time.sleep(0.01)
+
+    def stop(self):
+        """Graceful shutdown, as on SIGTERM; returns once uvicorn and the batcher have stopped."""
+        self.server.should_exit = True
+        self.thread.join(60)
+        self.sock.close()
+
+    def connect(self):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+
+    def request(self, method, path, body=None, headers=None, raw=None, conn=None):
+        """``(status, parsed JSON)``; on ``conn`` when given (kept open), else on a new connection."""
+        own = conn is None
+        conn = conn or self.connect()
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        conn.request(method, path, body=data, headers={"Content-Type": "application/json", **(headers or {})})
+        resp = conn.getresponse()
+        payload = json.loads(resp.read() or b"null")
+        if own:
+            conn.close()
+        return resp.status, payload
+
+    def classify(self, body, **kw):
+        return self.request("POST", "/classify", body, **kw)
+
+    @property
+    def stats(self):
+        return self.app.state.service.batcher.stats
+
+
+@pytest.fixture
+def live(make_app):
+    """``start(kind, **deploy_flags) -> LiveServer``; stopped after the test."""
+    servers = []
+
+    def start(kind, **flags):
+        servers.append(LiveServer(make_app(kind, **flags)))
+        return servers[-1]
+
+    yield start
+    for s in servers:
+        if s.thread.is_alive():
+            s.stop()

@@ -1,0 +1,72 @@
+"""``swiftcls deploy`` from the command line: defaults, flags checked before loading, a real process."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from swiftcls.cli.main import build_parser, main, parse
+from swiftcls.core.errors import ConfigError
+from swiftcls.serve.server import bind
+
+TEXTS = ["alpha beta good thing", "gamma delta bad thing", "omega red blue", "kappa"]
+
+
+def test_cli_defaults_bind_localhost_and_no_stub():
+    _, (model_args, args), _ = parse(["deploy", "--model", "m"])
+    assert args.host == "127.0.0.1" and args.port == 8000 and not args.allow_remote_images and args.api_key is None
+    assert args.max_concurrency == 512 and args.request_timeout == 60
+    assert main(["deploy"]) == 2  # no model: a clear error, exit code 2
+    with pytest.raises(ConfigError, match="unknown flags"):
+        parse(["export", "--num_labels", "3"])  # export/infer/deploy do not offer training-only flags
+    help_text = build_parser()._subparsers._group_actions[0].choices["export"].format_help()
+    assert "--torch_dtype" in help_text and not any(f in help_text for f in ("--num_labels", "--problem_type",
+                                                                             "--labels"))
+
+
+def test_bad_flags_and_a_busy_port_fail_before_the_model_loads(tmp_path, capsys):
+    busy = bind("127.0.0.1", 0)
+    try:
+        port = str(busy.getsockname()[1])
+        missing = str(tmp_path / "no-model")  # loading it would fail with another message
+        for flags, needle in ((["--port", port], f"cannot listen on 127.0.0.1:{port}"),
+                              (["--max_concurrency", "0"], "--max_concurrency must be at least 1"),
+                              (["--request_timeout", "0"], "--request_timeout must be more than 0"),
+                              (["--image_dir", missing], "is not a folder")):
+            assert main(["deploy", "--model", missing, *flags]) == 2
+            assert needle in capsys.readouterr().err
+    finally:
+        busy.close()
+
+
+def test_cli_subprocess_serves_prints_its_address_and_stops_on_sigint(trained, tmp_path):
+    model_args, _ = trained("multi")
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+    log = tmp_path / "stderr.txt"
+    with open(log, "w") as stderr:  # a file, not a pipe: nobody reads it while the server runs
+        proc = subprocess.Popen([sys.executable, "-m", "swiftcls", "deploy", "--model", model_args.model, "--port",
+                                 "0"], stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
+    try:
+        line = proc.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+", line).group(0)  # binds 127.0.0.1 by default
+        assert "POST /classify" in line and "/metrics" in line
+        with urllib.request.urlopen(f"{url}/health", timeout=30) as resp:
+            assert json.loads(resp.read())["status"] == "ok"
+        request = urllib.request.Request(f"{url}/classify", json.dumps({"input": TEXTS}).encode(),
+                                         {"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as resp:
+            assert len(json.loads(resp.read())["data"]) == len(TEXTS)
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: graceful shutdown, exit code 0, no traceback
+        assert proc.wait(timeout=30) == 0
+        assert "Traceback" not in log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
