@@ -1,61 +1,100 @@
 """Per-request cost of the ``swiftcls deploy`` HTTP layer: a new connection per request vs. keep-alive.
 
-Times sequential ``GET /health`` requests from one ``http.client`` client, so no model work is included (the
-route only reads the batcher's counters): what is left is connection set-up and response writing. Modes:
+Runs the real app (FastAPI + uvicorn, as ``swiftcls deploy`` does) on 127.0.0.1 with a stand-in classifier that
+answers at once, and times sequential requests from one ``http.client`` client, so no model work is included:
 
-- ``new connection``: one TCP connection per request (what HTTP/1.0 clients, and the server before keep-alive, did);
-- ``keep-alive, Nagle on``: one connection, with the server's socket left at the default (Nagle's algorithm);
-- ``keep-alive``: one connection, ``TCP_NODELAY`` as the server sets it.
+- ``GET /health``: connection set-up, routing, middleware and response writing;
+- ``POST /classify``: the same plus JSON and schema validation, the worker-thread hop for encoding and the
+  micro-batcher (one input per request; ``--max_wait_ms 0``, as a lone request would otherwise wait that long
+  for others to share its batch).
 
-    python benchmarks/deploy_connections.py --requests 500
+Each mode runs ``--rounds`` times; the table gives the minimum and median milliseconds per request.
+
+    python benchmarks/deploy_connections.py --requests 500 --rounds 3
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import platform
+import statistics
 import threading
 import time
 import types
 
-from swiftcls.serve.http import ClassifyHandler, ClassifyServer
+import numpy as np
+
+from swiftcls.config.arguments import DeployArguments
+from swiftcls.serve.app import create_app
+from swiftcls.serve.server import bind, uvicorn_server
 
 
-def ms_per_request(requests: int, keep_alive: bool, nodelay: bool) -> float:
-    """Mean milliseconds per ``GET /health`` in one mode."""
-    service = types.SimpleNamespace(batcher=types.SimpleNamespace(stats={}))
-    handler = type("Handler", (ClassifyHandler,), {"service": service, "disable_nagle_algorithm": nodelay})
-    server = ClassifyServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+class StandIn:
+    """Just enough of a :class:`swiftcls.Classifier` for the server: two labels, constant scores."""
+
+    labels, problem_type = ["negative", "positive"], "single_label_classification"
+    encoder = types.SimpleNamespace(image_processor=None, max_length=512)
+
+    def encode(self, examples):
+        return [{"input_ids": [1, 2, 3]} for _ in examples]
+
+    def logits_rows(self, rows, batch_size=32):
+        return np.zeros((len(rows), 2), dtype=np.float32)
+
+    def prediction(self, probs):
+        return self.labels[int(np.argmax(probs))]
+
+
+def ms_per_request(port: int, requests: int, keep_alive: bool, classify: bool) -> float:
+    """Mean milliseconds per request in one mode."""
+    body = json.dumps({"input": "great film"}).encode()
     conn = None
     start = time.perf_counter()
     for _ in range(requests):
-        conn = conn if keep_alive and conn else http.client.HTTPConnection("127.0.0.1", server.server_address[1])
-        conn.request("GET", "/health")
+        conn = conn if keep_alive and conn else http.client.HTTPConnection("127.0.0.1", port)
+        if classify:
+            conn.request("POST", "/classify", body, {"Content-Type": "application/json"})
+        else:
+            conn.request("GET", "/health")
         resp = conn.getresponse()
         assert resp.status == 200 and resp.read()
         if not keep_alive:
             conn.close()
     elapsed = time.perf_counter() - start
     conn.close()
-    server.shutdown()
-    server.server_close()
-    assert server.connections == (1 if keep_alive else requests)
     return elapsed / requests * 1000
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    base = ms_per_request(args.requests, keep_alive=False, nodelay=True)
-    print(f"{platform.node()} {platform.processor() or platform.machine()}, {args.requests} requests per mode")
-    print("| mode | ms per request | vs new connection |\n|---|---|---|")
-    for name, keep_alive, nodelay in (("new connection", False, True), ("keep-alive, Nagle on", True, False),
-                                      ("keep-alive", True, True)):
-        ms = base if not keep_alive else ms_per_request(args.requests, keep_alive, nodelay)
-        print(f"| {name} | {ms:.2f} | {base / ms:.2f}x |")
+    deploy = DeployArguments(port=0, max_wait_ms=0)
+    sock = bind("127.0.0.1", 0)
+    server = uvicorn_server(create_app(StandIn(), deploy, "bench"), deploy)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    port = sock.getsockname()[1]
+    modes = [(f"{route}, {conn}", keep, route != "GET /health") for route in ("GET /health", "POST /classify")
+             for conn, keep in (("new connection", False), ("keep-alive", True))]
+    times = {name: [] for name, _, _ in modes}
+    for _ in range(args.rounds):  # rounds interleave the modes, so a busy moment hits all of them
+        for name, keep, classify in modes:
+            times[name].append(ms_per_request(port, args.requests, keep, classify))
+    server.should_exit = True
+    thread.join(30)
+    print(f"{platform.node()} {platform.processor() or platform.machine()}, {args.requests} requests per mode "
+          f"and round, {args.rounds} rounds")
+    print("| mode | min ms per request | median | keep-alive gain (median) |\n|---|---|---|---|")
+    for name, keep, _ in modes:
+        base = statistics.median(times[name.replace("keep-alive", "new connection")])
+        gain = f"{base / statistics.median(times[name]):.2f}x" if keep else ""
+        print(f"| {name} | {min(times[name]):.2f} | {statistics.median(times[name]):.2f} | {gain} |")
 
 
 if __name__ == "__main__":

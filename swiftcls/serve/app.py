@@ -55,8 +55,11 @@ async def require_key(request: Request,
 
 
 async def classify(request: Request) -> dict:
-    """vLLM's ``/classify``: ``input`` (text or texts) or one chat in ``messages``; raw text, formatted as in
-    training."""
+    """vLLM's ``/classify``: ``input`` (one text or a list) or one chat in ``messages``.
+
+    Send raw text: the server formats it as in training (chat template, system prompt, max length). The body
+    is parsed here rather than by FastAPI, so the API key is checked first and any Content-Type is accepted.
+    """
     service: ClassifyService = request.app.state.service
     deadline = time.monotonic() + service.args.request_timeout
     try:

@@ -86,9 +86,13 @@ class MicroBatcher:
             DeadlineExceeded: ``timeout`` passed before the request's batch started (a batch that started in
                 time is waited for).
         """
-        refused = ("the server is shutting down" if self._closed else "the batcher is not started" if
-                   self._task is None else f"{self.max_queue} requests are already waiting" if
-                   len(self._queue) >= self.max_queue else None)
+        refused = None
+        if self._closed:
+            refused = "the server is shutting down"
+        elif self._task is None:
+            refused = "the batcher is not started"
+        elif len(self._queue) >= self.max_queue:
+            refused = f"{self.max_queue} requests are already waiting"
         if refused:
             self.stats["rejected"] += 1
             raise QueueFull(refused)

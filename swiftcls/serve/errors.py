@@ -50,11 +50,16 @@ def validation_message(err: ValidationError | RequestValidationError) -> tuple[s
     """``(message, param)`` of a pydantic error list: our own messages as they are, others with their field."""
     parts, param = [], None
     for e in err.errors():
-        loc = [str(x) for x in e.get("loc", ()) if x != "body"]
+        loc = [str(x) for x in e.get("loc", ()) if x != "body" and not _union_branch(x)]
         param = param or (loc[0] if loc else None)
         custom = e.get("type") in ("texts", "shape")
         parts.append(e["msg"] if custom or not loc else f"{'.'.join(loc)}: {e['msg']}")
     return "; ".join(dict.fromkeys(parts)) or "invalid request.", param
+
+
+def _union_branch(part) -> bool:
+    """Whether a pydantic error location part names a union member (``str``, ``list[str]``), not a field."""
+    return isinstance(part, str) and ("[" in part or part in ("str", "int", "float", "bool", "list", "dict"))
 
 
 async def _request_error(request: Request, err: RequestError) -> JSONResponse:

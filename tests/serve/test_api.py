@@ -111,6 +111,8 @@ def test_limits_and_invalid_requests_get_clear_422_413_404_405(client):
                                                                                 "text-only"),
                          ({"input": "x", "messages": []}, "exactly one"), ({"messages": []}, "non-empty"),
                          ({"messages": [{"role": "bot", "content": "x"}]}, "messages.0.role"),
+                         ({"messages": [{"role": "user", "content": [{"type": "audio"}]}]},
+                          "messages.0.content.0: Input tag 'audio'"),
                          ({"input": "x", "use_activation": "maybe"}, "use_activation"),
                          ({"input": ["a", "b"], "text_pair": ["c"]}, "one item per input"),
                          ({"input": "x", "images": "a.png"}, "images")):
