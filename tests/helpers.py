@@ -6,8 +6,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from swiftcls.cli.main import parse
-from swiftcls.commands.sft import run_sft
+from swiftcls import sft_main
 
 TEXTILE = "data/textile_defects/textile_images/simulated"
 WORDS = ["alpha", "beta", "gamma", "delta", "omega", "kappa", "sigma", "theta"]
@@ -37,8 +36,8 @@ def write(path, rows):
 
 
 def sft(argv):
-    command, instances, extra = parse(["sft", *argv])
-    return run_sft(*instances, extra)
+    """``swiftcls sft`` with these flags, in-process; returns its summary."""
+    return sft_main(argv)
 
 
 def logged_losses(output_dir):

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from swiftcls.cli.main import parse
+from swiftcls import SftArguments
 from swiftcls.commands.common import read_options
+from swiftcls.config.parser import parse_args, parse_values
 from swiftcls.core.labels import LabelSpace, read_label_names
 from swiftcls.data.dataset import load_examples, parse_columns
 
@@ -19,14 +20,14 @@ EXPECTED = {"sst2_minilm": ("single_label_classification", 2), "sst2_smollm2_lor
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.stem)
 def test_example_config_loads_its_data(config, shared, monkeypatch):
     monkeypatch.chdir(ROOT)  # configs use paths relative to the repository root
-    _, (model, data, tuner, loss, train), extra = parse(["sft", "--config", str(config)])
-    assert not extra and model.model and train.output_dir.startswith("output/")
-    files = [spec.rpartition("#")[0] or spec for spec in data.dataset + data.val_dataset]
+    args = parse_args(SftArguments, ["--config", str(config)])
+    assert args.model and args.output_dir.startswith("output/")
+    files = [spec.rpartition("#")[0] or spec for spec in args.dataset + args.val_dataset]
     assert all(os.path.isfile(f) for f in files), files
-    examples, skipped = load_examples(data.val_dataset or data.dataset, read_options(data),
-                                      parse_columns(data.columns))
-    space = LabelSpace.infer([(*e.label, e.where) for e in examples], model.problem_type, model.num_labels,
-                             read_label_names(model.labels))
+    examples, skipped = load_examples(args.val_dataset or args.dataset, read_options(args),
+                                      parse_columns(args.columns))
+    space = LabelSpace.infer([(*e.label, e.where) for e in examples], args.problem_type, args.num_labels,
+                             read_label_names(args.labels))
     assert (space.problem_type, space.num_labels) == EXPECTED[config.stem]
     assert not skipped
 
@@ -43,4 +44,4 @@ def test_example_scripts_are_valid_shell_with_known_flags(script):
     assert commands, "no swiftcls sft command"
     for command in commands:
         argv = ["1" if "$" in a else a for a in shlex.split(command)]  # shell variables: any value
-        parse(["sft", *argv])  # raises on unknown or misspelled flags
+        parse_values(SftArguments, argv)  # raises on unknown or misspelled flags

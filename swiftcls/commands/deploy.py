@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from ..config.arguments import DeployArguments, ModelArguments
+from collections.abc import Sequence
+
+from ..config.deploy import DeployArguments
+from ..config.parser import to_arguments
 from ..serve.service import build_server
 
 
-def run_deploy(model_args: ModelArguments, args: DeployArguments) -> None:
-    """``swiftcls deploy``: serve until interrupted (Ctrl-C)."""
-    server = build_server(model_args, args)
+def deploy_main(args: DeployArguments | Sequence[str] | dict | None = None) -> None:
+    """Serve a trained classifier until interrupted (``swiftcls deploy``).
+
+    Args:
+        args: A :class:`DeployArguments`, the command-line flags, or a dict of option values.
+    """
+    args = to_arguments(DeployArguments, args, "swiftcls deploy")
+    server = build_server(args)
     host, port = server.server_address[:2]
     print(f"Serving {server.RequestHandlerClass.service.model_name} on http://{host}:{port} "
           f"(POST /classify, GET /health, GET /v1/models)", flush=True)

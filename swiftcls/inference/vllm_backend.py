@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from transformers import AutoConfig
 
-from ..config.arguments import InferArguments, ModelArguments
+from ..config.infer import InferArguments
 from ..core.errors import ConfigError
 from ..core.labels import REGRESSION, SINGLE, LabelSpace
 from ..core.spec import spec_for_config
@@ -42,29 +42,29 @@ def import_vllm():
     return vllm
 
 
-def load_for_vllm(model_args: ModelArguments, infer_args: InferArguments):
+def load_for_vllm(args: InferArguments):
     """Check the checkpoint suits vLLM and load only what formatting needs.
 
     Returns:
         ``(model_dir, tokenizer, spec, label_space, training_args_dict)``.
     """
-    if infer_args.adapters:
-        raise ConfigError(f"--infer_backend vllm needs merged weights, and --adapters {infer_args.adapters} is a LoRA "
-                          f"checkpoint. Export it first: swiftcls export --adapters {infer_args.adapters} --output_dir "
+    if args.adapters:
+        raise ConfigError(f"--infer_backend vllm needs merged weights, and --adapters {args.adapters} is a LoRA "
+                          f"checkpoint. Export it first: swiftcls export --adapters {args.adapters} --output_dir "
                           "DIR, then: swiftcls infer --model DIR --infer_backend vllm ... (or use --infer_backend pt).")
-    if not model_args.model:
+    if not args.model:
         raise ConfigError("--infer_backend vllm: pass --model, a folder written by swiftcls export.")
-    model_dir = resolve_model(model_args.model, model_args.use_hf, model_args.model_revision)
-    config = AutoConfig.from_pretrained(model_dir, trust_remote_code=model_args.trust_remote_code)
+    model_dir = resolve_model(args.model, args.use_hf, args.model_revision)
+    config = AutoConfig.from_pretrained(model_dir, trust_remote_code=args.trust_remote_code)
     arch = (config.architectures or ["?"])[0]
     payload = read_args_json(model_dir)
     spec = spec_for_config(read_model_type(model_dir))
     if not arch.endswith("ForSequenceClassification") or (spec.multimodal and "export" not in payload):
-        raise ConfigError(f"--model {model_args.model}: architecture {arch} is not a classifier checkpoint vLLM "
+        raise ConfigError(f"--model {args.model}: architecture {arch} is not a classifier checkpoint vLLM "
                           "reads. Use a folder written by swiftcls export --to hf (VL models: always export; an "
                           "LMDeploy reward layout is for LMDeploy only).")
     import_vllm()
-    tokenizer = load_tokenizer(model_dir, spec, model_args.trust_remote_code)
+    tokenizer = load_tokenizer(model_dir, spec, args.trust_remote_code)
     if spec.multimodal:
         tokenizer.image_processor = load_image_processor(model_dir)
     return model_dir, tokenizer, spec, LabelSpace.from_config(config), payload

@@ -20,7 +20,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from ..config.arguments import DeployArguments
+from ..config.deploy import DeployArguments
 from ..data.dataset import Example
 from ..data.images import IMAGE_TAG
 

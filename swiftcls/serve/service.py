@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config.arguments import DeployArguments, ModelArguments
+from ..config.deploy import DeployArguments
 from ..core.errors import ConfigError, SwiftClsError
 from ..inference.classifier import Classifier
 from ..metrics.classification import logits_to_probs
@@ -89,21 +89,10 @@ class ClassifyService:
                                             "max_model_len": self.clf.encoder.max_length}]}
 
 
-def build_server(model_args: ModelArguments, args: DeployArguments, classifier=None) -> ClassifyServer:
+def build_server(args: DeployArguments, classifier=None) -> ClassifyServer:
     """Load the model (unless ``classifier`` is given) and bind the server; call ``serve_forever()`` to run it."""
-    if not (model_args.model or args.adapters):
-        raise ConfigError("pass --model (an exported folder or full checkpoint) or --adapters (a LoRA checkpoint).")
-    for name in ("max_batch_size", "max_inputs", "max_request_bytes", "max_text_length", "max_queue"):
-        if getattr(args, name) < 1:
-            raise ConfigError(f"--{name} must be at least 1, got {getattr(args, name)}.")
-    if not args.keep_alive_timeout > 0:
-        raise ConfigError(f"--keep_alive_timeout must be more than 0 seconds, got {args.keep_alive_timeout}.")
-    if args.image_dir and not Path(args.image_dir).is_dir():
-        raise ConfigError(f"--image_dir {args.image_dir} is not a folder.")
-    clf = classifier or Classifier.from_args(model_args, args.adapters, args.device, args.padding_free)
-    if args.threshold is not None:
-        clf.threshold = args.threshold
-    source = (args.adapters or model_args.model).rstrip("/")
+    clf = classifier or Classifier.from_args(args)
+    source = (args.adapters or args.model).rstrip("/")
     name = args.served_model_name or Path(source).name
     api_key = args.api_key or os.environ.get("SWIFTCLS_API_KEY") or None
     handler = type("Handler", (ClassifyHandler,), {"service": ClassifyService(clf, args, name), "api_key": api_key,

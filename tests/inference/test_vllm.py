@@ -18,9 +18,7 @@ import pytest
 from helpers import make_rows, sft, write, write_images
 from tiny_models import VLLM_QWEN3_VL_SIZES, VLLM_SIZES, VLLM_VL_SIZES, make_tiny_model, make_tiny_vl
 
-from swiftcls.cli.main import parse
-from swiftcls.commands.export import run_export
-from swiftcls.commands.infer import run_infer
+from swiftcls import export_main, infer_main
 from swiftcls.core.errors import ConfigError
 
 # kind -> (family, problem kind for make_rows)
@@ -46,14 +44,13 @@ def _export(kind, root, tiny_model_dir):
         data = write(root / "data.jsonl", make_rows(16, rows_kind))
         val = write(root / "val.jsonl", make_rows(6, rows_kind, seed=1) + [LONG])
     ckpt = sft(["--model", str(base), "--dataset", data, "--tuner_type", "full", *common])["last_model_checkpoint"]
-    out = run_export(*parse(["export", "--model", ckpt, "--output_dir", str(root / "exported")])[1])
+    out = export_main(["--model", ckpt, "--output_dir", str(root / "exported")])
     return out, val
 
 
 def _infer(export, val, backend, out):
-    _, instances, _ = parse(["infer", "--model", export, "--dataset", val, "--infer_backend", backend,
-                             "--result_path", str(out), "--device", "cpu", "--torch_dtype", "float32"])
-    run_infer(*instances)
+    infer_main(["--model", export, "--dataset", val, "--infer_backend", backend, "--result_path", str(out), "--device",
+                "cpu", "--torch_dtype", "float32"])
     return [json.loads(line) for line in out.read_text().splitlines()]
 
 
@@ -78,10 +75,8 @@ def test_vllm_classify_matches_swiftcls(kind, tmp_path, tiny_model_dir):
 
 
 def test_vllm_backend_refuses_adapters_with_the_export_command(tmp_path):
-    _, instances, _ = parse(["infer", "--adapters", str(tmp_path / "ckpt"), "--dataset", "x.jsonl",
-                             "--infer_backend", "vllm"])
     with pytest.raises(ConfigError, match="swiftcls export --adapters"):
-        run_infer(*instances)
+        infer_main(["--adapters", str(tmp_path / "ckpt"), "--dataset", "x.jsonl", "--infer_backend", "vllm"])
 
 
 def test_vllm_backend_says_how_to_install(monkeypatch):

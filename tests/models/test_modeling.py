@@ -136,7 +136,7 @@ def test_lora_round_trip_restores_identical_logits(tiny_model_dir, tmp_path, fam
 
 
 def _model_args():
-    from swiftcls.config.arguments import ModelArguments
+    from swiftcls import ModelArguments
 
     return ModelArguments(torch_dtype="float32")
 

@@ -8,8 +8,7 @@ import pytest
 import torch
 from helpers import make_rows, sft, write
 
-from swiftcls.cli.main import parse
-from swiftcls.commands.infer import run_infer
+from swiftcls import infer_main
 from swiftcls.core.labels import MULTI, REGRESSION, SINGLE, LabelSpace
 from swiftcls.core.spec import spec_for_config
 from swiftcls.data.collators import Collator, PackingCollator
@@ -124,9 +123,8 @@ def test_padding_free_sft_then_infer_matches_padded(tiny_model_dir, tmp_path, ca
     preds = {}
     for flag in ("true", "false"):
         path = tmp_path / f"pred_{flag}.jsonl"
-        _, instances, _ = parse(["infer", "--model", ckpt, "--dataset", val, "--result_path", str(path),
-                                 "--padding_free", flag, "--batch_size", "5"])
-        result = run_infer(*instances)
+        result = infer_main(["--model", ckpt, "--dataset", val, "--result_path", str(path), "--padding_free", flag,
+                             "--batch_size", "5"])
         preds[flag] = [json.loads(line) for line in path.read_text().splitlines()]
         assert result["metrics"]["accuracy"] == pytest.approx(summary["metrics"]["accuracy"])
         assert sizes[-3:] == [10, 10, 4] and not (tmp_path / f"pred_{flag}.jsonl.tmp").exists()

@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 from helpers import make_rows, sft, write, write_images
 
-from swiftcls.cli.main import build_parser, main, parse
-from swiftcls.commands.export import run_export
-from swiftcls.config.arguments import DeployArguments, ModelArguments
+from swiftcls import DeployArguments, ExportArguments, export_main
+from swiftcls.cli.main import main
+from swiftcls.config.parser import build_parser, parse_args, parse_values
 from swiftcls.core.errors import ConfigError
 from swiftcls.data.collators import PackingCollator
 from swiftcls.inference.classifier import Classifier
@@ -33,7 +33,7 @@ TEXTS = ["alpha beta good thing", "gamma delta bad thing", "omega red blue", "ka
 
 @pytest.fixture(scope="module")
 def trained(tiny_model_dir, tiny_vl_dir, tmp_path_factory):
-    """``get(kind) -> (model_args, deploy_args kwargs)`` for a tiny trained run, built once per kind."""
+    """``get(kind) -> (model options, deploy options)`` for a tiny trained run, built once per kind."""
     cache = {}
 
     def get(kind):
@@ -46,13 +46,13 @@ def trained(tiny_model_dir, tiny_vl_dir, tmp_path_factory):
             train = write(root / "t.jsonl", make_rows(16, "single"))
             ckpt = sft(["--model", str(tiny_model_dir("qwen2")), "--dataset", train, "--tuner_type", "lora",
                         *common])["last_model_checkpoint"]
-            cache[kind] = (ModelArguments(), {"adapters": ckpt})
+            cache[kind] = ({}, {"adapters": ckpt})
         elif kind == "multi":
             train = write(root / "t.jsonl", make_rows(16, "multi"))
             ckpt = sft(["--model", str(tiny_model_dir("qwen2")), "--dataset", train, "--tuner_type", "full",
                         "--threshold", "0.3", *common])["last_model_checkpoint"]
-            out = run_export(*parse(["export", "--model", ckpt, "--output_dir", str(root / "exported")])[1])
-            cache[kind] = (ModelArguments(model=out), {})
+            out = export_main(["--model", ckpt, "--output_dir", str(root / "exported")])
+            cache[kind] = ({"model": out}, {})
         else:  # image+text
             images = root / "images"
             images.mkdir()
@@ -61,7 +61,7 @@ def trained(tiny_model_dir, tiny_vl_dir, tmp_path_factory):
                     for i in range(8)]
             ckpt = sft(["--model", str(tiny_vl_dir("qwen2_vl")), "--dataset", write(root / "t.jsonl", rows),
                         "--tuner_type", "full", *common])["last_model_checkpoint"]
-            cache[kind] = (ModelArguments(model=ckpt), {"image_dir": str(images)})
+            cache[kind] = ({"model": ckpt}, {"image_dir": str(images)})
         return cache[kind]
 
     return get
@@ -71,8 +71,8 @@ class Server:
     """A running server and a tiny JSON client for it."""
 
     def __init__(self, model_args, **kwargs):
-        self.args = DeployArguments(port=0, **kwargs)
-        self.httpd = build_server(model_args, self.args)
+        self.args = DeployArguments(port=0, **model_args, **kwargs)
+        self.httpd = build_server(self.args)
         self.port = self.httpd.server_address[1]
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
@@ -309,7 +309,7 @@ def test_idle_connections_are_closed_after_keep_alive_timeout(trained, serve):
         sock.sendall(_post(b"{", Content_Length=50))
         assert sock.recv(1 << 16) == b""
     with pytest.raises(ConfigError, match="keep_alive_timeout"):
-        build_server(model_args, DeployArguments(port=0, keep_alive_timeout=0, **kw))
+        DeployArguments(port=0, keep_alive_timeout=0, **model_args, **kw)
 
 
 def _example_client():
@@ -323,12 +323,12 @@ def _example_client():
 
 
 def test_cli_defaults_bind_localhost_and_no_stub():
-    _, (model_args, args), _ = parse(["deploy", "--model", "m"])
+    args = parse_args(DeployArguments, ["--model", "m"])
     assert args.host == "127.0.0.1" and args.port == 8000 and not args.allow_remote_images and args.api_key is None
     assert main(["deploy"]) == 2  # no model: a clear error, exit code 2
-    with pytest.raises(ConfigError, match="unknown flags"):
-        parse(["export", "--num_labels", "3"])  # export/infer/deploy do not offer training-only flags
-    help_text = build_parser()._subparsers._group_actions[0].choices["export"].format_help()
+    with pytest.raises(ConfigError, match="unknown flag --num_labels"):
+        parse_values(ExportArguments, ["--num_labels", "3"])  # export/infer/deploy do not offer training-only flags
+    help_text = build_parser(ExportArguments).format_help()
     assert "--torch_dtype" in help_text and not any(f in help_text for f in ("--num_labels", "--problem_type",
                                                                              "--labels"))
 
@@ -420,7 +420,7 @@ def test_cli_subprocess_serves_and_prints_its_address(trained):
     model_args, _ = trained("multi")
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "swiftcls", "deploy", "--model", model_args.model, "--port", "0"],
+    proc = subprocess.Popen([sys.executable, "-m", "swiftcls", "deploy", "--model", model_args["model"], "--port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     try:
         line = proc.stdout.readline()
