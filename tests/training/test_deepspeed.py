@@ -16,7 +16,7 @@ from helpers import logged_losses, make_rows, sft, write
 from safetensors import safe_open
 
 from swiftcls.core.errors import ConfigError
-from swiftcls.training.deepspeed import SHIPPED, resolve_deepspeed, zero_stage
+from swiftcls.config.deepspeed import SHIPPED, resolve_deepspeed, zero_stage
 
 pytest.importorskip("deepspeed")  # a declared dependency (requirements/deepspeed.txt), installed by .ci/run
 
