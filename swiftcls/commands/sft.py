@@ -103,6 +103,9 @@ def run_sft(model_args: ModelArguments, data_args: DataArguments, tuner_args: Tu
         train_ex, val_ex = split_validation(train_ex, data_args.split_dataset_ratio, space, data_args.data_seed)
     train_ex, train_y = encode_labels(train_ex, space, data_args.skip_bad_rows, skipped)
     val_ex, val_y = encode_labels(val_ex, space, data_args.skip_bad_rows, skipped)
+    loss_config = LossConfig(space.problem_type, resolve_class_weights(loss_args.class_weights, train_y,
+                                                                       space.problem_type, space.num_labels),
+                             loss_args.label_smoothing, loss_args.focal_gamma, loss_args.loss)
     main_process = int(os.environ.get("RANK", "0")) == 0
 
     # TrainingArguments come before the model: with ZeRO-3 they make from_pretrained load the weights sharded.
@@ -137,7 +140,8 @@ def run_sft(model_args: ModelArguments, data_args: DataArguments, tuner_args: Tu
     payload = {**asdict(model_args), **asdict(data_args), **asdict(tuner_args), **asdict(loss_args),
                **asdict(train_args), "model_dir": os.path.abspath(model_dir), "model_type": spec.name,
                "problem_type": space.problem_type, "label_names": space.names,
-               "chat_template_applied": encoder.chat, "swiftcls_version": __version__, "extra": extra or {}}
+               "chat_template_applied": encoder.chat, "swiftcls_version": __version__, "extra": extra or {},
+               "loss": loss_config.loss, "focal_gamma": loss_config.focal_gamma}
     # Every row is validated and encoded and the model loaded: only now is anything written.
     if main_process:
         os.makedirs(train_args.output_dir, exist_ok=True)
@@ -154,11 +158,7 @@ def run_sft(model_args: ModelArguments, data_args: DataArguments, tuner_args: Tu
                                     label_dtype(space.problem_type)),
         compute_metrics=make_compute_metrics(space.problem_type, space.id2label, loss_args.threshold),
         callbacks=[ArgsSaver(payload, encoder.image_processor)], spec=spec, head_lr=loss_args.head_lr,
-        vit_lr=tuner_args.vit_lr,
-        loss_config=LossConfig(space.problem_type,
-                               resolve_class_weights(loss_args.class_weights, train_y, space.problem_type,
-                                                     space.num_labels),
-                               loss_args.label_smoothing, loss_args.focal_gamma))
+        vit_lr=tuner_args.vit_lr, loss_config=loss_config)
     trainer.train(resume_from_checkpoint=resume)
     return _finish(trainer, payload, space, val_rows, loss_args.threshold)
 

@@ -102,10 +102,15 @@ class TunerArguments:
 class LossArguments:
     """Loss shaping and decision rules."""
 
+    loss: str | None = arg(None, "Loss function: cross_entropy (single-label), focal (single/multi-label), bce "
+                                 "(multi-label), mse (regression), or a name registered with "
+                                 "swiftcls.training.losses.register_loss. Default: by problem type (focal when "
+                                 "--focal_gamma > 0).")
     class_weights: str | None = arg(None, "'auto' (inverse class frequency / positive weight for multi-label) "
                                           "or comma-separated weights in label-id order.")
     label_smoothing: float = arg(0.0, "Label smoothing for single-label cross-entropy.")
-    focal_gamma: float = arg(0.0, "Focal loss gamma (0 = plain CE/BCE).")
+    focal_gamma: float = arg(0.0, "Focal loss gamma; > 0 selects --loss focal by default (0 = plain CE/BCE; "
+                                  "--loss focal without it uses 2.0).")
     threshold: float = arg(0.5, "Probability threshold for multi-label predictions.")
     head_lr: float | None = arg(None, "Learning rate for the classification head (default: --learning_rate).")
 
@@ -137,9 +142,9 @@ class TrainArguments:
     seed: int = arg(42, "Random seed.")
     gradient_checkpointing: bool = arg(False, "Trade compute for memory.")
     group_by_length: bool = arg(True, "Batch rows of similar length together (less padding).")
-    padding_free: bool = arg(True, "Concatenate each batch's rows without pad tokens (text decoders: qwen2, qwen3, "
-                                   "llama, qwen2_moe, qwen3_moe); encoders and image+text models fall back to padded "
-                                   "batches with a log line. Without --attn_impl, packed models use flash_attention_2 "
+    padding_free: bool = arg(True, "Concatenate each batch's rows without pad tokens (families whose template says "
+                                   "padding_free: true); other families fall back to padded batches with a log line. "
+                                   "Without --attn_impl, packed models use flash_attention_2 "
                                    "(CUDA with flash-attn) or swiftcls_varlen (torch's varlen kernel); see "
                                    "docs/performance.md.")
     report_to: list[str] = arg(["none"], "tensorboard, wandb, ... or none.")
@@ -177,8 +182,9 @@ class ExportArguments:
                                      "omitted). Without it, --model is the full checkpoint to export.")
     output_dir: str | None = arg(None, "Folder to write (required); must not exist or be empty. Written atomically.")
     merge_lora: bool = arg(True, "Merge the LoRA weights into the base model (needed for a plain checkpoint).")
-    to: str = arg("hf", "hf: transformers *ForSequenceClassification (vLLM, TEI, ...); lmdeploy: the "
-                        "Qwen2ForRewardModel layout (Qwen2 regression or binary models only).",
+    to: str = arg("hf", "hf: transformers *ForSequenceClassification (vLLM, TEI, ...); lmdeploy: LMDeploy's "
+                        "reward-model layout (families whose template names an lmdeploy_reward_arch; one-output "
+                        "regression or binary models only).",
                   choices=("hf", "lmdeploy"))
 
 
