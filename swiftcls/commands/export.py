@@ -1,8 +1,9 @@
 """``swiftcls export``: merge LoRA and write a plain, servable checkpoint (Hugging Face or LMDeploy layout).
 
 ``--to hf`` writes the model's own ``*ForSequenceClassification`` checkpoint (safetensors, labels in ``config.json``,
-tokenizer, training ``args.json``, model card); ``--to lmdeploy`` rewrites a Qwen2 regression or binary head as the
-``Qwen2ForRewardModel`` head. Written into a temporary folder and renamed into place. See docs/serving.md.
+tokenizer, training ``args.json``, model card); ``--to lmdeploy`` rewrites a regression or binary head as the reward
+head of the LMDeploy architecture the family's template names (``lmdeploy_reward_arch``, e.g. ``Qwen2ForRewardModel``).
+Written into a temporary folder and renamed into place. See docs/serving.md.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ..config.export import ExportArguments
 from ..config.parser import to_arguments
 from ..core.errors import ConfigError
 from ..core.labels import REGRESSION, LabelSpace
+from ..core.spec import ModelSpec, spec_for_config
 from ..core.version import __version__
 from ..models.card import model_card
 from ..models.layouts import reward_head, reward_refusal, vllm_head_layout
@@ -28,18 +30,18 @@ from ..models.registry import read_model_type, resolve_model
 from ..models.trained import load_trained, read_args_json
 
 
-def _peek(args: ExportArguments) -> tuple[str, LabelSpace] | None:
-    """Model type and labels from args.json / config.json, before any weights are loaded (fail fast)."""
+def _peek(args: ExportArguments) -> tuple[ModelSpec, LabelSpace] | None:
+    """Family spec and labels from args.json / config.json, before any weights are loaded (fail fast)."""
     payload = read_args_json(args.adapters or args.model)
     if args.adapters:
         base = args.model or payload.get("model_dir") or payload.get("model")
         if not (base and payload.get("label_names") and payload.get("problem_type")):
             return None  # load_trained reports what is missing
-        return (read_model_type(resolve_model(base, args.use_hf, args.model_revision)),
+        return (spec_for_config(read_model_type(resolve_model(base, args.use_hf, args.model_revision))),
                 LabelSpace(payload["problem_type"], payload["label_names"]))
     config = AutoConfig.from_pretrained(resolve_model(args.model, args.use_hf, args.model_revision),
                                         trust_remote_code=args.trust_remote_code)
-    return config.model_type, LabelSpace.from_config(config)
+    return spec_for_config(config), LabelSpace.from_config(config)
 
 
 def _check(args: ExportArguments) -> Path:
@@ -94,7 +96,7 @@ def export_main(args: ExportArguments | Sequence[str] | dict | None = None) -> s
         saved = json.loads(config_path.read_text(encoding="utf-8"))
         saved.update(num_labels=config.num_labels, problem_type=config.problem_type, pad_token_id=config.pad_token_id)
         if reward:
-            saved["architectures"] = ["Qwen2ForRewardModel"]
+            saved["architectures"] = [spec.lmdeploy_reward_arch]
             saved["swiftcls_reward"] = {"problem_type": space.problem_type, "labels": space.names,
                                         "score": "value" if space.problem_type == REGRESSION else "logit margin"}
         config_path.write_text(json.dumps(saved, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -103,7 +105,8 @@ def export_main(args: ExportArguments | Sequence[str] | dict | None = None) -> s
                                  "swiftcls_version": __version__}}
         (tmp / "args.json").write_text(json.dumps(saved_args, indent=2, ensure_ascii=False, default=str),
                                        encoding="utf-8")
-        card = model_card(str(out), space, payload, source, spec.chat_template_kwargs, reward)
+        card = model_card(str(out), space, payload, source, spec.chat_template_kwargs,
+                          spec.lmdeploy_reward_arch if reward else None)
         (tmp / "README.md").write_text(card, encoding="utf-8")
         try:
             os.replace(tmp, out)

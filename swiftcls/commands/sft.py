@@ -54,6 +54,9 @@ def sft_main(args: SftArguments | Sequence[str] | dict | None = None) -> dict:
     spec = spec_for_config(read_model_type(model_dir))
     space, train_ex, train_y, val_ex, val_y, skipped = _read_data(args)
     args.set_problem_type(space.problem_type)
+    loss_config = LossConfig(space.problem_type, resolve_class_weights(args.class_weights, train_y, space.problem_type,
+                                                                       space.num_labels),
+                             args.label_smoothing, args.focal_gamma, args.loss)
 
     device = "cpu" if args.use_cpu else None
     model, tokenizer, new_modules = load_classifier(
@@ -72,7 +75,8 @@ def sft_main(args: SftArguments | Sequence[str] | dict | None = None) -> dict:
 
     payload = {**args.to_dict(), "model_dir": os.path.abspath(model_dir), "model_type": spec.name,
                "problem_type": space.problem_type, "label_names": space.names,
-               "chat_template_applied": encoder.chat, "swiftcls_version": __version__}
+               "chat_template_applied": encoder.chat, "swiftcls_version": __version__, "loss": loss_config.loss,
+               "focal_gamma": loss_config.focal_gamma}
     # Every row is validated and encoded and the model loaded: only now is anything written.
     if int(os.environ.get("RANK", "0")) == 0:
         os.makedirs(args.output_dir, exist_ok=True)
@@ -88,11 +92,7 @@ def sft_main(args: SftArguments | Sequence[str] | dict | None = None) -> dict:
                                     label_dtype(space.problem_type)),
         compute_metrics=make_compute_metrics(space.problem_type, space.id2label, args.threshold),
         callbacks=[ArgsSaver(payload, encoder.image_processor)], spec=spec, head_lr=args.head_lr,
-        vit_lr=args.vit_lr,
-        loss_config=LossConfig(space.problem_type,
-                               resolve_class_weights(args.class_weights, train_y, space.problem_type,
-                                                     space.num_labels),
-                               args.label_smoothing, args.focal_gamma))
+        vit_lr=args.vit_lr, loss_config=loss_config)
     trainer.train(resume_from_checkpoint=resume)
     return _finish(trainer, payload, space, val_rows, args.threshold)
 

@@ -64,10 +64,15 @@ class TaskArguments:
         None, "Inferred from the labels when omitted.")
     num_labels: int | None = arg(None, "Number of labels; inferred from the data when omitted.")
     labels: list[str] = arg([], "Label names in id order, or one path to a file with one name per line.")
+    loss: str | None = arg(None, "Loss function: cross_entropy (single-label), focal (single/multi-label), bce "
+                                 "(multi-label), mse (regression), or a name registered with "
+                                 "swiftcls.training.losses.register_loss. Default: by problem type (focal when "
+                                 "--focal_gamma > 0).")
     class_weights: str | None = arg(None, "'auto' (inverse class frequency / positive weight for multi-label) or "
                                           "comma-separated weights in label-id order.")
     label_smoothing: float = arg(0.0, "Label smoothing for single-label cross-entropy.")
-    focal_gamma: float = arg(0.0, "Focal loss gamma (0 = plain cross-entropy / BCE).")
+    focal_gamma: float = arg(0.0, "Focal loss gamma; > 0 selects --loss focal by default (0 = plain cross-entropy / "
+                                  "BCE; --loss focal without it uses 2.0).")
 
 
 @dataclass

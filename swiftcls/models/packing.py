@@ -12,7 +12,8 @@ restart at 0 for every sequence, which is how transformers (5.x) recognises pack
   varlen kernel with the same ``cu_seq_lens`` on CUDA, one causal sdpa call per sequence on CPU.
 
 The classifier then pools the last token of each sequence (``cu_seq_lens[1:] - 1``) before the head, so logits,
-loss and gradients equal those of padded training (tests/test_padding_free.py checks this).
+loss and gradients equal those of padded training (tests/models/test_padding_free.py checks this). Which families
+pack is their template's ``padding_free`` field.
 """
 
 from __future__ import annotations
@@ -29,21 +30,18 @@ logger = logging.getLogger(__name__)
 
 FLASH_KEYS = ("cu_seq_lens_q", "cu_seq_lens_k", "max_length_q", "max_length_k")
 PACKED_INPUTS = ("position_ids", *FLASH_KEYS)
-# Model types whose transformers modeling code builds its mask with create_causal_mask(position_ids=...) and
-# whose padded vs packed equality is tested in tests/test_padding_free.py. MoE blocks route every token on its own
-# (no capacity limit, no cross-token mixing), so packing leaves each token's experts unchanged.
-VERIFIED_MODEL_TYPES = ("qwen2", "qwen3", "llama", "qwen2_moe", "qwen3_moe")
 MASKED_IMPLS = ("sdpa", "eager", "flex_attention")
 
 
-def padding_free_reason(spec: ModelSpec, model_type: str, attn_impl: str | None) -> str | None:
+def padding_free_reason(spec: ModelSpec, attn_impl: str | None) -> str | None:
     """Why padding-free batches cannot be used for this model (None when they can)."""
     if spec.kind != "decoder" or spec.pooling != "last":
         return f"'{spec.name}' is an encoder (bidirectional attention, absolute positions)"
     if spec.multimodal:
         return f"'{spec.name}' is an image+text model (vision token positions are not packed)"
-    if model_type not in VERIFIED_MODEL_TYPES:
-        return f"model type '{model_type}' is not among the verified packed decoders {list(VERIFIED_MODEL_TYPES)}"
+    if not spec.padding_free:
+        return (f"the '{spec.name}' template does not say 'padding_free: true' (set it once packed logits are "
+                "checked to equal padded ones, see docs/models.md)")
     if attn_impl and attn_impl not in MASKED_IMPLS and not uses_cu_seqlens(attn_impl):
         return f"attention '{attn_impl}' cannot confine attention to each packed sequence"
     return None
@@ -59,7 +57,7 @@ def use_padding_free(requested: bool, spec: ModelSpec, model, attn_impl: str | N
     if not requested:
         return False
     config = model.config
-    reason = padding_free_reason(spec, getattr(config, "model_type", ""), attn_impl)
+    reason = padding_free_reason(spec, attn_impl)
     if reason:
         # INFO, not WARNING: --padding_free is on by default and padded batches are the expected path here.
         logger.info("--padding_free: using padded batches because %s.", reason)

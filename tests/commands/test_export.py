@@ -220,7 +220,7 @@ def test_lmdeploy_layout_reproduces_the_scalar(runs, kind, tmp_path):
 
 def test_lmdeploy_refuses_what_it_cannot_serve(runs, tiny_model_dir, tmp_path):
     run = runs("multi")  # a Qwen3 model, and multi-label
-    with pytest.raises(ConfigError, match="not the Qwen2 family.*single-scalar reward models"):
+    with pytest.raises(ConfigError, match="'qwen3' template names no LMDeploy reward architecture.*single-scalar"):
         export_main([*run["source"], "--output_dir", str(tmp_path / "a"), "--to", "lmdeploy"])
     for problem_type, labels in (("single_label_classification", ["neg", "neu", "pos"]),
                                  ("multi_label_classification", ["x", "y"])):

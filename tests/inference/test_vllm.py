@@ -85,3 +85,25 @@ def test_vllm_backend_says_how_to_install(monkeypatch):
 
     with pytest.raises(ConfigError, match="pip install"):
         import_vllm()
+
+
+def test_image_token_runs_collapse_to_one_for_vllm(tmp_path):
+    """vLLM expands each image's placeholder itself: the template's image_token run becomes one token per image."""
+    from tiny_models import QWEN_TOKENIZER, tiny_tokenizer
+
+    from swiftcls.core.spec import spec_for_config
+    from swiftcls.data.dataset import Example
+    from swiftcls.inference.vllm_backend import _prompt
+
+    if not (QWEN_TOKENIZER / "tokenizer.json").is_file():
+        pytest.skip(f"Qwen tokenizer not found at {QWEN_TOKENIZER}")
+    tokenizer, spec = tiny_tokenizer("qwen2"), spec_for_config("qwen2_vl")
+    pad = tokenizer.convert_tokens_to_ids(spec.image_token)
+    write_images(tmp_path)
+    example = Example("two images", images=["a.png", "b.png"], file=str(tmp_path / "d.jsonl"), row=1)
+    row = {"input_ids": [pad, pad, 7, 8, pad, pad, pad, 9], "images": [str(tmp_path / n) for n in ("a.png", "b.png")]}
+    out = _prompt(tokenizer, spec.image_token, example, row)
+    assert out["prompt_token_ids"] == [pad, 7, 8, pad, 9]
+    assert [image.size for image in out["multi_modal_data"]["image"]] == [(56, 56), (84, 56)]
+    assert _prompt(tokenizer, spec.image_token, Example("text"), {"input_ids": [pad, pad, 5]}) == {
+        "prompt_token_ids": [pad, pad, 5]}  # text rows are passed through as they are

@@ -1,6 +1,9 @@
 """Template registry and --model resolution."""
 
+import ast
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +26,26 @@ def test_templates_name_real_classes():
 
     for spec in {id(s): s for s in load_specs().values()}.values():
         assert callable(getattr(_classifier_class(spec), "from_pretrained", None)), spec.name
+
+
+def test_a_vl_classifier_class_is_built_from_template_fields():
+    """backbone_class alone gives a family the swiftcls classifier transformers lacks; a bad name is a clear error."""
+    from transformers import Qwen2VLModel
+    from transformers.models.qwen2_vl.modeling_qwen2_vl import Qwen2VLPreTrainedModel
+
+    from swiftcls.models import vl
+    from swiftcls.models.loading import _classifier_class
+
+    spec = ModelSpec(name="myvl", model_types=["myvl"], classifier="MyVLForSequenceClassification",
+                     backbone_class="Qwen2VLModel")
+    cls = _classifier_class(spec)
+    assert cls.__name__ == "MyVLForSequenceClassification" and vl.MyVLForSequenceClassification is cls
+    assert issubclass(cls, Qwen2VLPreTrainedModel) and cls._backbone_cls is Qwen2VLModel
+    assert _classifier_class(spec) is cls  # built once
+    spec.backbone_class = "NoSuchVLModel"
+    with pytest.raises(ConfigError, match="template 'myvl': backbone_class NoSuchVLModel is not a class of "
+                                          "transformers"):
+        _classifier_class(spec)
 
 
 def test_short_names_map_to_hub_ids():
@@ -81,3 +104,49 @@ def test_bad_templates_are_rejected(tmp_path):
         ModelSpec.from_file(bad)
     with pytest.raises(ConfigError, match="No swiftcls template for model_type 'gpt_neox'"):
         spec_for_config("gpt_neox")
+
+
+@pytest.mark.parametrize("extra, needle", [
+    ("kind: encoder\npooling: model\npadding_free: true\n", "'padding_free: true' needs a text decoder"),
+    ("kind: decoder\nmultimodal: true\npadding_free: true\nimage_placeholder: <i>\nimage_token: <i>\n",
+     "'padding_free: true' needs a text decoder"),
+    ("kind: decoder\nmultimodal: true\n", "'multimodal: true' needs 'image_placeholder'"),
+    ("kind: decoder\nmultimodal: true\nimage_placeholder: <img>\nimage_token: <pad>\n",
+     "'image_token' '<pad>' must occur in 'image_placeholder' '<img>'"),
+    ("kind: decoder\nbackbone_class: Qwen2VLModel\n", "'backbone_class' and 'generation_class' need 'classifier'"),
+])
+def test_contradictory_templates_are_rejected(tmp_path, extra, needle):
+    bad = tmp_path / "x.yaml"
+    bad.write_text("name: x\nmodel_types: [x]\n" + extra)
+    with pytest.raises(ConfigError, match=re.escape(f"{bad}: {needle}")):
+        ModelSpec.from_file(bad)
+
+
+def test_shipped_templates_carry_the_family_knowledge():
+    specs = load_specs()
+    assert sorted(t for t, s in specs.items() if s.padding_free) == ["llama", "qwen2", "qwen2_moe", "qwen3",
+                                                                     "qwen3_moe"]
+    assert {t: s.lmdeploy_reward_arch for t, s in specs.items() if s.lmdeploy_reward_arch} == {
+        "qwen2": "Qwen2ForRewardModel"}
+    assert specs["qwen2_moe"].lora_exclude == ["mlp.gate", "mlp.shared_expert_gate"]
+    assert specs["qwen3_moe"].lora_exclude == ["mlp.gate"]
+    multimodal = {t for t, s in specs.items() if s.multimodal}
+    assert multimodal == {"qwen2_vl", "qwen2_5_vl", "qwen3_vl", "qwen3_5"}
+    assert all(specs[t].image_token == "<|image_pad|>" and specs[t].generation_class for t in multimodal)
+    assert {t: s.backbone_class for t, s in specs.items() if s.backbone_class} == {
+        "qwen2_vl": "Qwen2VLModel", "qwen2_5_vl": "Qwen2_5_VLModel", "qwen3_vl": "Qwen3VLModel"}
+
+
+def test_no_family_list_in_the_package():
+    """A family's names (model types, classes, image tokens) occur in swiftcls/ only inside prose: no string literal
+    equals one, so packing, export, VL classes, LoRA and prompts can only get them from the templates."""
+    known = set()
+    for spec in {id(s): s for s in load_specs().values()}.values():
+        known |= {spec.name, *spec.model_types, spec.classifier, spec.backbone_class, spec.generation_class,
+                  spec.lmdeploy_reward_arch, spec.image_placeholder, spec.image_token}
+    known -= {None, "auto"}
+    package = Path(__file__).resolve().parents[2] / "swiftcls"
+    literals = [f"{path.relative_to(package)}:{node.lineno}: {node.value!r}" for path in sorted(package.rglob("*.py"))
+                for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                if isinstance(node, ast.Constant) and node.value in known]
+    assert literals == []

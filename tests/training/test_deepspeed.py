@@ -15,8 +15,8 @@ import pytest
 from helpers import logged_losses, make_rows, sft, write
 from safetensors import safe_open
 
-from swiftcls.core.errors import ConfigError
 from swiftcls.config.deepspeed import SHIPPED, resolve_deepspeed, zero_stage
+from swiftcls.core.errors import ConfigError
 
 pytest.importorskip("deepspeed")  # a declared dependency (requirements/deepspeed.txt), installed by .ci/run
 
