@@ -28,6 +28,7 @@ from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLModel, 
 from transformers.models.qwen2_vl.modeling_qwen2_vl import Qwen2VLModel, Qwen2VLPreTrainedModel
 from transformers.models.qwen3_vl.modeling_qwen3_vl import Qwen3VLModel, Qwen3VLPreTrainedModel
 
+from ..core.compat import checkpoint_key_renames, key_renaming, register_checkpoint_key_renames
 from .pooling import pool_last, vision_inputs
 
 
@@ -88,14 +89,11 @@ _GENERATION_CLASSES = {"Qwen2VLForSequenceClassification": "Qwen2VLForConditiona
 
 def _register_conversions() -> None:
     """Load hub checkpoints in every key format their generation class accepts, and swiftcls/vLLM exports."""
-    from transformers import conversion_mapping as cm
-
     for name, generation in _GENERATION_CLASSES.items():
-        if cm.get_checkpoint_conversion_mapping(name) is None:
+        if checkpoint_key_renames(name) is None:
             # vLLM's Qwen2-VL adapter keeps the head inside its language model: ``language_model.score.weight``.
-            head = cm.WeightRenaming(source_patterns=r"^language_model\.score\.", target_patterns="score.")
-            cm.register_checkpoint_conversion_mapping(
-                name, [head, *(cm.get_checkpoint_conversion_mapping(generation) or [])])
+            head = key_renaming(r"^language_model\.score\.", "score.")
+            register_checkpoint_key_renames(name, [head, *(checkpoint_key_renames(generation) or [])])
 
 
 _register_conversions()
