@@ -21,7 +21,8 @@ def arg(default, help: str, aliases: tuple[str, ...] = (), choices: tuple | None
 class ModelArguments:
     """Which model, and how its classification head is configured."""
 
-    model: str | None = arg(None, "Local folder, hub id (org/name) or short name such as Qwen2.5-7B-Instruct.")
+    model: str | None = arg(None, "Local folder, pkg:<python package>/<folder> (a checkpoint shipped in an installed "
+                                  "package), hub id (org/name) or short name such as Qwen2.5-7B-Instruct.")
     use_hf: bool = arg(True, "Download hub ids from Hugging Face (true) or ModelScope (false).")
     model_revision: str | None = arg(None, "Hub revision (branch, tag or commit).")
     torch_dtype: str = arg("auto", "float32|bfloat16|float16|auto (bf16 on GPUs that support it, else fp32).",
