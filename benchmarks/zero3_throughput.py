@@ -46,14 +46,13 @@ TINY = {**QWEN2_5_1_5B, "hidden_size": 64, "intermediate_size": 128, "num_hidden
 def build_model(shape: dict, folder: Path) -> Path:
     """Random weights of ``shape`` in bf16 + the real Qwen tokenizer, saved as safetensors."""
     import torch
+    from common import SHARED
     from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen2Config
-
-    from swiftcls.assets import shared_dir
 
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_config(Qwen2Config(**shape), dtype=torch.bfloat16)
     model.save_pretrained(folder)
-    AutoTokenizer.from_pretrained(shared_dir() / "tokenizers" / "qwen2").save_pretrained(folder)
+    AutoTokenizer.from_pretrained(SHARED / "tokenizers" / "qwen2").save_pretrained(folder)
     return folder
 
 

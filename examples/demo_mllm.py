@@ -22,8 +22,10 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SHARED = HERE.parents[1] / "shared"
-IMAGES = SHARED / "data" / "textile_defects" / "textile_images" / "simulated"
+sys.path.insert(0, str(HERE.parent / "tests"))  # test helpers: the shared-data finder and the tiny model builders
+from assets import shared_dir  # noqa: E402
+
+IMAGES = shared_dir() / "data" / "textile_defects" / "textile_images" / "simulated"  # $SWIFTCLS_SHARED or ../shared
 
 
 def write_jsonl(folder: Path, per_class: int, seed: int = 0) -> tuple[Path, Path]:
@@ -65,7 +67,6 @@ def main() -> None:
     train, test = write_jsonl(out / "data", args.per_class)
     model, tiny = args.model, args.model is None
     if tiny:  # a tiny Qwen2-VL-shaped model with the real Qwen tokenizer; its ViT must learn, so it trains too
-        sys.path.insert(0, str(HERE.parent / "tests"))
         from tiny_models import make_tiny_vl
 
         model = str(make_tiny_vl(args.family, out / f"tiny-{args.family}"))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..core.labels import MULTI, REGRESSION, SINGLE, LabelSpace
 from ..core.version import __version__
+from .registry import PKG_PREFIX
 
 _ACTIVATION = {SINGLE: ".softmax(-1)", MULTI: ".sigmoid()", REGRESSION: ""}
 
@@ -89,7 +90,7 @@ def model_card(path: str, space: LabelSpace, payload: dict, source: str, chat_kw
     ``reward`` is the LMDeploy reward architecture of a ``--to lmdeploy`` export (None for ``--to hf``).
     """
     base = payload.get("model") or payload.get("model_dir") or source
-    hub = base.count("/") == 1 and not os.path.exists(base)
+    hub = base.count("/") == 1 and not base.startswith(PKG_PREFIX) and not os.path.exists(base)
     lines = ["---", "library_name: transformers", "pipeline_tag: text-classification", "tags: [swiftcls, seq-cls]",
              *([f"base_model: {base}"] if hub else []), "---", "", f"# {Path(path).name}", "",
              f"A {space.problem_type.replace('_', ' ')} model fine-tuned with swiftcls {__version__} from `{base}` "

@@ -23,6 +23,7 @@ import logging
 
 import torch
 
+from ..core.compat import attn_implementation
 from ..core.spec import ModelSpec
 from . import varlen
 
@@ -64,7 +65,7 @@ def use_padding_free(requested: bool, spec: ModelSpec, model, attn_impl: str | N
         return False
     if not attn_impl:
         model.set_attn_implementation(pick_attn_impl(None, True, device))
-    impl = config._attn_implementation
+    impl = attn_implementation(config)
     if impl in ("sdpa", "eager") and torch.cuda.is_available():
         logger.warning("--padding_free with %s attention computes a dense [T, T] block-diagonal mask per batch; "
                        "leave --attn_impl unset for varlen kernels (flash_attention_2 or swiftcls_varlen).", impl)
@@ -99,7 +100,7 @@ def pick_attn_impl(attn_impl: str | None, padding_free: bool, device: str | None
 
 def packed_last_hidden(backbone, input_ids, inputs_embeds, packed: dict) -> torch.Tensor:
     """Run the backbone on a packed row and return each sequence's last-token hidden state ``[n, hidden]``."""
-    impl = getattr(backbone.config, "_attn_implementation", "") or ""
+    impl = attn_implementation(backbone.config)
     extra = {k: packed[k] for k in FLASH_KEYS} if uses_cu_seqlens(impl) else {}
     hidden = backbone(input_ids=input_ids, inputs_embeds=inputs_embeds, position_ids=packed["position_ids"],
                       attention_mask=None, use_cache=False, **extra).last_hidden_state

@@ -28,6 +28,7 @@ from torch import nn
 from transformers import AutoImageProcessor, PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
+from ..core.compat import checkpoint_key_renames, key_renaming, register_checkpoint_key_renames
 from ..core.errors import ConfigError
 from ..core.spec import ModelSpec
 from .pooling import pool_last, vision_inputs
@@ -98,14 +99,11 @@ def classifier_class(spec: ModelSpec) -> type:
 
 def register_conversions(spec: ModelSpec) -> None:
     """Load hub checkpoints in every key format ``spec.generation_class`` accepts, and swiftcls/vLLM exports."""
-    from transformers import conversion_mapping as cm
-
     name, generation = spec.classifier, spec.generation_class
-    if generation and cm.get_checkpoint_conversion_mapping(name) is None:
+    if generation and checkpoint_key_renames(name) is None:
         # vLLM's Qwen2-VL adapter keeps the head inside its language model: ``language_model.score.weight``.
-        head = cm.WeightRenaming(source_patterns=r"^language_model\.score\.", target_patterns="score.")
-        cm.register_checkpoint_conversion_mapping(
-            name, [head, *(cm.get_checkpoint_conversion_mapping(generation) or [])])
+        head = key_renaming(r"^language_model\.score\.", "score.")
+        register_checkpoint_key_renames(name, [head, *(checkpoint_key_renames(generation) or [])])
 
 
 def load_image_processor(model_dir: str):

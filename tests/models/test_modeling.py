@@ -46,6 +46,26 @@ def test_logits_equal_transformers_forward(tiny_model_dir, family):
         torch.testing.assert_close(left, ours, atol=1e-5, rtol=1e-4)
 
 
+def test_installed_forward_is_what_callers_run(tiny_model_dir):
+    """``install_pooled_forward`` replaces ``forward`` on the instance: ``model(...)`` and a PEFT wrapper must call
+    it, not the class's. Equal logits cannot show that (both pool the same token), so a spy counts the calls."""
+    spec = spec_for_config("qwen2")
+    model, tokenizer, new = load_classifier(str(tiny_model_dir("qwen2")), spec, SPACE)
+    installed, calls = model.forward, []
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs["input_ids"].shape)
+        return installed(*args, **kwargs)
+
+    model.forward = spy
+    batch = encode(tokenizer, spec)
+    with torch.no_grad():
+        plain = classifier_logits(model, batch)
+        wrapped = classifier_logits(apply_lora(model, spec, new), batch)  # fresh LoRA (B = 0): same logits
+    assert calls == [batch["input_ids"].shape] * 2
+    torch.testing.assert_close(wrapped, plain)
+
+
 def test_last_token_index_handles_both_padding_sides():
     mask = torch.tensor([[1, 1, 1, 0, 0], [0, 0, 1, 1, 1], [1, 1, 1, 1, 1]])
     assert last_token_index(mask).tolist() == [2, 4, 4]

@@ -8,6 +8,7 @@ import torch
 from helpers import logits_loss_grads, make_rows, mixed_rows, sft, write
 
 from swiftcls import infer_main
+from swiftcls.core.compat import attn_implementation
 from swiftcls.core.labels import MULTI, REGRESSION, SINGLE, LabelSpace
 from swiftcls.core.spec import ModelSpec, spec_for_config
 from swiftcls.data.collators import Collator, PackingCollator
@@ -37,7 +38,7 @@ def test_packed_equals_padded(tiny_model_dir, family, problem_type, lora, attn):
     model, tokenizer, new = load_classifier(str(tiny_model_dir(family)), spec, space, torch_dtype="float32",
                                             attn_impl=known_attn(attn))
     assert use_padding_free(True, spec, model, attn, "cpu")
-    assert model.config._attn_implementation == (attn or "swiftcls_varlen")
+    assert attn_implementation(model.config) == (attn or "swiftcls_varlen")
     if lora:
         model = apply_lora(model, spec, new, 4, 8, 0.0, ["all-linear"], [], True, True)
     rows = mixed_rows(problem_type)
@@ -68,7 +69,7 @@ def test_fallbacks_are_logged(tiny_model_dir, caplog):
     with caplog.at_level(logging.INFO, logger="swiftcls.models.packing"):
         assert not use_padding_free(True, bert, model)
     assert "using padded batches because 'bert' is an encoder" in caplog.text
-    assert model.config._attn_implementation == "sdpa"  # fallbacks keep their attention
+    assert attn_implementation(model.config) == "sdpa"  # fallbacks keep their attention
     assert not use_padding_free(False, spec_for_config("qwen2"), model)
 
 
@@ -133,7 +134,7 @@ def test_varlen_kernel_on_cuda_matches_padded(tiny_model_dir):
                                           device="cuda")
     model = model.cuda()
     assert use_padding_free(True, spec, model, None, "cuda")
-    assert model.config._attn_implementation in ("swiftcls_varlen", "flash_attention_2")
+    assert attn_implementation(model.config) in ("swiftcls_varlen", "flash_attention_2")
     rows = mixed_rows(SINGLE)
     padded_batch = Collator(tokenizer.pad_token_id, "right")(rows)
     packed_batch = PackingCollator()(rows)
