@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from PIL import Image, UnidentifiedImageError
+
 from ..core.errors import DataError
 
 IMAGE_TAG = "<image>"  # SWIFT's image tag in rows; each family's template says what replaces it
@@ -38,8 +40,6 @@ def resolve_image(path: str, data_file: str) -> Path:
 
 def open_image(path: Path, where: dict):
     """Open and decode an image as RGB, or raise a DataError naming file, row, field and path."""
-    from PIL import Image, UnidentifiedImageError
-
     if not path.is_file():
         raise DataError(f"image not found: {path}.", field="images", **where,
                         fix="image paths are relative to the data file's folder; check the path.")

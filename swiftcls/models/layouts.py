@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file, save_file
 
 from ..core.labels import REGRESSION, SINGLE, LabelSpace
 from ..core.spec import ModelSpec
@@ -55,8 +56,6 @@ def vllm_head_layout(folder: Path, head: str, prefix: str) -> None:
 
     swiftcls's VL classes map the prefixed key back when loading, so the export stays loadable by swiftcls too.
     """
-    from safetensors.torch import load_file, save_file
-
     def rename(key: str) -> str:
         return f"{prefix}{key}" if key.split(".")[0] == head else key
 

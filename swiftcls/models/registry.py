@@ -9,6 +9,8 @@ import json
 import re
 from pathlib import Path
 
+import huggingface_hub
+
 from ..core.errors import ConfigError
 from ..core.spec import load_specs
 
@@ -27,10 +29,8 @@ def known_models() -> dict[str, str]:
 
 def _download(hub_id: str, use_hf: bool, revision: str | None) -> str:
     if use_hf:
-        from huggingface_hub import snapshot_download
-
         try:
-            return snapshot_download(hub_id, revision=revision,
+            return huggingface_hub.snapshot_download(hub_id, revision=revision,
                                      allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model", "*.jinja"])
         except Exception as err:  # the hub client raises many types; the user needs one message
             raise ConfigError(
@@ -38,7 +38,7 @@ def _download(hub_id: str, use_hf: bool, revision: str | None) -> str:
                 "Check the network/HF_TOKEN, or pass a local folder with --model."
             ) from err
     try:
-        from modelscope import snapshot_download as ms_download
+        from modelscope import snapshot_download as ms_download  # optional: only for --use_hf false
     except ImportError as err:
         raise ConfigError("--use_hf false needs ModelScope: pip install modelscope (or use --use_hf true).") from err
     return ms_download(hub_id, revision=revision)

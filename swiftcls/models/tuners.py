@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 import torch
+from peft import LoraConfig, PeftModel, TaskType, get_peft_model
 
 from ..core.errors import ConfigError
 from ..core.spec import ModelSpec
@@ -79,8 +80,6 @@ def apply_lora(model, spec: ModelSpec, new_modules: list[str], rank: int = 8, al
     what the template's ``lora_exclude`` names (:func:`excluded_linears`: MoE routers). ``autocast_adapter_dtype=False``
     keeps the adapters in the model's dtype: DeepSpeed (ZeRO-3 + bf16) needs one dtype for all parameters.
     """
-    from peft import LoraConfig, TaskType, get_peft_model
-
     save = sorted(set(spec.head) | set(new_modules) | set(modules_to_save))
     save = [m for m in save if any(n == m or n.endswith("." + m) for n, _ in model.named_modules())]
     targets = list(target_modules or ["all-linear"])
@@ -105,8 +104,6 @@ def apply_lora(model, spec: ModelSpec, new_modules: list[str], rank: int = 8, al
 
 def load_adapters(model, adapters: str):
     """Attach a trained LoRA checkpoint (adapters + saved head) for inference."""
-    from peft import PeftModel
-
     if not (Path(adapters) / "adapter_config.json").is_file():
         raise ConfigError(f"--adapters {adapters}: no adapter_config.json (is it a full checkpoint? use --model).")
     if not (Path(adapters) / "adapter_model.safetensors").is_file():

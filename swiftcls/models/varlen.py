@@ -23,7 +23,7 @@ NAME = "swiftcls_varlen"
 def varlen_kernel_available(query: torch.Tensor) -> bool:
     """Whether torch's varlen flash kernel can run on ``query`` (CUDA, half precision)."""
     try:
-        from torch.nn.attention.varlen import varlen_attn  # noqa: F401
+        from torch.nn.attention.varlen import varlen_attn  # noqa: F401 - absent from older torch builds
     except ImportError:
         return False
     return query.is_cuda and query.dtype in (torch.float16, torch.bfloat16)
@@ -47,7 +47,7 @@ def varlen_attention_forward(module, query, key, value, attention_mask, dropout:
         raise ValueError(f"{NAME} attention does not implement attention dropout; use flash_attention_2 or sdpa.")
     groups = query.shape[1] // key.shape[1]
     if varlen_kernel_available(query):
-        from torch.nn.attention.varlen import varlen_attn
+        from torch.nn.attention.varlen import varlen_attn  # present: varlen_kernel_available checked it
 
         # [T, H, D] contiguous, keys/values expanded to every query head (torch's cuDNN varlen backend rejects GQA).
         q = query[0].transpose(0, 1).contiguous()

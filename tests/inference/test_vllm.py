@@ -5,7 +5,7 @@ Tiny models with head_dim 32 (vLLM's CPU attention needs >= 32) are trained a fe
 probabilities must agree within 1e-4 for single-label, multi-label, regression and Qwen2-VL / Qwen3-VL with
 images. Run::
 
-    /work/venv-vllm/bin/python -m pytest -m vllm tests/test_vllm.py
+    /work/venv-vllm/bin/python -m pytest -m vllm tests/inference/test_vllm.py
 
 (see docs/serving.md for the environment). The refusal tests at the end run everywhere.
 """
