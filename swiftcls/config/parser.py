@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
+import functools
 import json
 import sys
 import typing
@@ -36,7 +37,8 @@ class ArgumentParser(HfArgumentParser):
         raise ConfigError(f"{self.prog}: {message}")
 
 
-def help_groups(cls: type) -> list[type]:
+@functools.cache
+def help_groups(cls: type) -> tuple[type, ...]:
     """One dataclass per ``--help`` group of ``cls``, each holding the fields that group owns.
 
     A field belongs to the most specific titled mixin (one with its own ``_argument_group_name``) that declares or
@@ -58,7 +60,7 @@ def help_groups(cls: type) -> list[type]:
         part = dataclasses.make_dataclass(group.__name__, specs)
         part._argument_group_name = group.__dict__.get("_argument_group_name", cls.__name__)
         groups.append(part)
-    return groups
+    return tuple(groups)
 
 
 def _copy(f: dataclasses.Field) -> dataclasses.Field:
@@ -76,18 +78,25 @@ def build_parser(cls: type, prog: str = "swiftcls", description: str | None = No
     return parser
 
 
-def _flags(parser: argparse.ArgumentParser) -> dict[str, str]:
-    """Every accepted spelling (``--flag_name``, ``--flag-name``, aliases) -> its destination."""
-    return {option: action.dest for action in parser._actions for option in action.option_strings}
+def flag_spellings(cls: type) -> dict[str, str]:
+    """Every flag ``cls``'s parser accepts (``--flag_name``, ``--flag-name``, aliases, ``--no_flag``) -> the option."""
+    spellings = {"--config": "config"}
+    for group in help_groups(cls):
+        for f in dataclasses.fields(group):
+            names = [f.name, *(["no_" + f.name] if f.default is True else [])]
+            for name in names:
+                spellings.update({f"--{name}": f.name, f"--{name.replace('_', '-')}": f.name})
+            spellings.update({alias: f.name for alias in f.metadata.get("aliases", ())})
+    return spellings
 
 
-def _suggest(name: str, parser: argparse.ArgumentParser) -> str:
-    spellings = [option for option in _flags(parser) if "-" not in option[2:]]  # one spelling per flag
+def _suggest(name: str, cls: type, prog: str) -> str:
+    spellings = [option for option in flag_spellings(cls) if "-" not in option[2:]]  # one spelling per flag
     close = difflib.get_close_matches("--" + name.lstrip("-").replace("-", "_"), spellings, n=3)
-    return f" Did you mean {', '.join(close)}?" if close else f" See {parser.prog} --help."
+    return f" Did you mean {', '.join(close)}?" if close else f" See {prog} --help."
 
 
-def _config_argv(path: str, parser: argparse.ArgumentParser) -> list[str]:
+def _config_argv(path: str, cls: type, prog: str) -> list[str]:
     """The flags a YAML config stands for, checked key by key like command-line flags."""
     try:
         with open(path, encoding="utf-8") as f:
@@ -97,17 +106,17 @@ def _config_argv(path: str, parser: argparse.ArgumentParser) -> list[str]:
     if not isinstance(loaded, dict):
         raise ConfigError(f"--config {path}: expected a mapping of flag: value, got {type(loaded).__name__}. Fix: "
                           "write one 'flag: value' per line.")
-    return dict_to_argv(loaded, parser, f"--config {path}")
+    return dict_to_argv(loaded, cls, f"--config {path}", prog)
 
 
-def dict_to_argv(values: dict[str, Any], parser: argparse.ArgumentParser, source: str) -> list[str]:
+def dict_to_argv(values: dict[str, Any], cls: type, source: str, prog: str = "swiftcls") -> list[str]:
     """``{"num_train_epochs": 1, "labels": ["a", "b"]}`` -> ``["--num_train_epochs", "1", "--labels", "a", "b"]``,
     so that config values go through the same types, choices and checks as flags."""
-    flags, argv = _flags(parser), []
+    flags, argv = flag_spellings(cls), []
     for key, value in values.items():
         option = "--" + str(key).lstrip("-")
         if option not in flags:
-            raise ConfigError(f"{source}: unknown key '{key}'.{_suggest(str(key), parser)}")
+            raise ConfigError(f"{source}: unknown key '{key}'.{_suggest(str(key), cls, prog)}")
         if value is None:
             continue  # the flag's default
         items = value if isinstance(value, list) else [value]
@@ -137,11 +146,11 @@ def parse_values(cls: type, argv: Sequence[str], prog: str = "swiftcls") -> dict
     config.add_argument("--config")
     known, rest = config.parse_known_args(argv)
     if known.config:
-        argv = _config_argv(known.config, parser) + rest
+        argv = _config_argv(known.config, cls, prog) + rest
     namespace, unknown = parser.parse_known_args(argv)
     if unknown:
         flag = next((u for u in unknown if u.startswith("-")), unknown[0])
-        raise ConfigError(f"unknown flag {flag} for '{prog}'.{_suggest(flag, parser)}" if flag.startswith("-") else
+        raise ConfigError(f"unknown flag {flag} for '{prog}'.{_suggest(flag, cls, prog)}" if flag.startswith("-") else
                           f"unexpected value {flag!r} for '{prog}' (values follow their --flag).")
     values = vars(namespace)
     values.pop("config", None)
