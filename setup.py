@@ -21,7 +21,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["swiftcls", "swiftcls.*"]) + ["swiftcls.templates"],
     package_dir={"swiftcls.templates": "templates"},
-    package_data={"swiftcls.templates": ["*.yaml"], "swiftcls": ["ds_configs/*.json"]},
+    package_data={"swiftcls.templates": ["*.yaml"], "swiftcls.config": ["ds_configs/*.json"]},
     install_requires=requirements("base"),
     extras_require={name: requirements(name) for name in ("tests", "deepspeed", "vllm")},
     entry_points={"console_scripts": ["swiftcls=swiftcls.cli.main:main"]},

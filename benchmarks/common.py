@@ -43,29 +43,34 @@ def tokenizer():
     return tok
 
 
-def model_config(shape: str, num_labels: int = 2, attn_impl: str | None = None):
+def model_config(shape: str, num_labels: int = 2):
     """A Qwen2 classifier config of ``shape`` (random init is enough for speed)."""
     from transformers import Qwen2Config
 
     values = json.loads((HERE / "configs" / f"{shape}.json").read_text())
-    config = Qwen2Config(**{k: v for k, v in values.items() if k not in ("architectures", "torch_dtype")},
-                         num_labels=num_labels, pad_token_id=151643)
-    if attn_impl == "swiftcls_varlen":
-        from swiftcls.models.varlen import register
+    return Qwen2Config(**{k: v for k, v in values.items() if k not in ("architectures", "torch_dtype")},
+                       num_labels=num_labels, pad_token_id=151643)
 
-        register()
-    if attn_impl:
-        config._attn_implementation = attn_impl
-    return config
+
+def attn(model) -> str | None:
+    """The attention implementation ``model`` runs (read through swiftcls's compat module)."""
+    from swiftcls.core.compat import attn_implementation
+
+    return attn_implementation(model.config)
 
 
 def build_model(shape: str, dtype: torch.dtype, device: str, seed: int, attn_impl: str | None = None):
     """The same random ``Qwen2ForSequenceClassification`` for a given seed."""
     from transformers import AutoModelForSequenceClassification
 
+    if attn_impl == "swiftcls_varlen":
+        from swiftcls.models.varlen import register
+
+        register()
+    attn = {"attn_implementation": attn_impl} if attn_impl else {}
     torch.manual_seed(seed)
     with torch.device(device):
-        model = AutoModelForSequenceClassification.from_config(model_config(shape, attn_impl=attn_impl), dtype=dtype)
+        model = AutoModelForSequenceClassification.from_config(model_config(shape), dtype=dtype, **attn)
     return model
 
 

@@ -26,7 +26,7 @@ import types
 
 import numpy as np
 
-from swiftcls.config.arguments import DeployArguments
+from swiftcls import DeployArguments
 from swiftcls.serve.app import create_app
 from swiftcls.serve.server import bind, uvicorn_server
 
@@ -72,7 +72,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    deploy = DeployArguments(port=0, max_wait_ms=0)
+    deploy = DeployArguments(model="stand-in", port=0, max_wait_ms=0)  # the model is never loaded
     sock = bind("127.0.0.1", 0)
     server = uvicorn_server(create_app(StandIn(), deploy, "bench"), deploy)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -35,15 +35,14 @@ import common as C  # noqa: E402
 
 def child(mode: str, model: str, data: str, batch_size: int) -> dict:
     """Run ``swiftcls infer`` in this process and report its peak RSS."""
-    from swiftcls.cli.main import parse
     from swiftcls.commands import infer
     from swiftcls.data import dataset
 
     if mode == "whole":  # parse every row before predicting, as before streaming
         infer.iter_examples = lambda *a, **k: list(dataset.iter_examples(*a, **k))
     start = time.perf_counter()
-    summary = infer.run_infer(*parse(["infer", "--model", model, "--dataset", data, "--device", "cpu",
-                                      "--batch_size", str(batch_size), "--result_path", data + ".pred"])[1])
+    summary = infer.infer_main(["--model", model, "--dataset", data, "--device", "cpu", "--batch_size",
+                                str(batch_size), "--result_path", data + ".pred"])
     seconds = time.perf_counter() - start
     return {"rows": summary["rows"], "seconds": seconds,
             "peak_rss_MiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}

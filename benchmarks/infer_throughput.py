@@ -82,12 +82,12 @@ def main(argv=None) -> list[dict]:
     C.reset_peak(args.device)
     with torch.no_grad():
         seconds, hf_pred = run_pipeline(model, tok, items, args)
-    results.append({"recipe": "pipeline", "attn": model.config._attn_implementation, "samples/s": args.rows / seconds,
+    results.append({"recipe": "pipeline", "attn": C.attn(model), "samples/s": args.rows / seconds,
                     "tokens/s": tokens / seconds, "peak_mem_GiB": C.peak_memory_gib(args.device)})
     C.reset_peak(args.device)
     seconds, sw_pred, packed = run_swiftcls(model, tok, items, args)
     results.append({"recipe": "swiftcls" + (" (packed)" if packed else " (padded)"),
-                    "attn": model.config._attn_implementation, "samples/s": args.rows / seconds,
+                    "attn": C.attn(model), "samples/s": args.rows / seconds,
                     "tokens/s": tokens / seconds, "peak_mem_GiB": C.peak_memory_gib(args.device)})
     C.print_table(results, ["recipe", "attn", "samples/s", "tokens/s", "peak_mem_GiB"])
     agree = float((hf_pred == sw_pred).mean())

@@ -120,7 +120,7 @@ def measure(recipe: str, args, rows, tok) -> dict:
     n_matmul, n_train = C.count_params(model)
     flops = C.train_flops_per_token(n_matmul, n_train, args.tuner == "lora") * tokens / seconds
     peak = C.peak_tflops(args)
-    result = {"recipe": recipe, "attn": model.config._attn_implementation, "tokens/s": tokens / seconds,
+    result = {"recipe": recipe, "attn": C.attn(model), "tokens/s": tokens / seconds,
               "samples/s": args.steps * args.batch_size / seconds, "pad_share": 1 - tokens / computed,
               "TFLOP/s": flops / 1e12, "MFU": flops / (peak * 1e12) if peak else None,
               "peak_mem_GiB": C.peak_memory_gib(args.device), "params": n_matmul, "trainable": n_train}

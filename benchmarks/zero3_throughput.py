@@ -4,7 +4,7 @@ A randomly initialised model with the shape of Qwen/Qwen2.5-1.5B-Instruct (the r
 ``../shared/tokenizers/qwen2``) is trained for ``--steps`` optimizer steps as a 2-class classifier with
 ``--deepspeed zero3``, bf16, fixed-length rows of ``--seq_len`` tokens:
 
-* ``swiftcls``: ``swiftcls sft`` (run in-process through ``run_sft``);
+* ``swiftcls``: ``swiftcls sft`` (run in-process through ``sft_main``);
 * ``hf``: ``AutoModelForSequenceClassification`` + ``transformers.Trainer`` with the same DeepSpeed config.
 
 Each runs under ``torchrun --nproc_per_node <gpus>`` (one GPU by default). Reported per recipe: training tokens/s
@@ -46,14 +46,13 @@ TINY = {**QWEN2_5_1_5B, "hidden_size": 64, "intermediate_size": 128, "num_hidden
 def build_model(shape: dict, folder: Path) -> Path:
     """Random weights of ``shape`` in bf16 + the real Qwen tokenizer, saved as safetensors."""
     import torch
+    from common import SHARED
     from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen2Config
-
-    from swiftcls.assets import shared_dir
 
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_config(Qwen2Config(**shape), dtype=torch.bfloat16)
     model.save_pretrained(folder)
-    AutoTokenizer.from_pretrained(shared_dir() / "tokenizers" / "qwen2").save_pretrained(folder)
+    AutoTokenizer.from_pretrained(SHARED / "tokenizers" / "qwen2").save_pretrained(folder)
     return folder
 
 
@@ -95,7 +94,6 @@ def _result(timer, args, world: int) -> dict:
 
 def worker_swiftcls(args, model_dir: str, data: str, ds: str) -> dict:
     """swiftcls sft in-process; the Trainer class is wrapped only to attach the step timer."""
-    from swiftcls.cli.main import parse
     from swiftcls.commands import sft as sft_module
 
     timer, base = StepTimer(), sft_module.SeqClsTrainer
@@ -106,15 +104,14 @@ def worker_swiftcls(args, model_dir: str, data: str, ds: str) -> dict:
             self.add_callback(timer)
 
     sft_module.SeqClsTrainer = Timed
-    _, instances, extra = parse([
-        "sft", "--model", model_dir, "--dataset", data, "--tuner_type", "full", "--deepspeed", ds,
+    sft_module.sft_main([
+        "--model", model_dir, "--dataset", data, "--tuner_type", "full", "--deepspeed", ds,
         "--max_steps", str(args.steps), "--per_device_train_batch_size", str(args.batch_size),
         "--max_length", str(args.seq_len), "--torch_dtype", "float32" if args.cpu else "bfloat16",
         "--bf16", "false" if args.cpu else "true", "--gradient_checkpointing", str(args.gradient_checkpointing),
         "--learning_rate", "1e-5", "--logging_steps", "10", "--eval_strategy", "no", "--save_strategy", "no",
-        "--group_by_length", "false", "--use_chat_template", "false", "--use_cpu", str(args.cpu),
+        "--use_chat_template", "false", "--use_cpu", str(args.cpu),
         "--output_dir", str(Path(args.workdir) / "swiftcls_out")])
-    sft_module.run_sft(*instances, extra)
     return _result(timer, args, int(os.environ.get("WORLD_SIZE", "1")))
 
 

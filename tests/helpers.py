@@ -6,8 +6,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from swiftcls.cli.main import parse
-from swiftcls.commands.sft import run_sft
+from swiftcls import sft_main
+from swiftcls.core.labels import MULTI, REGRESSION, SINGLE
+from swiftcls.models.pooling import classifier_logits
+from swiftcls.training.losses import classification_loss
 
 TEXTILE = "data/textile_defects/textile_images/simulated"
 WORDS = ["alpha", "beta", "gamma", "delta", "omega", "kappa", "sigma", "theta"]
@@ -31,14 +33,37 @@ def make_rows(n, kind, seed=0):
     return rows
 
 
+def mixed_rows(problem_type, seed=0):
+    """Encoded rows of very different lengths (1 to 40 tokens), with labels of the problem type."""
+    rng = random.Random(seed)
+    rows = []
+    for n in (1, 7, 40, 3, 19, 2, 33, 11):
+        label = {SINGLE: rng.randrange(3), MULTI: [float(rng.random() < 0.5) for _ in range(2)],
+                 REGRESSION: rng.uniform(0, 5)}[problem_type]
+        rows.append({"input_ids": [rng.randrange(100, 5000) for _ in range(n)], "labels": label})
+    return rows
+
+
+def logits_loss_grads(model, batch, cfg):
+    """Logits, loss and every parameter gradient of one batch (packed or padded), for packed == padded checks."""
+    model.zero_grad()
+    batch = dict(batch)
+    labels = batch.pop("labels")
+    logits = classifier_logits(model, batch)
+    loss = classification_loss(logits, labels, cfg)
+    loss.backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    return logits.detach(), loss.detach(), grads
+
+
 def write(path, rows):
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     return str(path)
 
 
 def sft(argv):
-    command, instances, extra = parse(["sft", *argv])
-    return run_sft(*instances, extra)
+    """``swiftcls sft`` with these flags, in-process; returns its summary."""
+    return sft_main(argv)
 
 
 def logged_losses(output_dir):

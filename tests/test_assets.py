@@ -1,14 +1,17 @@
-"""Tiny random test models load as classifiers; the real MiniLM and SmolLM2 assets are found and sane."""
+"""Tiny random test models load as classifiers; the real MiniLM and SmolLM2 assets (tests/assets.py) are found and
+sane."""
 
 import json
+import pkgutil
 
+import assets
 import pytest
 import torch
 from safetensors.torch import load_file
 from tiny_models import FAMILIES, make_tiny_model
 from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
-from swiftcls import assets
+import swiftcls
 
 TEXTS = ["a short one", "a considerably longer sentence that needs padding in the batch"]
 ARCHITECTURES = {
@@ -66,6 +69,16 @@ def test_minilm_path_exists():
         pytest.skip(str(err))
     assert (folder / "config.json").is_file() and any(folder.glob("*.safetensors"))
     assert json.loads((folder / "config.json").read_text())["model_type"] == "bert"
+
+
+def test_assets_are_a_test_helper_not_part_of_the_package():
+    assert "assets" not in {module.name for module in pkgutil.iter_modules(swiftcls.__path__)}
+    assert assets.local_copy("Qwen/Qwen2.5-7B-Instruct") == "Qwen/Qwen2.5-7B-Instruct"  # no local copy: unchanged
+    assert assets.local_copy("/some/folder") == "/some/folder"
+
+
+def test_local_copy_substitutes_the_packaged_minilm(minilm_dir):
+    assert assets.local_copy("sentence-transformers/all-MiniLM-L6-v2") == str(minilm_dir)
 
 
 def test_cache_and_shared_dirs_follow_env(monkeypatch, tmp_path):

@@ -23,9 +23,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from assets import minilm_path, shared_dir
 from transformers import CONFIG_MAPPING, AutoModel, AutoModelForCausalLM, AutoTokenizer, PretrainedConfig
-
-from swiftcls.assets import minilm_path, shared_dir
 
 FAMILIES = ("qwen2", "qwen3", "llama", "bert", "qwen3_moe", "qwen2_moe")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 
 # Variables SWIFT users set; each maps to a torchrun flag.
@@ -34,7 +35,5 @@ def maybe_relaunch(argv: list[str]) -> int | None:
     cmd = torchrun_command(argv)
     if cmd is None:
         return None
-    import subprocess
-
     print(f"[swiftcls] launching: {' '.join(cmd)}", file=sys.stderr)
     return subprocess.call(cmd)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..config.arguments import DataArguments
+from ..config.data import DataArguments
 from ..data.readers import ReadOptions
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Sequence
 from contextlib import nullcontext, suppress
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..config.arguments import DataArguments, InferArguments, ModelArguments
+from ..config.infer import EvalArguments, InferArguments
+from ..config.parser import to_arguments
 from ..core.errors import ConfigError
 from ..core.labels import REGRESSION, LabelSpace
 from ..data.collators import make_collator
@@ -27,35 +29,58 @@ from .common import read_options
 logger = logging.getLogger(__name__)
 
 
-def run_infer(model_args: ModelArguments, data_args: DataArguments, infer_args: InferArguments,
-              metrics_only: bool = False) -> dict:
-    """Predict every row of ``--dataset``; write results (JSONL) and, when rows carry labels, metrics.
+def infer_main(args: InferArguments | Sequence[str] | dict | None = None) -> dict:
+    """Predict every row of ``--dataset`` (``swiftcls infer``); write results (JSONL) and, when every row carries a
+    label, metrics.
+
+    Args:
+        args: An :class:`InferArguments`, the command-line flags, or a dict of option values; ``None`` reads this
+            process's command line.
+
+    Returns:
+        A summary: ``rows``, ``skipped``, ``result_path`` and, for labelled data, ``metrics`` and ``metrics_path``.
+    """
+    return run_infer(to_arguments(InferArguments, args, "swiftcls infer"))
+
+
+def eval_main(args: EvalArguments | Sequence[str] | dict | None = None) -> dict:
+    """Score a trained classifier on labelled rows (``swiftcls eval``): metrics only, every row needs a label.
+
+    Args:
+        args: An :class:`EvalArguments`, the command-line flags, or a dict of option values.
+
+    Returns:
+        A summary with ``metrics`` and ``metrics_path``.
+    """
+    return run_infer(to_arguments(EvalArguments, args, "swiftcls eval"), metrics_only=True)
+
+
+def run_infer(args: InferArguments, metrics_only: bool = False) -> dict:
+    """Predict every row of ``args.dataset``; write results and metrics (see :func:`infer_main`).
 
     Rows are read, predicted and written chunk by chunk (see :func:`stream_logits`); the result file appears
     (atomically) only when every row is done, and a failure part-way leaves nothing behind.
     """
-    if not data_args.dataset:
-        raise ConfigError("--dataset is required.")
-    device = infer_args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    attn_impl = known_attn(model_args.attn_impl)
-    if infer_args.infer_backend == "vllm":  # checked before reading data: a LoRA checkpoint or no vllm fails fast
-        model_dir, tokenizer, spec, space, train = load_for_vllm(model_args, infer_args)
-        encoder = training_encoder(tokenizer, spec, train, data_args)
-        predict = VllmScorer(model_dir, encoder, space.problem_type, model_args.torch_dtype, device)
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    attn_impl = known_attn(args.attn_impl)
+    if args.infer_backend == "vllm":  # checked before reading data: a LoRA checkpoint or no vllm fails fast
+        model_dir, tokenizer, spec, space, train = load_for_vllm(args)
+        encoder = training_encoder(tokenizer, spec, train, args)
+        predict = VllmScorer(model_dir, encoder, space.problem_type, args.torch_dtype, device)
     else:
-        model, tokenizer, spec, space, train = load_trained(model_args.model, infer_args.adapters, model_args, device)
-        encoder = training_encoder(tokenizer, spec, train, data_args)
-        packed = use_padding_free(infer_args.padding_free, spec, model, attn_impl, device)
+        model, tokenizer, spec, space, train = load_trained(args.model, args.adapters, args, device)
+        encoder = training_encoder(tokenizer, spec, train, args)
+        packed = use_padding_free(args.padding_free, spec, model, attn_impl, device)
         collator = make_collator(packed, tokenizer.pad_token_id, spec.padding_side, encoder.image_processor)
 
         def predict(chunk, rows):
-            return predict_logits(model, rows, collator, infer_args.batch_size, device, progress=False)
-    threshold = infer_args.threshold if infer_args.threshold is not None else train.get("threshold", 0.5)
+            return predict_logits(model, rows, collator, args.batch_size, device, progress=False)
+    threshold = args.threshold if args.threshold is not None else train.get("threshold", 0.5)
     skipped = []
-    examples = iter_examples(data_args.dataset, read_options(data_args), parse_columns(data_args.columns),
-                             require_label=metrics_only, skipped=skipped if data_args.skip_bad_rows else None,
-                             seed=data_args.data_seed)
-    result_path = infer_args.result_path or os.path.join(infer_args.adapters or model_args.model,
+    examples = iter_examples(args.dataset, read_options(args), parse_columns(args.columns),
+                             require_label=metrics_only, skipped=skipped if args.skip_bad_rows else None,
+                             seed=args.data_seed)
+    result_path = args.result_path or os.path.join(args.adapters or args.model,
                                                          "infer_result.jsonl")
     tmp = None if metrics_only else result_path + ".tmp"
     made = [] if metrics_only else [p for p in (Path(result_path).parent, *Path(result_path).parent.parents)
@@ -69,7 +94,7 @@ def run_infer(model_args: ModelArguments, data_args: DataArguments, infer_args: 
                 scores.add(chunk, logits)  # labels are checked against the model's as each chunk arrives
                 if f is not None:
                     _write_predictions(f, chunk, rows, logits, space, threshold)
-        check_usable(scores.rows, skipped, data_args.dataset)
+        check_usable(scores.rows, skipped, args.dataset)
     except BaseException:
         if tmp and os.path.exists(tmp):
             os.remove(tmp)  # never a half-written result file, nor folders made for it
@@ -89,7 +114,7 @@ def run_infer(model_args: ModelArguments, data_args: DataArguments, infer_args: 
     if scores.complete:
         metrics = compute_metrics(space.problem_type, np.concatenate(scores.logits),
                                   label_matrix(scores.labels, space.problem_type), space.id2label, threshold)
-        metrics_path = infer_args.metrics_path or (os.path.splitext(result_path)[0] + "_metrics.json")
+        metrics_path = args.metrics_path or (os.path.splitext(result_path)[0] + "_metrics.json")
         save_metrics(metrics, metrics_path)
         print(format_report(metrics, space.problem_type))
         summary.update(metrics=metrics, metrics_path=metrics_path)

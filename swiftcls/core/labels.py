@@ -11,6 +11,10 @@ from .errors import ConfigError, DataError
 
 SINGLE, MULTI, REGRESSION = "single_label_classification", "multi_label_classification", "regression"
 PROBLEM_TYPES = (SINGLE, MULTI, REGRESSION)
+# The metric that picks the best checkpoint per problem type and whether higher is better; metric names ending in one
+# of LOWER_IS_BETTER are errors (lower is better).
+BEST_METRIC = {SINGLE: ("accuracy", True), MULTI: ("f1_micro", True), REGRESSION: ("mse", False)}
+LOWER_IS_BETTER = ("loss", "mse", "mae", "rmse")
 MAX_INFERRED_IDS = 100_000  # larger ids without --num_labels are almost surely a wrong column, not a class
 _INT = re.compile(r"^[+-]?\d+$")
 _FLOAT = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$|^[+-]?(nan|inf|infinity)$", re.IGNORECASE)

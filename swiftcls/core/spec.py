@@ -46,6 +46,18 @@ class ModelSpec:
         aliases: Extra short names -> hub id (e.g. ``Qwen2-VL-7B: Qwen/Qwen2-VL-7B-Instruct``).
         vllm_head_prefix: Prefix ``swiftcls export`` puts before the head's weight names where vLLM looks for the
             head inside a sub-module (Qwen2-VL: ``language_model.``); empty keeps ``score.weight``.
+        padding_free: Packed (padding-free) batches give the same logits, loss and gradients as padded ones for
+            this family (text decoders whose modeling code masks by ``position_ids``; checked by a test).
+        lmdeploy_reward_arch: LMDeploy reward-model architecture ``swiftcls export --to lmdeploy`` writes
+            (``Qwen2ForRewardModel``); None when LMDeploy has none for this family.
+        backbone_class: transformers ``*Model`` class that swiftcls wraps with a ``score`` head when transformers
+            has no ``classifier`` class (the Qwen VL families: ``Qwen2VLModel``).
+        generation_class: transformers ``*ForConditionalGeneration`` class whose checkpoint key conversions the
+            classifier shares, so hub checkpoints in every key format load.
+        lora_exclude: Modules (a leaf name or a dotted tail such as ``mlp.shared_expert_gate``) that LoRA never
+            adapts under ``--target_modules all-linear`` or ``default``: Mixture-of-Experts routers.
+        image_placeholder: Text that stands for one image in a prompt (multimodal families).
+        image_token: The token of ``image_placeholder`` repeated once per image token (multimodal families).
     """
 
     name: str
@@ -66,10 +78,19 @@ class ModelSpec:
     aligner: list[str] = field(default_factory=list)
     aliases: dict = field(default_factory=dict)
     vllm_head_prefix: str = ""
+    padding_free: bool = False
+    lmdeploy_reward_arch: str | None = None
+    backbone_class: str | None = None
+    generation_class: str | None = None
+    lora_exclude: list[str] = field(default_factory=list)
+    image_placeholder: str | None = None
+    image_token: str | None = None
 
     def __post_init__(self):
         if isinstance(self.aligner, str):
             self.aligner = [self.aligner]
+        if isinstance(self.lora_exclude, str):
+            self.lora_exclude = [self.lora_exclude]
 
     @classmethod
     def from_file(cls, path: Path) -> ModelSpec:
@@ -83,7 +104,25 @@ class ModelSpec:
             raise ConfigError(f"{path}: 'kind' must be 'decoder' or 'encoder', got {data.get('kind')!r}")
         if data.get("pooling", "last") not in ("last", "model"):
             raise ConfigError(f"{path}: 'pooling' must be 'last' or 'model'")
-        return cls(**data)
+        spec = cls(**data)
+        problem = spec.inconsistency()
+        if problem:
+            raise ConfigError(f"{path}: {problem}")
+        return spec
+
+    def inconsistency(self) -> str | None:
+        """What contradicts itself in this spec (None when nothing does), with the fix."""
+        if self.padding_free and (self.kind != "decoder" or self.pooling != "last" or self.multimodal):
+            return ("'padding_free: true' needs a text decoder (kind: decoder, pooling: last, multimodal: false); "
+                    "remove it")
+        if self.multimodal and not (self.image_placeholder and self.image_token):
+            return ("'multimodal: true' needs 'image_placeholder' (the prompt text of one image) and 'image_token' "
+                    "(the token in it that is repeated per image token)")
+        if self.image_placeholder and self.image_token not in self.image_placeholder:
+            return f"'image_token' {self.image_token!r} must occur in 'image_placeholder' {self.image_placeholder!r}"
+        if (self.backbone_class or self.generation_class) and self.classifier == "auto":
+            return "'backbone_class' and 'generation_class' need 'classifier' to name the classifier class"
+        return None
 
 
 def template_dirs() -> list[Path]:

@@ -9,6 +9,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sklearn.model_selection import train_test_split
+
 from ..core.errors import ConfigError, DataError
 from ..core.labels import SINGLE, LabelSpace, parse_label
 from .hub import read_hf_dataset
@@ -234,8 +236,6 @@ def split_validation(examples: list[Example], ratio: float, space: LabelSpace,
     """Hold out ``ratio`` of the rows, stratified by class for single-label data when every class has 2+ rows."""
     if not 0 < ratio < 1:
         raise ConfigError(f"--split_dataset_ratio must be between 0 and 1, got {ratio}.")
-    from sklearn.model_selection import train_test_split
-
     stratify = None
     if space.problem_type == SINGLE:
         keys = [str(ex.label[1]) for ex in examples]

@@ -84,10 +84,10 @@ class PromptEncoder:
 
     def _image_prompt_ids(self, ex: Example, messages: list[dict], counts: list[int]) -> list[int]:
         """Prompt ids of an image row with each vision placeholder expanded to its image's token count."""
-        messages = images.image_messages(messages, len(counts), ex.where)
+        messages = images.image_messages(messages, len(counts), ex.where, self.spec.image_placeholder)
         prompt = self.render(ex, messages=messages) if self.chat else "\n".join(m["content"] for m in messages)
         ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        return images.expand_image_pads(ids, self.tokenizer.convert_tokens_to_ids(images.IMAGE_PAD), counts)
+        return images.expand_image_pads(ids, self.tokenizer.convert_tokens_to_ids(self.spec.image_token), counts)
 
     def _cut_text(self, messages: list[dict], excess: int) -> list[dict]:
         """Drop ``excess`` text tokens inside the messages, in :func:`~swiftcls.data.truncate.cut_order` (the last

@@ -1,12 +1,13 @@
-"""Images of image+text rows: path resolution, decoding, prompt placeholders, token counts and pixels (Qwen VL).
+"""Images of image+text rows: path resolution, decoding, prompt placeholders, token counts and pixels.
 
 Paths are resolved relative to the data file's folder and opened with pillow. At tokenization each image is decoded
 once (so a broken file is a row error there, not a crash mid-training) and its token count comes from the image
 processor's own ``get_number_of_image_patches`` (the resize rule vLLM also uses) under the pixel budget
 (``--min_pixels`` / ``--max_pixels``); the patches themselves are computed per batch. The prompt is the text path's
-chat prompt with ``<|vision_start|><|image_pad|><|vision_end|>`` where the row says ``<image>`` (images without a tag
-go first); each pad is expanded to the image's token count. Pixels are produced per batch by
-:class:`swiftcls.data.collators.Collator`, so only one batch of images is ever in memory.
+chat prompt with the family's ``image_placeholder`` (Qwen: ``<|vision_start|><|image_pad|><|vision_end|>``) where the
+row says ``<image>`` (images without a tag go first); its ``image_token`` is expanded to the image's token count.
+Pixels are produced per batch by :class:`swiftcls.data.collators.Collator`, so only one batch of images is ever in
+memory.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from PIL import Image, UnidentifiedImageError
+
 from ..core.errors import DataError
 
-IMAGE_TAG = "<image>"
-VISION_PROMPT = "<|vision_start|><|image_pad|><|vision_end|>"
-IMAGE_PAD = "<|image_pad|>"
+IMAGE_TAG = "<image>"  # SWIFT's image tag in rows; each family's template says what replaces it
 
 
 def set_pixel_budget(processor, min_pixels: int | None = None, max_pixels: int | None = None) -> None:
@@ -39,8 +40,6 @@ def resolve_image(path: str, data_file: str) -> Path:
 
 def open_image(path: Path, where: dict):
     """Open and decode an image as RGB, or raise a DataError naming file, row, field and path."""
-    from PIL import Image, UnidentifiedImageError
-
     if not path.is_file():
         raise DataError(f"image not found: {path}.", field="images", **where,
                         fix="image paths are relative to the data file's folder; check the path.")
@@ -52,20 +51,20 @@ def open_image(path: Path, where: dict):
                         fix="replace the file or drop the row (--skip_bad_rows).") from err
 
 
-def image_messages(messages: list[dict], n_images: int, where: dict) -> list[dict]:
-    """Replace ``<image>`` tags by Qwen's vision placeholder; images without a tag open the first user turn."""
+def image_messages(messages: list[dict], n_images: int, where: dict, placeholder: str) -> list[dict]:
+    """Replace ``<image>`` tags by the family's ``placeholder``; images without a tag open the first user turn."""
     tags = sum(m["content"].count(IMAGE_TAG) for m in messages)
     if tags > n_images:
         raise DataError(f"{tags} <image> tags but {n_images} images.", field="images", **where,
                         fix="give one image per <image> tag.")
-    out = [{**m, "content": m["content"].replace(IMAGE_TAG, VISION_PROMPT)} for m in messages]
+    out = [{**m, "content": m["content"].replace(IMAGE_TAG, placeholder)} for m in messages]
     first = next((i for i, m in enumerate(out) if m["role"] == "user"), 0)
-    out[first]["content"] = VISION_PROMPT * (n_images - tags) + out[first]["content"]
+    out[first]["content"] = placeholder * (n_images - tags) + out[first]["content"]
     return out
 
 
 def expand_image_pads(ids: list[int], pad_id: int, counts: list[int]) -> list[int]:
-    """Repeat the i-th ``<|image_pad|>`` id ``counts[i]`` times (the image's token count after merging)."""
+    """Repeat the i-th image token id (``pad_id``) ``counts[i]`` times (the image's token count after merging)."""
     out, k = [], 0
     for token in ids:
         if token == pad_id and k < len(counts):

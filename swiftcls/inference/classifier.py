@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..config.arguments import ModelArguments
+from ..config.model import ClassifierArguments
+from ..config.parser import from_dict
 from ..core.errors import ConfigError
 from ..core.labels import REGRESSION
 from ..data.collators import make_collator
@@ -45,7 +46,7 @@ class Classifier:
 
     @classmethod
     def from_pretrained(cls, path: str | None = None, adapters: str | None = None, device: str | None = None,
-                        torch_dtype: str = "auto", padding_free: bool = True) -> Classifier:
+                        torch_dtype: str = "auto", padding_free: bool = True, **options) -> Classifier:
         """Load a classifier.
 
         Args:
@@ -56,20 +57,26 @@ class Classifier:
             torch_dtype: ``auto`` (bf16 on GPUs that support it, else float32), ``float32``, ``bfloat16``, ``float16``.
             padding_free: Pack each batch's rows without pad tokens where the model supports it (text decoders);
                 False pads length-sorted batches.
+            **options: Any other :class:`~swiftcls.config.model.ClassifierArguments` option, e.g. ``threshold``,
+                ``attn_impl``, ``trust_remote_code``, ``model_revision``.
 
         Returns:
             The loaded ``Classifier``.
         """
-        return cls.from_args(ModelArguments(model=path, torch_dtype=torch_dtype), adapters, device, padding_free)
+        return cls.from_args(from_dict(ClassifierArguments, {
+            "model": path, "adapters": adapters, "device": device, "torch_dtype": torch_dtype,
+            "padding_free": padding_free, **options}))
 
     @classmethod
-    def from_args(cls, model_args: ModelArguments, adapters: str | None = None, device: str | None = None,
-                  padding_free: bool = True) -> Classifier:
-        """Load a classifier from ``--model``-style arguments (hub options, dtype, attention, remote code)."""
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        attn_impl = known_attn(model_args.attn_impl)
-        model, tokenizer, spec, space, train = load_trained(model_args.model, adapters, model_args, device)
-        return cls(model.to(device), tokenizer, spec, space, train, device, padding_free, attn_impl)
+    def from_args(cls, args: ClassifierArguments) -> Classifier:
+        """Load a classifier from its options (the ones ``infer``, ``eval`` and ``deploy`` share)."""
+        device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        attn_impl = known_attn(args.attn_impl)
+        model, tokenizer, spec, space, train = load_trained(args.model, args.adapters, args, device)
+        clf = cls(model.to(device), tokenizer, spec, space, train, device, args.padding_free, attn_impl)
+        if args.threshold is not None:
+            clf.threshold = args.threshold
+        return clf
 
     def _logits(self, texts: list[str] | str, text_pairs: list[str] | str | None, batch_size: int) -> np.ndarray:
         texts = [texts] if isinstance(texts, str) else list(texts)

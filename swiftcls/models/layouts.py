@@ -6,15 +6,18 @@ import json
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file, save_file
 
 from ..core.labels import REGRESSION, SINGLE, LabelSpace
+from ..core.spec import ModelSpec
 
 
-def reward_refusal(model_type: str, space: LabelSpace) -> str | None:
-    """Why a model (``config.model_type``, labels) cannot take LMDeploy's reward layout, or None when it can."""
-    why = "LMDeploy serves only single-scalar reward models (Qwen2ForRewardModel); export with --to hf instead"
-    if model_type != "qwen2":
-        return f"model_type '{model_type}' is not the Qwen2 family. {why}."
+def reward_refusal(spec: ModelSpec, space: LabelSpace) -> str | None:
+    """Why a model (its family spec, labels) cannot take LMDeploy's reward layout, or None when it can."""
+    why = "LMDeploy serves only single-scalar reward models; export with --to hf instead"
+    if not spec.lmdeploy_reward_arch:
+        return (f"the '{spec.name}' template names no LMDeploy reward architecture (lmdeploy_reward_arch), so LMDeploy "
+                f"has no reward layout for this family. {why}.")
     if not ((space.problem_type == REGRESSION and space.num_labels == 1)
             or (space.problem_type == SINGLE and space.num_labels == 2)):
         return (f"a {space.problem_type} model with {space.num_labels} outputs has no single scalar that represents "
@@ -23,7 +26,8 @@ def reward_refusal(model_type: str, space: LabelSpace) -> str | None:
 
 
 def reward_head(score: torch.nn.Linear, space: LabelSpace) -> torch.nn.Sequential:
-    """``Linear(h, h) -> ReLU -> Linear(h, 1)`` that outputs the regression value or the binary logit margin.
+    """``Linear(h, h) -> ReLU -> Linear(h, 1)`` (LMDeploy's reward head) that outputs the regression value or the
+    binary logit margin.
 
     With ``z = w.x + b`` (``w = W[1] - W[0]`` for binary heads) the first layer computes ``[z, -z, 0, ...]``, the
     ReLU keeps ``[max(z, 0), max(-z, 0), 0, ...]`` and the last layer returns ``max(z, 0) - max(-z, 0) = z``.
@@ -52,8 +56,6 @@ def vllm_head_layout(folder: Path, head: str, prefix: str) -> None:
 
     swiftcls's VL classes map the prefixed key back when loading, so the export stays loadable by swiftcls too.
     """
-    from safetensors.torch import load_file, save_file
-
     def rename(key: str) -> str:
         return f"{prefix}{key}" if key.split(".")[0] == head else key
 

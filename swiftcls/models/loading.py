@@ -13,7 +13,7 @@ from ..core.errors import ConfigError
 from ..core.labels import LabelSpace
 from ..core.spec import ModelSpec
 from .pooling import install_pooled_forward
-from .vl import CLASSES, load_image_processor
+from .vl import classifier_class, load_image_processor, register_conversions
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +77,9 @@ def load_tokenizer(model_dir: str, spec: ModelSpec, trust_remote_code: bool = Fa
 def _classifier_class(spec: ModelSpec):
     if spec.classifier == "auto":
         return AutoModelForSequenceClassification
-    if spec.classifier in CLASSES:  # classifiers transformers lacks (Qwen2-VL & co), defined by swiftcls
-        return CLASSES[spec.classifier]
+    register_conversions(spec)
+    if spec.backbone_class:  # a classifier transformers lacks (Qwen2-VL & co), built by swiftcls
+        return classifier_class(spec)
     if not hasattr(transformers, spec.classifier):
         raise ConfigError(f"template '{spec.name}': transformers {transformers.__version__} has no class "
                           f"{spec.classifier}; upgrade transformers.")

@@ -12,7 +12,8 @@ restart at 0 for every sequence, which is how transformers (5.x) recognises pack
   varlen kernel with the same ``cu_seq_lens`` on CUDA, one causal sdpa call per sequence on CPU.
 
 The classifier then pools the last token of each sequence (``cu_seq_lens[1:] - 1``) before the head, so logits,
-loss and gradients equal those of padded training (tests/test_padding_free.py checks this).
+loss and gradients equal those of padded training (tests/models/test_padding_free.py checks this). Which families
+pack is their template's ``padding_free`` field.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import logging
 
 import torch
 
+from ..core.compat import attn_implementation
 from ..core.spec import ModelSpec
 from . import varlen
 
@@ -29,21 +31,18 @@ logger = logging.getLogger(__name__)
 
 FLASH_KEYS = ("cu_seq_lens_q", "cu_seq_lens_k", "max_length_q", "max_length_k")
 PACKED_INPUTS = ("position_ids", *FLASH_KEYS)
-# Model types whose transformers modeling code builds its mask with create_causal_mask(position_ids=...) and
-# whose padded vs packed equality is tested in tests/test_padding_free.py. MoE blocks route every token on its own
-# (no capacity limit, no cross-token mixing), so packing leaves each token's experts unchanged.
-VERIFIED_MODEL_TYPES = ("qwen2", "qwen3", "llama", "qwen2_moe", "qwen3_moe")
 MASKED_IMPLS = ("sdpa", "eager", "flex_attention")
 
 
-def padding_free_reason(spec: ModelSpec, model_type: str, attn_impl: str | None) -> str | None:
+def padding_free_reason(spec: ModelSpec, attn_impl: str | None) -> str | None:
     """Why padding-free batches cannot be used for this model (None when they can)."""
     if spec.kind != "decoder" or spec.pooling != "last":
         return f"'{spec.name}' is an encoder (bidirectional attention, absolute positions)"
     if spec.multimodal:
         return f"'{spec.name}' is an image+text model (vision token positions are not packed)"
-    if model_type not in VERIFIED_MODEL_TYPES:
-        return f"model type '{model_type}' is not among the verified packed decoders {list(VERIFIED_MODEL_TYPES)}"
+    if not spec.padding_free:
+        return (f"the '{spec.name}' template does not say 'padding_free: true' (set it once packed logits are "
+                "checked to equal padded ones, see docs/models.md)")
     if attn_impl and attn_impl not in MASKED_IMPLS and not uses_cu_seqlens(attn_impl):
         return f"attention '{attn_impl}' cannot confine attention to each packed sequence"
     return None
@@ -59,14 +58,14 @@ def use_padding_free(requested: bool, spec: ModelSpec, model, attn_impl: str | N
     if not requested:
         return False
     config = model.config
-    reason = padding_free_reason(spec, getattr(config, "model_type", ""), attn_impl)
+    reason = padding_free_reason(spec, attn_impl)
     if reason:
         # INFO, not WARNING: --padding_free is on by default and padded batches are the expected path here.
         logger.info("--padding_free: using padded batches because %s.", reason)
         return False
     if not attn_impl:
         model.set_attn_implementation(pick_attn_impl(None, True, device))
-    impl = config._attn_implementation
+    impl = attn_implementation(config)
     if impl in ("sdpa", "eager") and torch.cuda.is_available():
         logger.warning("--padding_free with %s attention computes a dense [T, T] block-diagonal mask per batch; "
                        "leave --attn_impl unset for varlen kernels (flash_attention_2 or swiftcls_varlen).", impl)
@@ -101,7 +100,7 @@ def pick_attn_impl(attn_impl: str | None, padding_free: bool, device: str | None
 
 def packed_last_hidden(backbone, input_ids, inputs_embeds, packed: dict) -> torch.Tensor:
     """Run the backbone on a packed row and return each sequence's last-token hidden state ``[n, hidden]``."""
-    impl = getattr(backbone.config, "_attn_implementation", "") or ""
+    impl = attn_implementation(backbone.config)
     extra = {k: packed[k] for k in FLASH_KEYS} if uses_cu_seqlens(impl) else {}
     hidden = backbone(input_ids=input_ids, inputs_embeds=inputs_embeds, position_ids=packed["position_ids"],
                       attention_mask=None, use_cache=False, **extra).last_hidden_state

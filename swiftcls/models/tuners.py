@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 import torch
+from peft import LoraConfig, PeftModel, TaskType, get_peft_model
 
 from ..core.errors import ConfigError
 from ..core.spec import ModelSpec
@@ -25,20 +26,15 @@ def linear_targets(model, exclude: list[str], full_names: bool = False) -> list[
     return sorted(names)
 
 
-def router_linears(model) -> list[str]:
-    """Full names of the nn.Linear routers/gates of Mixture-of-Experts blocks, which ``all-linear`` leaves out.
+def excluded_linears(model, spec: ModelSpec) -> list[str]:
+    """Full names of the nn.Linear modules the template's ``lora_exclude`` names: what LoRA never adapts.
 
-    A router is an nn.Linear that is a direct child of a module that also has an ``experts`` child: Qwen2-MoE's
-    ``mlp.shared_expert_gate`` (and ``mlp.gate`` in MoE code where the router is an nn.Linear). Expert MLPs sit one
-    level deeper (``shared_expert.*``) and are kept. LoRA on a router would change which experts each token uses.
+    A pattern matches a module whose full name is the pattern or ends with ``.`` + the pattern: ``mlp.gate`` matches
+    ``model.layers.3.mlp.gate`` but not ``mlp.shared_expert_gate``. Mixture-of-Experts templates list their routers
+    here (LoRA on a router would change which experts each token uses).
     """
-    names = []
-    for name, module in model.named_modules():
-        children = dict(module.named_children())
-        if "experts" in children:
-            names += [f"{name}.{child}" if name else child for child, sub in children.items()
-                      if isinstance(sub, torch.nn.Linear)]
-    return names
+    return [name for name, module in model.named_modules() if isinstance(module, torch.nn.Linear)
+            and any(name == p or name.endswith("." + p) for p in spec.lora_exclude)]
 
 
 def _under(name: str, prefix: str | list[str] | None) -> bool:
@@ -80,21 +76,20 @@ def apply_lora(model, spec: ModelSpec, new_modules: list[str], rank: int = 8, al
     PEFT only saves the modules it is told about: a head it does not know (or a BERT pooler missing from the
     checkpoint) would be re-initialised randomly at load time. Listing them in ``modules_to_save`` fixes that.
     Multimodal models: linears of the vision encoder / aligner get no LoRA while ``freeze_vit`` /
-    ``freeze_aligner`` (the default), so LoRA adapts the language model only. ``all-linear`` skips MoE routers
-    (:func:`router_linears`). ``autocast_adapter_dtype=False``
+    ``freeze_aligner`` (the default), so LoRA adapts the language model only. ``all-linear`` and ``default`` skip
+    what the template's ``lora_exclude`` names (:func:`excluded_linears`: MoE routers). ``autocast_adapter_dtype=False``
     keeps the adapters in the model's dtype: DeepSpeed (ZeRO-3 + bf16) needs one dtype for all parameters.
     """
-    from peft import LoraConfig, TaskType, get_peft_model
-
     save = sorted(set(spec.head) | set(new_modules) | set(modules_to_save))
     save = [m for m in save if any(n == m or n.endswith("." + m) for n, _ in model.named_modules())]
     targets = list(target_modules or ["all-linear"])
-    if targets == ["default"]:
-        targets = spec.lora_target_modules
     frozen = [name for name, module in model.named_modules() if spec.multimodal
               and isinstance(module, torch.nn.Linear) and _frozen_vision(name, spec, freeze_vit, freeze_aligner)]
+    if targets in (["default"], ["all-linear"]):
+        frozen += excluded_linears(model, spec)  # excluded by full name too, in case a leaf name is shared
+    if targets == ["default"]:
+        targets = spec.lora_target_modules
     if targets == ["all-linear"]:
-        frozen += router_linears(model)  # excluded by full name too, in case a leaf name is shared
         targets = linear_targets(model, exclude=save + frozen, full_names=spec.multimodal)
     if not targets:
         raise ConfigError("no LoRA target modules found; pass --target_modules explicitly.")
@@ -109,8 +104,6 @@ def apply_lora(model, spec: ModelSpec, new_modules: list[str], rank: int = 8, al
 
 def load_adapters(model, adapters: str):
     """Attach a trained LoRA checkpoint (adapters + saved head) for inference."""
-    from peft import PeftModel
-
     if not (Path(adapters) / "adapter_config.json").is_file():
         raise ConfigError(f"--adapters {adapters}: no adapter_config.json (is it a full checkpoint? use --model).")
     if not (Path(adapters) / "adapter_model.safetensors").is_file():

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from transformers import AttentionInterface
-from transformers.integrations.sdpa_attention import repeat_kv, sdpa_attention_forward
-from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
+
+from ..core.compat import register_attention, sdpa_attention_forward, sdpa_mask
 
 NAME = "swiftcls_varlen"
 
@@ -24,7 +23,7 @@ NAME = "swiftcls_varlen"
 def varlen_kernel_available(query: torch.Tensor) -> bool:
     """Whether torch's varlen flash kernel can run on ``query`` (CUDA, half precision)."""
     try:
-        from torch.nn.attention.varlen import varlen_attn  # noqa: F401
+        from torch.nn.attention.varlen import varlen_attn  # noqa: F401 - absent from older torch builds
     except ImportError:
         return False
     return query.is_cuda and query.dtype in (torch.float16, torch.bfloat16)
@@ -48,7 +47,7 @@ def varlen_attention_forward(module, query, key, value, attention_mask, dropout:
         raise ValueError(f"{NAME} attention does not implement attention dropout; use flash_attention_2 or sdpa.")
     groups = query.shape[1] // key.shape[1]
     if varlen_kernel_available(query):
-        from torch.nn.attention.varlen import varlen_attn
+        from torch.nn.attention.varlen import varlen_attn  # present: varlen_kernel_available checked it
 
         # [T, H, D] contiguous, keys/values expanded to every query head (torch's cuDNN varlen backend rejects GQA).
         q = query[0].transpose(0, 1).contiguous()
@@ -59,8 +58,8 @@ def varlen_attention_forward(module, query, key, value, attention_mask, dropout:
         out = varlen_attn(q, k, v, cu_q, cu_k, int(max_length_q), int(max_length_k or max_length_q), scale=scaling,
                           window_size=(-1, 0))
     else:
-        out = _segments_sdpa(query[0], repeat_kv(key, groups)[0], repeat_kv(value, groups)[0],
-                             cu_seq_lens_q.tolist(), scaling)
+        k, v = (x[0].repeat_interleave(groups, dim=0) if groups > 1 else x[0] for x in (key, value))
+        out = _segments_sdpa(query[0], k, v, cu_seq_lens_q.tolist(), scaling)
     return out.unsqueeze(0), None
 
 
@@ -73,6 +72,5 @@ def _mask(*args, attention_mask=None, **kwargs):
 
 def register() -> str:
     """Make ``attn_implementation="swiftcls_varlen"`` known to transformers (idempotent); returns the name."""
-    AttentionInterface.register(NAME, varlen_attention_forward)
-    ALL_MASK_ATTENTION_FUNCTIONS.register(NAME, _mask)
+    register_attention(NAME, varlen_attention_forward, _mask)
     return NAME

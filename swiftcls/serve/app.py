@@ -22,14 +22,14 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.routing import Route
 
-from ..config.arguments import DeployArguments
+from ..config.deploy import DeployArguments
 from ..core.version import __version__
 from .errors import CLOSE, RequestError, install_error_handlers
 from .inputs import read_request
 from .limits import RequestLimits
 from .metrics import MetricsMiddleware, ServerMetrics
 from .schemas import ClassifyRequest, ClassifyResponse, ErrorResponse, ModelList
-from .service import ClassifyService, check_deploy_args
+from .service import ClassifyService
 
 PUBLIC = frozenset({"/health"})
 _ERRORS = {code: {"model": ErrorResponse} for code in (401, 403, 404, 408, 413, 422, 503, 504)}
@@ -126,14 +126,13 @@ def create_app(classifier, args: DeployArguments, model_name: str) -> FastAPI:
 
     Args:
         classifier: A loaded :class:`swiftcls.Classifier`.
-        args: The deploy settings.
+        args: The deploy settings (checked when they were made: ``DeployArguments`` refuses bad limits).
         model_name: Name reported in responses and accepted in the request's ``model`` field.
 
     Returns:
         A FastAPI app; run it with uvicorn (see :mod:`swiftcls.serve.server`). Its lifespan starts and stops
         the micro-batcher, so with ``TestClient`` use it as a context manager.
     """
-    check_deploy_args(args)
     prometheus = ServerMetrics(lambda: service.batcher.depth)
     service = ClassifyService(classifier, args, model_name, prometheus.batch_rows.observe)
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ..config.arguments import DeployArguments
+from ..config.deploy import DeployArguments
 from ..data.dataset import Example
 from ..data.images import IMAGE_TAG
 from .errors import RequestError, validation_message

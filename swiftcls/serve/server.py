@@ -13,7 +13,7 @@ import socket
 
 import uvicorn
 
-from ..config.arguments import DeployArguments
+from ..config.deploy import DeployArguments
 from ..core.errors import ConfigError
 
 logger = logging.getLogger(__name__)

@@ -11,36 +11,17 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
-from ..config.arguments import DeployArguments
-from ..core.errors import ConfigError, SwiftClsError
+from ..config.deploy import DeployArguments
+from ..core.errors import SwiftClsError
 from ..metrics.classification import logits_to_probs
 from .batcher import DeadlineExceeded, MicroBatcher, QueueFull
 from .errors import RequestError
 from .inputs import ImageFetcher, parse_request
 from .schemas import ClassifyRequest
-
-_AT_LEAST_ONE = ("max_batch_size", "max_inputs", "max_request_bytes", "max_text_length", "max_queue",
-                 "max_concurrency", "max_image_bytes")
-_POSITIVE = ("keep_alive_timeout", "request_timeout")
-
-
-def check_deploy_args(args: DeployArguments) -> None:
-    """Refuse bad limits and a missing ``--image_dir`` (before the model is loaded)."""
-    for name in _AT_LEAST_ONE:
-        if getattr(args, name) < 1:
-            raise ConfigError(f"--{name} must be at least 1, got {getattr(args, name)}.")
-    for name in _POSITIVE:
-        if not getattr(args, name) > 0:
-            raise ConfigError(f"--{name} must be more than 0 seconds, got {getattr(args, name)}.")
-    if args.max_wait_ms < 0:
-        raise ConfigError(f"--max_wait_ms must be 0 or more, got {args.max_wait_ms}.")
-    if args.image_dir and not Path(args.image_dir).is_dir():
-        raise ConfigError(f"--image_dir {args.image_dir} is not a folder.")
 
 
 class ClassifyService:

@@ -14,6 +14,7 @@ import re
 import shutil
 from pathlib import Path
 
+from ..core.compat import rotate_checkpoints
 from ..core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -108,26 +109,26 @@ def staging_dir(final: str) -> str:
     return os.path.join(os.path.dirname(final), STAGING + os.path.basename(final))
 
 
-def save_atomically(trainer, save, model, trial) -> None:
-    """Run transformers' ``Trainer._save_checkpoint`` (``save``) into a staging folder, then publish it.
+def save_atomically(trainer, model, trial) -> None:
+    """Run transformers' own checkpoint save into a staging folder, then publish it.
 
-    ``save`` writes ``<run dir>/checkpoint-N``; its run dir is pointed at ``<run dir>/tmp-checkpoint-N`` for
-    the call, so the files land in ``tmp-checkpoint-N/checkpoint-N``. Afterwards the best-checkpoint path is
-    corrected, callbacks with a ``write_into(folder)`` method add their files, the folder is renamed to
-    ``<run dir>/checkpoint-N`` and old checkpoints are rotated (which ``save`` could not do from inside the
-    staging folder).
+    ``trainer.hf_save_checkpoint`` writes ``<run dir>/checkpoint-N``; its run dir is redirected to
+    ``<run dir>/tmp-checkpoint-N`` for the call, so the files land in ``tmp-checkpoint-N/checkpoint-N``.
+    Afterwards the best-checkpoint path is corrected, callbacks with a ``write_into(folder)`` method add their
+    files, the folder is renamed to ``<run dir>/checkpoint-N`` and old checkpoints are rotated (which the save
+    could not do from inside the staging folder).
+
+    Args:
+        trainer: A :class:`~swiftcls.core.compat.HookedTrainer`.
+        model: The model Trainer passes to its checkpoint hook.
+        trial: The hyperparameter-search trial (None outside a search).
     """
-    from transformers.trainer_utils import rotate_checkpoints
-
-    run_dir = trainer._get_output_dir(trial=trial)
+    run_dir = trainer.run_output_dir(trial)
     name = f"{PREFIX}-{trainer.state.global_step}"
     final, root = os.path.join(run_dir, name), staging_dir(os.path.join(run_dir, name))
     staged = os.path.join(root, name)  # a stale one from a killed run was removed by remove_stale at start
-    trainer._get_output_dir = lambda trial=None: root  # instance attribute shadows the method for this call
-    try:
-        save(model, trial)
-    finally:
-        del trainer._get_output_dir
+    with trainer.output_dir_redirected(root):
+        trainer.hf_save_checkpoint(model, trial)
     state = trainer.state
     if state.best_model_checkpoint and os.path.dirname(state.best_model_checkpoint) == root:
         state.best_model_checkpoint = os.path.join(run_dir, os.path.basename(state.best_model_checkpoint))
@@ -139,7 +140,7 @@ def save_atomically(trainer, save, model, trial) -> None:
                 callback.write_into(staged)
         publish(staged, final)
         shutil.rmtree(root, ignore_errors=True)
-        rotate_checkpoints(run_dir, trainer.args.save_total_limit, state.best_model_checkpoint, use_mtime=True)
+        rotate_checkpoints(run_dir, trainer.args.save_total_limit, state.best_model_checkpoint)
     trainer.accelerator.wait_for_everyone()
 
 

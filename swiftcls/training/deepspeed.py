@@ -1,83 +1,11 @@
-"""DeepSpeed ZeRO: ``--deepspeed zero2|zero3|zero2_offload|zero3_offload|path.json``.
-
-The shipped configs (``swiftcls/ds_configs``) leave batch sizes, gradient clipping and precision as ``"auto"``,
-so transformers fills them from the usual flags. ``zero2``/``zero3`` carry no optimizer block: Trainer's torch
-AdamW (with ``--head_lr`` / ``--vit_lr`` groups) is used. The ``*_offload`` configs name DeepSpeed's AdamW,
-because ZeRO-Offload needs DeepSpeed's CPU Adam to be fast (and refuses other optimizers by default).
-"""
+"""DeepSpeed ZeRO during training: how the parameters are partitioned (config: swiftcls/config/deepspeed.py)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-from importlib import resources
-
-import torch
-
-from ..core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
-
-SHIPPED = ("zero2", "zero3", "zero2_offload", "zero3_offload")
-
-
-def resolve_deepspeed(value: str | None) -> str | None:
-    """The DeepSpeed JSON file for ``--deepspeed``: a shipped short name or a path to your own file."""
-    if not value:
-        return None
-    if value in SHIPPED:
-        return str(resources.files("swiftcls") / "ds_configs" / f"{value}.json")
-    if os.path.isfile(value):
-        try:
-            with open(value, encoding="utf-8") as f:
-                zero = json.load(f).get("zero_optimization", {})
-        except json.JSONDecodeError as err:
-            raise ConfigError(f"--deepspeed {value}: not valid JSON (line {err.lineno}: {err.msg}).") from err
-        if int(zero.get("stage", 0)) == 3 and not zero.get("stage3_gather_16bit_weights_on_model_save"):
-            logger.warning("--deepspeed %s: ZeRO-3 without stage3_gather_16bit_weights_on_model_save: checkpoints "
-                           "hold only ZeRO shards, which swiftcls infer/export cannot read; set it to true, or "
-                           "consolidate with the zero_to_fp32.py written into each checkpoint.", value)
-        return value
-    raise ConfigError(f"--deepspeed {value}: neither a shipped config ({', '.join(SHIPPED)}) nor an existing "
-                      "JSON file; pass one of those names or the path to a DeepSpeed config.")
-
-
-def zero_stage(config_path: str | None) -> int:
-    """The ZeRO stage of a DeepSpeed config file (0 when there is none)."""
-    if not config_path:
-        return 0
-    with open(config_path, encoding="utf-8") as f:
-        return int(json.load(f).get("zero_optimization", {}).get("stage", 0))
-
-
-def prepare_deepspeed(config_path: str | None, use_cpu: bool) -> None:
-    """Set up what DeepSpeed needs *before* TrainingArguments and the model are created.
-
-    On CPU, DeepSpeed must be told to use its CPU accelerator (``DS_ACCELERATOR=cpu``, gloo) before it is
-    imported. The process group is created here so that ZeRO-3's ``zero.Init`` can shard the weights while
-    ``from_pretrained`` loads them: no rank ever holds the full model.
-    """
-    if not config_path:
-        return
-    on_cpu = use_cpu or not torch.cuda.is_available()
-    if on_cpu:
-        os.environ.setdefault("DS_ACCELERATOR", "cpu")
-    import deepspeed
-
-    if "WORLD_SIZE" not in os.environ:  # not under a launcher: a 1-process group (DeepSpeed would look for MPI)
-        os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1",
-                          MASTER_PORT=os.environ.get("MASTER_PORT") or str(_free_port()))
-    if not torch.distributed.is_initialized():
-        deepspeed.init_distributed(dist_backend="gloo" if on_cpu else "nccl")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def log_partitioning(model) -> dict:

@@ -1,4 +1,7 @@
-"""``SeqClsTrainer``: transformers.Trainer with swiftcls's pooled forward, losses and a separate head LR."""
+"""``SeqClsTrainer``: transformers.Trainer with swiftcls's pooled forward, losses, a separate head LR and atomic saves.
+
+It derives from :class:`~swiftcls.core.compat.HookedTrainer`, which gives Trainer's private hooks public names.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +9,16 @@ import json
 import os
 
 import torch
-from transformers import Trainer, TrainerCallback
+from transformers import TrainerCallback
 
+from ..core.compat import HookedTrainer
 from ..core.spec import ModelSpec
 from ..models.pooling import classifier_logits
 from .checkpoints import save_atomically
 from .losses import LossConfig, classification_loss
 
 
-class SeqClsTrainer(Trainer):
+class SeqClsTrainer(HookedTrainer):
     """A Trainer whose loss is computed by swiftcls from pooled logits.
 
     Args:
@@ -39,12 +43,12 @@ class SeqClsTrainer(Trainer):
         loss = classification_loss(logits, labels, self.loss_config)
         return (loss, {"logits": logits}) if return_outputs else loss
 
-    def _save_checkpoint(self, model, trial):
+    def write_checkpoint(self, model, trial):
         # Never leave a half-written checkpoint-N behind (see swiftcls/training/checkpoints.py).
-        save_atomically(self, super()._save_checkpoint, model, trial)
+        save_atomically(self, model, trial)
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
-        inputs = self._prepare_inputs(inputs)
+        inputs = self.prepare_inputs(inputs)
         labels = inputs.get("labels")
         with torch.no_grad():
             if labels is None:

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import pytest
 from helpers import sft
 
-from swiftcls.cli.main import main, parse
-from swiftcls.commands.infer import run_infer
+from swiftcls import eval_main, infer_main
+from swiftcls.cli.main import main
 from swiftcls.core.errors import ConfigError, DataError, SwiftClsError
 
 GOOD = '{"text": "fine", "label": "pos"}\n{"text": "bad", "label": "neg"}\n'
@@ -207,16 +207,16 @@ def run_case(case: Case, tmp_path, model_dir, classifier) -> SwiftClsError:
         path = tmp_path / name
         path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content, encoding="utf-8")
     flags = [f.replace("{d}", str(tmp_path)) for f in case.flags]
-    data = [str(tmp_path / name) for name in case.files][:1]
+    data = ["--dataset", str(tmp_path / next(iter(case.files)))] if case.files else []  # or the case names one
     out = tmp_path / "out"
     with pytest.raises(SwiftClsError) as info:
         if case.command == "sft":
-            sft(["--model", str(model_dir), "--dataset", *data, "--tuner_type", "full", "--max_steps", "1",
+            sft(["--model", str(model_dir), *data, "--tuner_type", "full", "--max_steps", "1",
                  "--use_cpu", "true", "--output_dir", str(out), *flags])
         else:
-            run_infer(*parse([case.command, "--model", str(classifier), "--dataset", *data, "--device", "cpu",
-                              "--metrics_path", str(out / "m.json"), "--result_path", str(out / "r.jsonl"),
-                              *flags])[1], metrics_only=case.command == "eval")
+            entry = eval_main if case.command == "eval" else infer_main
+            entry(["--model", str(classifier), *data, "--device", "cpu", "--metrics_path",
+                   str(out / "m.json"), "--result_path", str(out / "r.jsonl"), *flags])
     assert not out.exists(), sorted(p.name for p in out.iterdir())  # nothing written, not even the folder
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(case.files)  # and nowhere else
     return info.value

@@ -16,11 +16,8 @@ from helpers import make_rows, write
 from safetensors.torch import load_file
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, Qwen2Model
 
-from swiftcls.cli.main import main, parse
-from swiftcls.commands.export import run_export
-from swiftcls.commands.infer import run_infer
-from swiftcls.commands.sft import run_sft
-from swiftcls.config.arguments import ExportArguments, ModelArguments
+from swiftcls import ExportArguments, ModelArguments, export_main, infer_main, sft_main
+from swiftcls.cli.main import main
 from swiftcls.core.errors import ConfigError
 from swiftcls.data.collators import Collator
 from swiftcls.data.dataset import Example
@@ -54,12 +51,12 @@ def runs(tiny_model_dir, tmp_path_factory):
             val_rows = make_rows(8, kind, seed=1)
             val = write(root / "val.jsonl", val_rows)
             train = write(root / "train.jsonl", make_rows(32, kind, seed=0))
-            _, instances, extra = parse([
-                "sft", "--model", str(tiny_model_dir(family)), "--dataset", train, "--tuner_type", tuner,
+            ckpt = sft_main([
+                "--model", str(tiny_model_dir(family)), "--dataset", train, "--tuner_type", tuner,
                 *(["--val_dataset", val] if kind != "regression" else []), "--lora_rank", "4",
                 "--learning_rate", "5e-3", "--max_steps", "2", "--per_device_train_batch_size", "16",
-                "--output_dir", str(root / "run"), "--use_cpu", "true", "--warmup_ratio", "0", "--logging_steps", "1"])
-            ckpt = run_sft(*instances, extra)["last_model_checkpoint"]
+                "--output_dir", str(root / "run"), "--use_cpu", "true", "--warmup_ratio", "0", "--logging_steps", "1",
+            ])["last_model_checkpoint"]
             source = ["--adapters", ckpt] if tuner == "lora" else ["--model", ckpt]
             run = {"ckpt": ckpt, "source": source, "base": str(tiny_model_dir(family)), "val": val,
                    "texts": [r["text"] for r in val_rows] + EXTRA, "export": root / "exported"}
@@ -67,7 +64,7 @@ def runs(tiny_model_dir, tmp_path_factory):
             if name == "single":  # through the command line once
                 assert main(["export", *source, "--output_dir", str(run["export"])]) == 0
             else:
-                run_export(*parse(["export", *source, "--output_dir", str(run["export"])])[1])
+                export_main([*source, "--output_dir", str(run["export"])])
             cache[name] = run
         return cache[name]
 
@@ -136,10 +133,10 @@ def test_infer_and_python_api_agree_after_export(runs, name, tmp_path):
     kind, problem_type = RUNS[name][0], RUNS[name][3]
     n = len(run["texts"]) - len(EXTRA)  # the validation rows
     path = tmp_path / "after.jsonl"
-    run_infer(*parse(["infer", "--model", str(run["export"]), "--dataset", run["val"], "--result_path", str(path)])[1])
+    infer_main(["--model", str(run["export"]), "--dataset", run["val"], "--result_path", str(path)])
     after = [json.loads(line) for line in path.read_text().splitlines()]
     if name == "single":  # the real command on the LoRA checkpoint
-        run_infer(*parse(["infer", *run["source"], "--dataset", run["val"], "--result_path", str(path)])[1])
+        infer_main([*run["source"], "--dataset", run["val"], "--result_path", str(path)])
         before = [json.loads(line) for line in path.read_text().splitlines()]
         assert [r["pred"] for r in after] == [r["pred"] for r in before]
         for a, b in zip(after, before):
@@ -171,12 +168,11 @@ def test_infer_and_python_api_agree_after_export(runs, name, tmp_path):
 def test_refuses_to_overwrite_and_a_crash_leaves_no_folder(runs, tmp_path, monkeypatch):
     run = runs("regression")
     with pytest.raises(ConfigError, match="never overwrites"):
-        run_export(ModelArguments(model=run["ckpt"]), ExportArguments(output_dir=str(run["export"])))
+        export_main(ExportArguments(model=run["ckpt"], output_dir=str(run["export"])))
     with pytest.raises(ConfigError, match="--output_dir is required"):
-        run_export(ModelArguments(model=run["ckpt"]), ExportArguments())
+        ExportArguments(model=run["ckpt"])
     with pytest.raises(ConfigError, match="merge_lora"):
-        run_export(ModelArguments(), ExportArguments(adapters=run["ckpt"], output_dir=str(tmp_path / "x"),
-                                                     merge_lora=False))
+        export_main(["--adapters", run["ckpt"], "--output_dir", str(tmp_path / "x"), "--merge_lora", "false"])
 
     def crash(*_args, **_kwargs):
         raise RuntimeError("disk full")
@@ -184,7 +180,7 @@ def test_refuses_to_overwrite_and_a_crash_leaves_no_folder(runs, tmp_path, monke
     monkeypatch.setattr("swiftcls.commands.export.model_card", crash)  # fails after the weights were written
     out = tmp_path / "out"
     with pytest.raises(RuntimeError, match="disk full"):
-        run_export(ModelArguments(model=run["ckpt"]), ExportArguments(output_dir=str(out)))
+        export_main({"model": run["ckpt"], "output_dir": str(out)})
     assert list(tmp_path.iterdir()) == []  # neither the output folder nor the temporary one is left
 
 
@@ -204,7 +200,7 @@ def reward_scalar(folder, rows, pad_token_id):
 def test_lmdeploy_layout_reproduces_the_scalar(runs, kind, tmp_path):
     run = runs(kind)
     out = tmp_path / "rm"
-    run_export(*parse(["export", *run["source"], "--output_dir", str(out), "--to", "lmdeploy"])[1])
+    export_main([*run["source"], "--output_dir", str(out), "--to", "lmdeploy"])
     config = json.loads((out / "config.json").read_text())
     assert config["architectures"] == ["Qwen2ForRewardModel"] and config["num_labels"] == 1
     weights = load_file(str(out / "model.safetensors"))
@@ -224,8 +220,8 @@ def test_lmdeploy_layout_reproduces_the_scalar(runs, kind, tmp_path):
 
 def test_lmdeploy_refuses_what_it_cannot_serve(runs, tiny_model_dir, tmp_path):
     run = runs("multi")  # a Qwen3 model, and multi-label
-    with pytest.raises(ConfigError, match="not the Qwen2 family.*single-scalar reward models"):
-        run_export(*parse(["export", *run["source"], "--output_dir", str(tmp_path / "a"), "--to", "lmdeploy"])[1])
+    with pytest.raises(ConfigError, match="'qwen3' template names no LMDeploy reward architecture.*single-scalar"):
+        export_main([*run["source"], "--output_dir", str(tmp_path / "a"), "--to", "lmdeploy"])
     for problem_type, labels in (("single_label_classification", ["neg", "neu", "pos"]),
                                  ("multi_label_classification", ["x", "y"])):
         fake = tmp_path / f"fake-{problem_type}"  # only config.json: refused before any weights are read
@@ -235,7 +231,7 @@ def test_lmdeploy_refuses_what_it_cannot_serve(runs, tiny_model_dir, tmp_path):
                       label2id={n: i for i, n in enumerate(labels)})
         (fake / "config.json").write_text(json.dumps(config))
         with pytest.raises(ConfigError, match=f"{problem_type} model with {len(labels)} outputs has no single scalar"):
-            run_export(ModelArguments(model=str(fake)), ExportArguments(output_dir=str(tmp_path / "b"), to="lmdeploy"))
+            export_main(ExportArguments(model=str(fake), output_dir=str(tmp_path / "b"), to="lmdeploy"))
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 

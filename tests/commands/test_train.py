@@ -6,8 +6,9 @@ import pytest
 import torch
 from helpers import logged_losses, make_rows, sft, write
 
-from swiftcls.cli.main import main, parse
-from swiftcls.commands.infer import run_infer
+from swiftcls import InferArguments, SftArguments, eval_main, infer_main
+from swiftcls.cli.main import main
+from swiftcls.config.parser import parse_args
 from swiftcls.core.errors import ConfigError
 
 
@@ -52,16 +53,12 @@ def test_lora_sft_then_infer_and_eval_agree(tiny_model_dir, tmp_path):
     ckpt = summary["best_model_checkpoint"]
     args = json.loads((tmp_path / "out" / ckpt.split("/")[-1] / "args.json").read_text())
     assert args["label_names"] == ["bad", "good"] and args["tuner_type"] == "lora"
-    _, instances, _ = parse(["infer", "--adapters", ckpt, "--dataset", val,
-                             "--result_path", str(tmp_path / "pred.jsonl")])
-    result = run_infer(*instances)
+    result = infer_main(["--adapters", ckpt, "--dataset", val, "--result_path", str(tmp_path / "pred.jsonl")])
     preds = [json.loads(line) for line in (tmp_path / "pred.jsonl").read_text().splitlines()]
     assert len(preds) == 32 and preds[0]["text"] == val_rows[0]["text"]
     assert set(preds[0]["probs"]) == {"bad", "good"} and abs(sum(preds[0]["probs"].values()) - 1) < 1e-4
     assert result["metrics"]["accuracy"] == pytest.approx(summary["metrics"]["accuracy"])
-    _, instances, _ = parse(["eval", "--adapters", ckpt, "--dataset", val,
-                             "--metrics_path", str(tmp_path / "m.json")])
-    scored = run_infer(*instances, metrics_only=True)
+    scored = eval_main(["--adapters", ckpt, "--dataset", val, "--metrics_path", str(tmp_path / "m.json")])
     assert scored["metrics"]["confusion_matrix"] == summary["metrics"]["confusion_matrix"]
     assert json.loads((tmp_path / "m.json").read_text())["accuracy"] == scored["metrics"]["accuracy"]
 
@@ -111,8 +108,8 @@ def test_skipped_rows_are_reported_in_output_dir(tiny_model_dir, tmp_path):
     assert [(s["row"], s["field"]) for s in skipped] == [(33, "text"), (34, "label")]
     # infer lists the rows it skipped next to its results (an unlabelled row is fine there; an empty text is not).
     ckpt = str(max(out.glob("checkpoint-*")))
-    result = run_infer(*parse(["infer", "--model", ckpt, "--dataset", str(tmp_path / "t.jsonl"), "--skip_bad_rows",
-                               "true", "--result_path", str(tmp_path / "pred.jsonl")])[1])
+    result = infer_main(["--model", ckpt, "--dataset", str(tmp_path / "t.jsonl"), "--skip_bad_rows", "true",
+                         "--result_path", str(tmp_path / "pred.jsonl")])
     listed = [json.loads(line) for line in (tmp_path / "pred_skipped.jsonl").read_text().splitlines()]
     assert result["rows"] == 33 and result["skipped"] == 1 and result["skipped_path"].endswith("pred_skipped.jsonl")
     assert [(s["row"], s["field"]) for s in listed] == [(33, "text")] and "t.jsonl" in listed[0]["file"]
@@ -126,19 +123,18 @@ def test_cli_exit_codes_and_messages(tmp_path, capsys):
     assert "Did you mean" in capsys.readouterr().err
 
 
-def test_cli_config_overrides_aliases_and_passthrough(tmp_path):
+def test_cli_config_overrides_aliases_and_trainer_flags(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("model: m\ndataset: [a.jsonl, b.jsonl]\nlearning_rate: 0.001\nlora_rank: 4\n")
-    _, (model, data, tuner, loss, train), extra = parse(
-        ["sft", "--config", str(cfg), "--lora_rank", "16", "--train_type", "full", "--task_type", "seq_cls",
-         "--optim", "adamw_torch", "--max_grad_norm=0.5"])
-    assert model.model == "m" and data.dataset == ["a.jsonl", "b.jsonl"]
-    assert tuner.lora_rank == 16 and tuner.tuner_type == "full" and train.learning_rate == 0.001
-    assert extra == {"optim": "adamw_torch", "max_grad_norm": 0.5}
+    args = parse_args(SftArguments, ["--config", str(cfg), "--lora_rank", "16", "--train_type", "full",
+                                     "--task_type", "seq_cls", "--optim", "adamw_torch", "--max_grad_norm=0.5"])
+    assert args.model == "m" and args.dataset == ["a.jsonl", "b.jsonl"]
+    assert args.lora_rank == 16 and args.tuner_type == "full" and args.learning_rate == 0.001
+    assert args.optim == "adamw_torch" and args.max_grad_norm == 0.5  # any Trainer option is a flag
     with pytest.raises(ConfigError, match="Did you mean --max_grad_norm"):
-        parse(["sft", "--max_grad_nrm", "1"])
-    with pytest.raises(ConfigError, match="unknown flags"):
-        parse(["infer", "--optim", "adamw_torch"])
+        parse_args(SftArguments, ["--max_grad_nrm", "1"])
+    with pytest.raises(ConfigError, match="unknown flag --optim"):
+        parse_args(InferArguments, ["--optim", "adamw_torch"])
 
 
 def test_loss_functions():
@@ -156,7 +152,7 @@ def test_loss_functions():
 
 
 def test_infer_flags_override_args_json_with_a_warning(tiny_model_dir, caplog):
-    from swiftcls.config.arguments import DataArguments
+    from swiftcls.config.data import DataArguments
     from swiftcls.core.spec import spec_for_config
     from swiftcls.inference.prompts import training_encoder
     from swiftcls.models.loading import load_tokenizer

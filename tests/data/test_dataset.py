@@ -208,15 +208,13 @@ def test_split_syntax():
 def test_train_and_infer_on_folder_splits(tiny_model_dir, tmp_path):
     from helpers import sft
 
-    from swiftcls.cli.main import parse
-    from swiftcls.commands.infer import run_infer
+    from swiftcls import infer_main
 
     folder = split_folder(tmp_path)
     summary = sft(["--model", str(tiny_model_dir("qwen2")), "--dataset", str(folder), "--val_dataset",
                    f"{folder}@validation", "--max_steps", "1", "--output_dir", str(tmp_path / "out")])
-    _, instances, _ = parse(["infer", "--adapters", summary["last_model_checkpoint"], "--dataset",
-                             f"{folder}@validation", "--result_path", str(tmp_path / "pred.jsonl")])
-    result = run_infer(*instances)
+    result = infer_main(["--adapters", summary["last_model_checkpoint"], "--dataset", f"{folder}@validation",
+                         "--result_path", str(tmp_path / "pred.jsonl")])
     preds = [json.loads(line) for line in (tmp_path / "pred.jsonl").read_text().splitlines()]
     assert [p["text"] for p in preds] == ["val 0 bad thing", "val 1 good thing"]
     for metrics in (summary["metrics"], result["metrics"]):  # sft validated on the 2 validation rows too

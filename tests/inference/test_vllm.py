@@ -5,7 +5,7 @@ Tiny models with head_dim 32 (vLLM's CPU attention needs >= 32) are trained a fe
 probabilities must agree within 1e-4 for single-label, multi-label, regression and Qwen2-VL / Qwen3-VL with
 images. Run::
 
-    /work/venv-vllm/bin/python -m pytest -m vllm tests/test_vllm.py
+    /work/venv-vllm/bin/python -m pytest -m vllm tests/inference/test_vllm.py
 
 (see docs/serving.md for the environment). The refusal tests at the end run everywhere.
 """
@@ -18,9 +18,7 @@ import pytest
 from helpers import make_rows, sft, write, write_images
 from tiny_models import VLLM_QWEN3_VL_SIZES, VLLM_SIZES, VLLM_VL_SIZES, make_tiny_model, make_tiny_vl
 
-from swiftcls.cli.main import parse
-from swiftcls.commands.export import run_export
-from swiftcls.commands.infer import run_infer
+from swiftcls import export_main, infer_main
 from swiftcls.core.errors import ConfigError
 
 # kind -> (family, problem kind for make_rows)
@@ -46,14 +44,13 @@ def _export(kind, root, tiny_model_dir):
         data = write(root / "data.jsonl", make_rows(16, rows_kind))
         val = write(root / "val.jsonl", make_rows(6, rows_kind, seed=1) + [LONG])
     ckpt = sft(["--model", str(base), "--dataset", data, "--tuner_type", "full", *common])["last_model_checkpoint"]
-    out = run_export(*parse(["export", "--model", ckpt, "--output_dir", str(root / "exported")])[1])
+    out = export_main(["--model", ckpt, "--output_dir", str(root / "exported")])
     return out, val
 
 
 def _infer(export, val, backend, out):
-    _, instances, _ = parse(["infer", "--model", export, "--dataset", val, "--infer_backend", backend,
-                             "--result_path", str(out), "--device", "cpu", "--torch_dtype", "float32"])
-    run_infer(*instances)
+    infer_main(["--model", export, "--dataset", val, "--infer_backend", backend, "--result_path", str(out), "--device",
+                "cpu", "--torch_dtype", "float32"])
     return [json.loads(line) for line in out.read_text().splitlines()]
 
 
@@ -78,10 +75,8 @@ def test_vllm_classify_matches_swiftcls(kind, tmp_path, tiny_model_dir):
 
 
 def test_vllm_backend_refuses_adapters_with_the_export_command(tmp_path):
-    _, instances, _ = parse(["infer", "--adapters", str(tmp_path / "ckpt"), "--dataset", "x.jsonl",
-                             "--infer_backend", "vllm"])
     with pytest.raises(ConfigError, match="swiftcls export --adapters"):
-        run_infer(*instances)
+        infer_main(["--adapters", str(tmp_path / "ckpt"), "--dataset", "x.jsonl", "--infer_backend", "vllm"])
 
 
 def test_vllm_backend_says_how_to_install(monkeypatch):
@@ -90,3 +85,25 @@ def test_vllm_backend_says_how_to_install(monkeypatch):
 
     with pytest.raises(ConfigError, match="pip install"):
         import_vllm()
+
+
+def test_image_token_runs_collapse_to_one_for_vllm(tmp_path):
+    """vLLM expands each image's placeholder itself: the template's image_token run becomes one token per image."""
+    from tiny_models import QWEN_TOKENIZER, tiny_tokenizer
+
+    from swiftcls.core.spec import spec_for_config
+    from swiftcls.data.dataset import Example
+    from swiftcls.inference.vllm_backend import _prompt
+
+    if not (QWEN_TOKENIZER / "tokenizer.json").is_file():
+        pytest.skip(f"Qwen tokenizer not found at {QWEN_TOKENIZER}")
+    tokenizer, spec = tiny_tokenizer("qwen2"), spec_for_config("qwen2_vl")
+    pad = tokenizer.convert_tokens_to_ids(spec.image_token)
+    write_images(tmp_path)
+    example = Example("two images", images=["a.png", "b.png"], file=str(tmp_path / "d.jsonl"), row=1)
+    row = {"input_ids": [pad, pad, 7, 8, pad, pad, pad, 9], "images": [str(tmp_path / n) for n in ("a.png", "b.png")]}
+    out = _prompt(tokenizer, spec.image_token, example, row)
+    assert out["prompt_token_ids"] == [pad, 7, 8, pad, 9]
+    assert [image.size for image in out["multi_modal_data"]["image"]] == [(56, 56), (84, 56)]
+    assert _prompt(tokenizer, spec.image_token, Example("text"), {"input_ids": [pad, pad, 5]}) == {
+        "prompt_token_ids": [pad, pad, 5]}  # text rows are passed through as they are

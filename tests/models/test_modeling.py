@@ -14,7 +14,7 @@ from swiftcls.data.encode import PromptEncoder
 from swiftcls.models.loading import load_classifier, load_tokenizer
 from swiftcls.models.pooling import classifier_logits, last_token_index
 from swiftcls.models.trained import load_trained
-from swiftcls.models.tuners import apply_lora, linear_targets, router_linears
+from swiftcls.models.tuners import apply_lora, excluded_linears, linear_targets
 from swiftcls.training.trainer import write_args
 
 TEXTS = ["a short one", "a considerably longer sentence that needs padding in the batch", "mid length text"]
@@ -44,6 +44,26 @@ def test_logits_equal_transformers_forward(tiny_model_dir, family):
     torch.testing.assert_close(single, ours, atol=1e-5, rtol=1e-4)
     if spec.kind == "decoder":
         torch.testing.assert_close(left, ours, atol=1e-5, rtol=1e-4)
+
+
+def test_installed_forward_is_what_callers_run(tiny_model_dir):
+    """``install_pooled_forward`` replaces ``forward`` on the instance: ``model(...)`` and a PEFT wrapper must call
+    it, not the class's. Equal logits cannot show that (both pool the same token), so a spy counts the calls."""
+    spec = spec_for_config("qwen2")
+    model, tokenizer, new = load_classifier(str(tiny_model_dir("qwen2")), spec, SPACE)
+    installed, calls = model.forward, []
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs["input_ids"].shape)
+        return installed(*args, **kwargs)
+
+    model.forward = spy
+    batch = encode(tokenizer, spec)
+    with torch.no_grad():
+        plain = classifier_logits(model, batch)
+        wrapped = classifier_logits(apply_lora(model, spec, new), batch)  # fresh LoRA (B = 0): same logits
+    assert calls == [batch["input_ids"].shape] * 2
+    torch.testing.assert_close(wrapped, plain)
 
 
 def test_last_token_index_handles_both_padding_sides():
@@ -136,7 +156,7 @@ def test_lora_round_trip_restores_identical_logits(tiny_model_dir, tmp_path, fam
 
 
 def _model_args():
-    from swiftcls.config.arguments import ModelArguments
+    from swiftcls import ModelArguments
 
     return ModelArguments(torch_dtype="float32")
 
@@ -165,7 +185,7 @@ def test_moe_lora_skips_routers_and_fused_experts(tiny_model_dir, family):
     adapted = {}
     for targets in (["all-linear"], ["default"]):
         model, _, new = load_classifier(str(tiny_model_dir(family)), spec, SPACE, torch_dtype="float32")
-        routers = router_linears(model)
+        routers = excluded_linears(model, spec)
         peft_model = apply_lora(model, spec, new, target_modules=targets)
         adapted[targets[0]] = lora_modules(peft_model)
         trainable = {n for n, p in peft_model.named_parameters() if p.requires_grad}
@@ -180,9 +200,13 @@ def test_moe_lora_skips_routers_and_fused_experts(tiny_model_dir, family):
     assert adapted["all-linear"] == adapted["default"] == expected
 
 
-def test_router_linears_finds_linear_routers_next_to_experts():
-    """The older MoE layout (transformers 4.x, Mixtral-style): an nn.Linear ``gate`` beside an ``experts`` list."""
+def test_lora_exclude_names_linear_routers():
+    """The older MoE layout (transformers 4.x, Mixtral-style): an nn.Linear ``gate`` beside an ``experts`` list. The
+    template's ``lora_exclude`` names match whole names or dotted tails, never a longer leaf (``gate`` is not
+    ``shared_expert_gate``)."""
     from torch import nn
+
+    from swiftcls.core.spec import ModelSpec
 
     def mlp():
         module = nn.Module()
@@ -193,8 +217,11 @@ def test_router_linears_finds_linear_routers_next_to_experts():
     block.gate, block.shared_expert_gate = nn.Linear(8, 4), nn.Linear(8, 1)
     block.experts, block.shared_expert = nn.ModuleList(mlp() for _ in range(4)), mlp()
     model.q_proj, model.mlp = nn.Linear(8, 8), block
-    assert router_linears(model) == ["mlp.gate", "mlp.shared_expert_gate"]
-    assert linear_targets(model, exclude=router_linears(model)) == ["down_proj", "q_proj", "up_proj"]
+    spec = ModelSpec(name="moe", model_types=["moe"], lora_exclude=["gate", "mlp.shared_expert_gate"])
+    assert excluded_linears(model, spec) == ["mlp.gate", "mlp.shared_expert_gate"]
+    assert excluded_linears(model, ModelSpec(name="moe", model_types=["moe"], lora_exclude=["gate"])) == ["mlp.gate"]
+    assert linear_targets(model, exclude=excluded_linears(model, spec)) == ["down_proj", "q_proj", "up_proj"]
+    assert excluded_linears(model, ModelSpec(name="dense", model_types=["dense"])) == []
 
 
 def test_pickled_checkpoints_are_refused(tmp_path, tiny_model_dir):

@@ -2,16 +2,15 @@
 
 import json
 import logging
-import random
 
 import pytest
 import torch
-from helpers import make_rows, sft, write
+from helpers import logits_loss_grads, make_rows, mixed_rows, sft, write
 
-from swiftcls.cli.main import parse
-from swiftcls.commands.infer import run_infer
+from swiftcls import infer_main
+from swiftcls.core.compat import attn_implementation
 from swiftcls.core.labels import MULTI, REGRESSION, SINGLE, LabelSpace
-from swiftcls.core.spec import spec_for_config
+from swiftcls.core.spec import ModelSpec, spec_for_config
 from swiftcls.data.collators import Collator, PackingCollator
 from swiftcls.data.encode import PromptEncoder
 from swiftcls.inference import predict as predict_module
@@ -19,32 +18,10 @@ from swiftcls.models.loading import load_classifier
 from swiftcls.models.packing import known_attn, padding_free_reason, use_padding_free
 from swiftcls.models.pooling import classifier_logits
 from swiftcls.models.tuners import apply_lora
-from swiftcls.training.losses import LossConfig, classification_loss
+from swiftcls.training.losses import LossConfig
 
 SPACES = {SINGLE: LabelSpace(SINGLE, ["a", "b", "c"]), MULTI: LabelSpace(MULTI, ["x", "y"]),
           REGRESSION: LabelSpace(REGRESSION, ["score"])}
-
-
-def mixed_rows(problem_type, seed=0):
-    """Rows of very different lengths (1 to 40 tokens), with labels of the problem type."""
-    rng = random.Random(seed)
-    rows = []
-    for n in (1, 7, 40, 3, 19, 2, 33, 11):
-        label = {SINGLE: rng.randrange(3), MULTI: [float(rng.random() < 0.5) for _ in range(2)],
-                 REGRESSION: rng.uniform(0, 5)}[problem_type]
-        rows.append({"input_ids": [rng.randrange(100, 5000) for _ in range(n)], "labels": label})
-    return rows
-
-
-def logits_loss_grads(model, spec, batch, cfg):
-    model.zero_grad()
-    batch = dict(batch)
-    labels = batch.pop("labels")
-    logits = classifier_logits(model, batch)
-    loss = classification_loss(logits, labels, cfg)
-    loss.backward()
-    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
-    return logits.detach(), loss.detach(), grads
 
 
 @pytest.mark.parametrize("family, problem_type, lora, attn", [
@@ -61,16 +38,16 @@ def test_packed_equals_padded(tiny_model_dir, family, problem_type, lora, attn):
     model, tokenizer, new = load_classifier(str(tiny_model_dir(family)), spec, space, torch_dtype="float32",
                                             attn_impl=known_attn(attn))
     assert use_padding_free(True, spec, model, attn, "cpu")
-    assert model.config._attn_implementation == (attn or "swiftcls_varlen")
+    assert attn_implementation(model.config) == (attn or "swiftcls_varlen")
     if lora:
         model = apply_lora(model, spec, new, 4, 8, 0.0, ["all-linear"], [], True, True)
     rows = mixed_rows(problem_type)
     dtype = torch.long if problem_type == SINGLE else torch.float32
     cfg = LossConfig(problem_type)
-    padded = logits_loss_grads(model, spec, Collator(tokenizer.pad_token_id, "right", dtype)(rows), cfg)
+    padded = logits_loss_grads(model, Collator(tokenizer.pad_token_id, "right", dtype)(rows), cfg)
     packed_batch = PackingCollator(dtype)(rows)
     assert packed_batch["input_ids"].shape == (1, sum(len(r["input_ids"]) for r in rows))  # no pad token at all
-    packed = logits_loss_grads(model, spec, packed_batch, cfg)
+    packed = logits_loss_grads(model, packed_batch, cfg)
     torch.testing.assert_close(packed[0], padded[0], atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(packed[1], padded[1], atol=1e-6, rtol=1e-5)
     assert padded[2].keys() == packed[2].keys() and len(padded[2]) > 4
@@ -83,15 +60,16 @@ def test_packed_equals_padded(tiny_model_dir, family, problem_type, lora, attn):
 
 def test_fallbacks_are_logged(tiny_model_dir, caplog):
     bert = spec_for_config("bert")
-    assert "encoder" in padding_free_reason(bert, "bert", "sdpa")
-    assert "image+text" in padding_free_reason(spec_for_config("qwen2_vl"), "qwen2_vl", "sdpa")
-    assert "not among" in padding_free_reason(spec_for_config("qwen2"), "mistral", "sdpa")
-    assert padding_free_reason(spec_for_config("qwen2"), "qwen2", "flash_attention_2") is None
+    assert "encoder" in padding_free_reason(bert, "sdpa")
+    assert "image+text" in padding_free_reason(spec_for_config("qwen2_vl"), "sdpa")
+    unverified = ModelSpec(name="mistral", model_types=["mistral"])  # a decoder template without padding_free
+    assert "the 'mistral' template does not say 'padding_free: true'" in padding_free_reason(unverified, "sdpa")
+    assert padding_free_reason(spec_for_config("qwen2"), "flash_attention_2") is None
     model, _, _ = load_classifier(str(tiny_model_dir("bert")), bert, SPACES[SINGLE])
     with caplog.at_level(logging.INFO, logger="swiftcls.models.packing"):
         assert not use_padding_free(True, bert, model)
     assert "using padded batches because 'bert' is an encoder" in caplog.text
-    assert model.config._attn_implementation == "sdpa"  # fallbacks keep their attention
+    assert attn_implementation(model.config) == "sdpa"  # fallbacks keep their attention
     assert not use_padding_free(False, spec_for_config("qwen2"), model)
 
 
@@ -124,9 +102,8 @@ def test_padding_free_sft_then_infer_matches_padded(tiny_model_dir, tmp_path, ca
     preds = {}
     for flag in ("true", "false"):
         path = tmp_path / f"pred_{flag}.jsonl"
-        _, instances, _ = parse(["infer", "--model", ckpt, "--dataset", val, "--result_path", str(path),
-                                 "--padding_free", flag, "--batch_size", "5"])
-        result = run_infer(*instances)
+        result = infer_main(["--model", ckpt, "--dataset", val, "--result_path", str(path), "--padding_free", flag,
+                             "--batch_size", "5"])
         preds[flag] = [json.loads(line) for line in path.read_text().splitlines()]
         assert result["metrics"]["accuracy"] == pytest.approx(summary["metrics"]["accuracy"])
         assert sizes[-3:] == [10, 10, 4] and not (tmp_path / f"pred_{flag}.jsonl.tmp").exists()
@@ -157,7 +134,7 @@ def test_varlen_kernel_on_cuda_matches_padded(tiny_model_dir):
                                           device="cuda")
     model = model.cuda()
     assert use_padding_free(True, spec, model, None, "cuda")
-    assert model.config._attn_implementation in ("swiftcls_varlen", "flash_attention_2")
+    assert attn_implementation(model.config) in ("swiftcls_varlen", "flash_attention_2")
     rows = mixed_rows(SINGLE)
     padded_batch = Collator(tokenizer.pad_token_id, "right")(rows)
     packed_batch = PackingCollator()(rows)

@@ -9,7 +9,7 @@ import torch
 from helpers import write_textile
 from PIL import Image
 
-from swiftcls.commands.infer import run_infer
+from swiftcls import InferArguments, ModelArguments, export_main, infer_main, sft_main
 from swiftcls.core.errors import ConfigError, DataError
 from swiftcls.core.labels import LabelSpace
 from swiftcls.core.spec import spec_for_config
@@ -125,8 +125,6 @@ def test_lora_round_trip_restores_identical_logits(tiny_vl_dir, images, tmp_path
     write_args(str(ckpt), {"model_dir": str(model_dir), "problem_type": SPACE.problem_type,
                            "label_names": SPACE.names, "max_length": 512})
     torch.manual_seed(123)
-    from swiftcls.config.arguments import ModelArguments
-
     loaded, tok2, spec2, _, _ = load_trained(None, str(ckpt), ModelArguments(torch_dtype="float32"))
     with torch.no_grad():
         after = classifier_logits(loaded, batch(tok2, spec2, examples))
@@ -135,11 +133,8 @@ def test_lora_round_trip_restores_identical_logits(tiny_vl_dir, images, tmp_path
     # Export (LoRA merged) in the layout vLLM's *ForSequenceClassification reads, then load it back.
     from safetensors import safe_open
 
-    from swiftcls.commands.export import run_export
-    from swiftcls.config.arguments import ExportArguments
-
     out = tmp_path / "export"
-    run_export(ModelArguments(torch_dtype="float32"), ExportArguments(adapters=str(ckpt), output_dir=str(out)))
+    export_main({"torch_dtype": "float32", "adapters": str(ckpt), "output_dir": str(out)})
     with safe_open(str(out / "model.safetensors"), "pt") as f:
         keys = set(f.keys())
     head, other = "score.weight", "language_model.score.weight"  # where vLLM looks, per family
@@ -232,45 +227,35 @@ def test_short_names_resolve():
 
 @pytest.mark.slow
 def test_learns_textile_defects_from_images(tiny_vl_dir, shared, tmp_path):
-    from swiftcls.cli.main import parse
-    from swiftcls.commands.sft import run_sft
-
     # A random 2-layer model must learn vision from scratch: 4 tokens (56x56 px) per image, ViT and merger trained.
     train, test = write_textile(shared, tmp_path, per_class=300)
     out = tmp_path / "out"
-    _, instances, extra = parse([
-        "sft", "--model", str(tiny_vl_dir("qwen2_vl")), "--dataset", train, "--tuner_type", "full",
+    summary = sft_main([
+        "--model", str(tiny_vl_dir("qwen2_vl")), "--dataset", train, "--tuner_type", "full",
         "--freeze_vit", "false", "--freeze_aligner", "false", "--learning_rate", "3e-4", "--head_lr", "1e-2",
         "--num_train_epochs", "8", "--per_device_train_batch_size", "16", "--max_pixels", str(4 * 28 * 28),
         "--min_pixels", str(4 * 28 * 28), "--output_dir", str(out), "--use_cpu", "true", "--warmup_ratio", "0.1",
         "--logging_steps", "10", "--torch_dtype", "float32", "--eval_strategy", "no", "--save_strategy", "no"])
-    summary = run_sft(*instances, extra)
-    from swiftcls.config.arguments import DataArguments, InferArguments, ModelArguments
-
     result = tmp_path / "pred.jsonl"
-    metrics = run_infer(ModelArguments(torch_dtype="float32", model=summary["last_model_checkpoint"]),
-                        DataArguments(dataset=[test]), InferArguments(result_path=str(result), device="cpu"))
+    metrics = infer_main(InferArguments(torch_dtype="float32", model=summary["last_model_checkpoint"], dataset=[test],
+                                        result_path=str(result), device="cpu"))
     first = json.loads(result.read_text().splitlines()[0])
     assert Path(first["images"][0]).is_file() and first["pred"] in SPACE.names
     assert metrics["metrics"]["accuracy"] > 1 / 3 + 0.08, metrics["metrics"]  # 3 balanced classes
 
 
 def test_lora_sft_then_infer_with_adapters(tiny_vl_dir, shared, tmp_path):
-    from swiftcls.cli.main import parse
-    from swiftcls.commands.sft import run_sft
-    from swiftcls.config.arguments import DataArguments, InferArguments, ModelArguments
-
     train, test = write_textile(shared, tmp_path, per_class=12)
     pixels = str(4 * 28 * 28)
-    _, instances, extra = parse([
-        "sft", "--model", str(tiny_vl_dir("qwen2_vl")), "--dataset", train, "--tuner_type", "lora", "--max_steps", "2",
+    ckpt = sft_main([
+        "--model", str(tiny_vl_dir("qwen2_vl")), "--dataset", train, "--tuner_type", "lora", "--max_steps", "2",
         "--per_device_train_batch_size", "8", "--max_pixels", pixels, "--min_pixels", pixels, "--use_cpu", "true",
-        "--output_dir", str(tmp_path / "out"), "--eval_strategy", "no", "--torch_dtype", "float32"])
-    ckpt = run_sft(*instances, extra)["last_model_checkpoint"]
+        "--output_dir", str(tmp_path / "out"), "--eval_strategy", "no", "--torch_dtype", "float32",
+    ])["last_model_checkpoint"]
     assert (Path(ckpt) / "adapter_model.safetensors").is_file()
     result = tmp_path / "pred.jsonl"
-    scored = run_infer(ModelArguments(torch_dtype="float32"), DataArguments(dataset=[test]),
-                       InferArguments(adapters=ckpt, result_path=str(result), device="cpu"))
+    scored = infer_main(InferArguments(torch_dtype="float32", dataset=[test], adapters=ckpt, result_path=str(result),
+                                       device="cpu"))
     rows = [json.loads(line) for line in result.read_text().splitlines()]
     assert len(rows) == scored["rows"] and all(r["pred"] in SPACE.names for r in rows)
     assert 0.0 <= scored["metrics"]["accuracy"] <= 1.0
@@ -350,8 +335,6 @@ def test_over_long_image_rows_lose_text_never_image_tokens(tiny_vl_dir, images):
 ])
 def test_multi_label_and_regression_learn_from_the_image(tiny_vl_dir, images, tmp_path, problem_type, labels):
     """Every row has the same text, so only the image can explain the label."""
-    from swiftcls.config.arguments import DataArguments, InferArguments, ModelArguments
-
     data = images / f"{problem_type}.jsonl"
     data.write_text("".join(json.dumps({"text": "<image>rate this fabric", "images": [name], "label": label}) + "\n"
                             for name, label in labels.items()) * 8)
@@ -359,8 +342,8 @@ def test_multi_label_and_regression_learn_from_the_image(tiny_vl_dir, images, tm
     summary = _sft_vl(tiny_vl_dir("qwen2_vl"), tmp_path / "out", str(data), "--num_train_epochs", "12",
                       "--learning_rate", "2e-3", "--head_lr", "3e-2", "--per_device_train_batch_size", "8", *flags)
     result = tmp_path / "pred.jsonl"
-    run_infer(ModelArguments(torch_dtype="float32", model=summary["last_model_checkpoint"]),
-              DataArguments(dataset=[str(data)]), InferArguments(result_path=str(result), device="cpu"))
+    infer_main(InferArguments(torch_dtype="float32", model=summary["last_model_checkpoint"], dataset=[str(data)],
+                              result_path=str(result), device="cpu"))
     preds = {json.loads(line)["images"][0].rsplit("/", 1)[-1]: json.loads(line)["pred"]
              for line in result.read_text().splitlines()[:3]}
     if problem_type == "regression":
@@ -370,13 +353,9 @@ def test_multi_label_and_regression_learn_from_the_image(tiny_vl_dir, images, tm
 
 
 def _sft_vl(model_dir, out, dataset, *flags):
-    from swiftcls.cli.main import parse
-    from swiftcls.commands.sft import run_sft
-
-    _, instances, extra = parse(["sft", "--model", str(model_dir), "--dataset", dataset, "--tuner_type", "full",
-                                 "--use_cpu", "true", "--eval_strategy", "no", "--save_strategy", "no",
-                                 "--torch_dtype", "float32", "--warmup_ratio", "0", "--output_dir", str(out), *flags])
-    return run_sft(*instances, extra)
+    return sft_main(["--model", str(model_dir), "--dataset", dataset, "--tuner_type", "full", "--use_cpu", "true",
+                     "--eval_strategy", "no", "--save_strategy", "no", "--torch_dtype", "float32", "--warmup_ratio",
+                     "0", "--output_dir", str(out), *flags])
 
 
 @pytest.mark.slow
@@ -395,7 +374,7 @@ def test_ddp_and_gradient_checkpointing_match_one_process(tiny_vl_dir, images, t
     data.write_text("".join(json.dumps(r) + "\n" for r in mixed * 6))
     common = ["sft", "--model", str(tiny_vl_dir("qwen2_vl")), "--dataset", str(data), "--tuner_type", "full",
               "--max_steps", "3", "--logging_steps", "1", "--learning_rate", "1e-3", "--warmup_ratio", "0",
-              "--use_cpu", "true", "--group_by_length", "false", "--train_sampling_strategy", "sequential",
+              "--use_cpu", "true", "--train_sampling_strategy", "sequential",
               "--torch_dtype", "float32", "--eval_strategy", "no"]
     env = {k: v for k, v in os.environ.items() if k != "NPROC_PER_NODE"} | {"OMP_NUM_THREADS": "1"}
     runs = {"one": (["--per_device_train_batch_size", "8"], {}),
@@ -410,7 +389,7 @@ def test_ddp_and_gradient_checkpointing_match_one_process(tiny_vl_dir, images, t
 
 
 def test_pixel_budget_from_swift_environment(monkeypatch):
-    from swiftcls.config.arguments import DataArguments
+    from swiftcls import DataArguments
 
     monkeypatch.setenv("MAX_PIXELS", "200704")
     assert DataArguments().max_pixels == 200704 and DataArguments(max_pixels=3136).max_pixels == 3136

@@ -15,9 +15,7 @@ from fastapi.testclient import TestClient
 from helpers import make_rows, sft, write, write_images
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from swiftcls.cli.main import parse
-from swiftcls.commands.export import run_export
-from swiftcls.config.arguments import DeployArguments, ModelArguments
+from swiftcls import DeployArguments, export_main
 from swiftcls.inference.classifier import Classifier
 from swiftcls.serve.app import create_app
 from swiftcls.serve.server import bind, uvicorn_server
@@ -25,7 +23,7 @@ from swiftcls.serve.server import bind, uvicorn_server
 
 @pytest.fixture(scope="session")
 def trained(tiny_model_dir, tiny_vl_dir, tmp_path_factory):
-    """``get(kind) -> (model_args, deploy_args kwargs)`` for a tiny trained run, built once per kind."""
+    """``get(kind) -> (model options, deploy options)`` for a tiny trained run, built once per kind."""
     cache = {}
 
     def get(kind):
@@ -38,13 +36,13 @@ def trained(tiny_model_dir, tiny_vl_dir, tmp_path_factory):
             train = write(root / "t.jsonl", make_rows(16, "single"))
             ckpt = sft(["--model", str(tiny_model_dir("qwen2")), "--dataset", train, "--tuner_type", "lora",
                         *common])["last_model_checkpoint"]
-            cache[kind] = (ModelArguments(), {"adapters": ckpt})
+            cache[kind] = ({}, {"adapters": ckpt})
         elif kind == "multi":
             train = write(root / "t.jsonl", make_rows(16, "multi"))
             ckpt = sft(["--model", str(tiny_model_dir("qwen2")), "--dataset", train, "--tuner_type", "full",
                         "--threshold", "0.3", *common])["last_model_checkpoint"]
-            out = run_export(*parse(["export", "--model", ckpt, "--output_dir", str(root / "exported")])[1])
-            cache[kind] = (ModelArguments(model=out), {})
+            out = export_main(["--model", ckpt, "--output_dir", str(root / "exported")])
+            cache[kind] = ({"model": out}, {})
         else:  # image+text
             images = root / "images"
             images.mkdir()
@@ -53,7 +51,7 @@ def trained(tiny_model_dir, tiny_vl_dir, tmp_path_factory):
                     for i in range(8)]
             ckpt = sft(["--model", str(tiny_vl_dir("qwen2_vl")), "--dataset", write(root / "t.jsonl", rows),
                         "--tuner_type", "full", *common])["last_model_checkpoint"]
-            cache[kind] = (ModelArguments(model=ckpt), {"image_dir": str(images)})
+            cache[kind] = ({"model": ckpt}, {"image_dir": str(images)})
         return cache[kind]
 
     return get
@@ -64,12 +62,9 @@ def make_app(trained):
     """``make(kind, **deploy_flags) -> app``: the deploy app of a tiny run, as ``swiftcls deploy`` builds it."""
 
     def make(kind, name="tiny", **flags):
-        model_args, kw = trained(kind)
-        args = DeployArguments(port=0, **{**kw, **flags})
-        clf = Classifier.from_args(model_args, args.adapters, "cpu", args.padding_free)
-        if args.threshold is not None:
-            clf.threshold = args.threshold
-        return create_app(clf, args, name)
+        model, kw = trained(kind)
+        args = DeployArguments(port=0, device="cpu", **model, **{**kw, **flags})
+        return create_app(Classifier.from_args(args), args, name)
 
     return make
 

@@ -4,12 +4,11 @@ import numpy as np
 import pytest
 from fastapi import APIRouter
 
-from swiftcls.config.arguments import DeployArguments
+from swiftcls import DeployArguments
 from swiftcls.core.errors import ConfigError
 from swiftcls.data.collators import PackingCollator
 from swiftcls.data.dataset import Example
 from swiftcls.inference.classifier import Classifier
-from swiftcls.serve.app import create_app
 from swiftcls.serve.schemas import ClassifyResponse, ErrorResponse, ModelList
 
 TEXTS = ["alpha beta good thing", "gamma delta bad thing", "omega red blue", "kappa"]
@@ -149,12 +148,12 @@ def test_chunked_bodies_are_accepted_and_counted_against_the_limit(client):
     assert "--max_request_bytes 200" in resp.json()["error"]["message"]
 
 
-def test_flags_are_checked_before_the_model_loads():
+def test_bad_limits_are_refused_when_the_options_are_made():
     for flags, needle in (({"max_concurrency": 0}, "max_concurrency"), ({"request_timeout": 0}, "request_timeout"),
                           ({"keep_alive_timeout": 0}, "keep_alive_timeout"), ({"max_queue": 0}, "max_queue"),
-                          ({"image_dir": "/no/such/folder"}, "image_dir")):
+                          ({"max_wait_ms": -1}, "max_wait_ms"), ({"image_dir": "/no/such/folder"}, "image_dir")):
         with pytest.raises(ConfigError, match=needle):
-            create_app(None, DeployArguments(**flags), "x")  # no classifier needed to refuse them
+            DeployArguments(model="m", **flags)  # before any model is loaded
 
 
 def test_metrics_count_requests_latency_batches_and_queue(client):

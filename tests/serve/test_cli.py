@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from swiftcls.cli.main import build_parser, main, parse
+from swiftcls import DeployArguments, ExportArguments
+from swiftcls.cli.main import main
+from swiftcls.config.parser import build_parser, parse_args, parse_values
 from swiftcls.core.errors import ConfigError
 from swiftcls.serve.server import bind
 
@@ -19,13 +21,13 @@ TEXTS = ["alpha beta good thing", "gamma delta bad thing", "omega red blue", "ka
 
 
 def test_cli_defaults_bind_localhost_and_no_stub():
-    _, (model_args, args), _ = parse(["deploy", "--model", "m"])
+    args = parse_args(DeployArguments, ["--model", "m"])
     assert args.host == "127.0.0.1" and args.port == 8000 and not args.allow_remote_images and args.api_key is None
     assert args.max_concurrency == 512 and args.request_timeout == 60
     assert main(["deploy"]) == 2  # no model: a clear error, exit code 2
-    with pytest.raises(ConfigError, match="unknown flags"):
-        parse(["export", "--num_labels", "3"])  # export/infer/deploy do not offer training-only flags
-    help_text = build_parser()._subparsers._group_actions[0].choices["export"].format_help()
+    with pytest.raises(ConfigError, match="unknown flag --num_labels"):
+        parse_values(ExportArguments, ["--num_labels", "3"])  # export/infer/deploy do not offer training-only flags
+    help_text = build_parser(ExportArguments).format_help()
     assert "--torch_dtype" in help_text and not any(f in help_text for f in ("--num_labels", "--problem_type",
                                                                              "--labels"))
 
@@ -46,12 +48,12 @@ def test_bad_flags_and_a_busy_port_fail_before_the_model_loads(tmp_path, capsys)
 
 
 def test_cli_subprocess_serves_prints_its_address_and_stops_on_sigint(trained, tmp_path):
-    model_args, _ = trained("multi")
+    model, _ = trained("multi")
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
     log = tmp_path / "stderr.txt"
     with open(log, "w") as stderr:  # a file, not a pipe: nobody reads it while the server runs
-        proc = subprocess.Popen([sys.executable, "-m", "swiftcls", "deploy", "--model", model_args.model, "--port",
+        proc = subprocess.Popen([sys.executable, "-m", "swiftcls", "deploy", "--model", model["model"], "--port",
                                  "0"], stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
     try:
         line = proc.stdout.readline()

@@ -15,13 +15,13 @@ import pytest
 from helpers import logged_losses, make_rows, sft, write
 from safetensors import safe_open
 
+from swiftcls.config.deepspeed import SHIPPED, resolve_deepspeed, zero_stage
 from swiftcls.core.errors import ConfigError
-from swiftcls.training.deepspeed import SHIPPED, resolve_deepspeed, zero_stage
 
 pytest.importorskip("deepspeed")  # a declared dependency (requirements/deepspeed.txt), installed by .ci/run
 
 STEPS = ["--max_steps", "6", "--logging_steps", "1", "--learning_rate", "1e-3", "--warmup_ratio", "0",
-         "--use_cpu", "true", "--group_by_length", "false", "--train_sampling_strategy", "sequential",
+         "--use_cpu", "true", "--train_sampling_strategy", "sequential",
          "--tuner_type", "full"]
 
 
@@ -89,8 +89,7 @@ def one_process(tiny_model_dir, tmp_path_factory):
 
 
 def test_zero3_shards_matches_one_process_saves_full_weights_and_resumes(one_process, tmp_path):
-    from swiftcls.commands.export import run_export
-    from swiftcls.config.arguments import ExportArguments, ModelArguments
+    from swiftcls import ExportArguments, ModelArguments, export_main
     from swiftcls.models.trained import load_trained
 
     common = ["--model", one_process["model"], "--dataset", one_process["data"], *STEPS,
@@ -114,8 +113,8 @@ def test_zero3_shards_matches_one_process_saves_full_weights_and_resumes(one_pro
     for key, tensor in ref.items():
         assert got[key].shape == tensor.shape and (got[key] - tensor).abs().max() < 1e-4, key
     load_trained(str(out / "checkpoint-6"), None, ModelArguments(torch_dtype="float32"), device="cpu")
-    run_export(ModelArguments(model=str(out / "checkpoint-6"), torch_dtype="float32"),
-               ExportArguments(output_dir=str(tmp_path / "export")))
+    export_main(ExportArguments(model=str(out / "checkpoint-6"), torch_dtype="float32",
+                                output_dir=str(tmp_path / "export")))
     assert _weights(tmp_path / "export" / "model.safetensors")["score.weight"].shape == ref["score.weight"].shape
 
     # Resuming from the ZeRO checkpoint at step 3 continues exactly like the uninterrupted run. The resumed run
@@ -159,8 +158,7 @@ def test_zero2_on_two_simulated_nodes_matches_one_process(one_process, tmp_path)
 
 
 def test_lora_zero3_bf16_trains_evaluates_and_saves_adapters_and_head(one_process, tmp_path):
-    from swiftcls.commands.infer import run_infer
-    from swiftcls.config.arguments import DataArguments, InferArguments, ModelArguments
+    from swiftcls import InferArguments, infer_main
 
     # With a validation set: evaluation each epoch, best checkpoint reloaded at the end, final report.
     out = tmp_path / "lora"
@@ -176,8 +174,8 @@ def test_lora_zero3_bf16_trains_evaluates_and_saves_adapters_and_head(one_proces
     assert len(head) == 1 and saved[head[0]].shape == (2, 32)  # the head in full, not a 0-element shard
     lora_b = [t for k, t in saved.items() if "lora_B" in k]
     assert lora_b and all(t.numel() > 0 for t in saved.values()) and any(t.abs().sum() > 0 for t in lora_b)
-    result = run_infer(ModelArguments(torch_dtype="float32"), DataArguments(dataset=[one_process["data"]]),
-                       InferArguments(adapters=str(ckpt), device="cpu", result_path=str(tmp_path / "p.jsonl")))
+    result = infer_main(InferArguments(torch_dtype="float32", dataset=[one_process["data"]], adapters=str(ckpt),
+                                       device="cpu", result_path=str(tmp_path / "p.jsonl")))
     # A random or lost head would score about 0.5 on this balanced, learnable data.
     assert result["metrics"]["accuracy"] > 0.9, result["metrics"]
 
@@ -185,7 +183,7 @@ def test_lora_zero3_bf16_trains_evaluates_and_saves_adapters_and_head(one_proces
 def test_qwen2_vl_trains_under_zero3(tiny_vl_dir, shared, tmp_path):
     from helpers import write_textile
 
-    from swiftcls.config.arguments import ModelArguments
+    from swiftcls import ModelArguments
     from swiftcls.models.trained import load_trained
 
     train, _ = write_textile(shared, tmp_path, per_class=4)

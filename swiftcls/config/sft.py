@@ -1,0 +1,183 @@
+"""``swiftcls sft`` options: a ``transformers.TrainingArguments`` subclass with swiftcls's defaults and the task,
+tuner and data options mixed in (as TRL's ``SFTConfig`` and SWIFT's ``SftArguments`` do).
+
+Every ``TrainingArguments`` field is a flag with its real default in ``swiftcls sft --help``; the ones swiftcls
+changes are re-declared in :class:`TrainingDefaults` with the swiftcls default. Defaults that depend on other
+options (learning rate by tuner, evaluation only with validation data, the DeepSpeed short names) are settled in
+:meth:`SftArguments.__post_init__`, before ``TrainingArguments`` validates them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from transformers import TrainingArguments
+
+from ..core.errors import ConfigError
+from ..core.labels import BEST_METRIC, LOWER_IS_BETTER
+from .data import DataArguments
+from .deepspeed import prepare_deepspeed, resolve_deepspeed
+from .fields import arg
+from .model import ModelArguments, PredictionArguments
+
+
+@dataclass
+class ValidationDataArguments:
+    """Which rows validate the model during and after training."""
+
+    _argument_group_name = "Validation data"
+
+    val_dataset: list[str] = arg([], "Validation files/datasets (same syntax as --dataset; give hub datasets and "
+                                     "folders their split, e.g. glue:sst2@validation).")
+    split_dataset_ratio: float = arg(0.0, "Hold out this fraction of --dataset for validation (stratified for "
+                                          "single-label) when --val_dataset is not given.")
+
+    def __post_init__(self):
+        if isinstance(self.val_dataset, str):
+            self.val_dataset = [self.val_dataset]
+        if self.val_dataset and self.split_dataset_ratio:
+            raise ConfigError("--val_dataset and --split_dataset_ratio both choose the validation rows; pass one, "
+                              "not both.")
+        if not 0 <= self.split_dataset_ratio < 1:
+            raise ConfigError(f"--split_dataset_ratio must be between 0 and 1, got {self.split_dataset_ratio}.")
+        parent = getattr(super(), "__post_init__", None)
+        if parent:
+            parent()
+
+    @property
+    def has_validation(self) -> bool:
+        """Whether any validation rows were asked for."""
+        return bool(self.val_dataset) or self.split_dataset_ratio > 0
+
+
+@dataclass
+class TaskArguments:
+    """What the classifier predicts and the loss it learns with."""
+
+    _argument_group_name = "Task and loss"
+
+    task: Literal["seq_cls"] = arg("seq_cls", "Task type; swiftcls does sequence classification.",
+                                   aliases=("--task_type",))
+    problem_type: Literal["single_label_classification", "multi_label_classification", "regression"] | None = arg(
+        None, "Inferred from the labels when omitted.")
+    num_labels: int | None = arg(None, "Number of labels; inferred from the data when omitted.")
+    labels: list[str] = arg([], "Label names in id order, or one path to a file with one name per line.")
+    loss: str | None = arg(None, "Loss function: cross_entropy (single-label), focal (single/multi-label), bce "
+                                 "(multi-label), mse (regression), or a name registered with "
+                                 "swiftcls.training.losses.register_loss. Default: by problem type (focal when "
+                                 "--focal_gamma > 0).")
+    class_weights: str | None = arg(None, "'auto' (inverse class frequency / positive weight for multi-label) or "
+                                          "comma-separated weights in label-id order.")
+    label_smoothing: float = arg(0.0, "Label smoothing for single-label cross-entropy.")
+    focal_gamma: float = arg(0.0, "Focal loss gamma; > 0 selects --loss focal by default (0 = plain cross-entropy / "
+                                  "BCE; --loss focal without it uses 2.0).")
+
+
+@dataclass
+class TunerArguments:
+    """LoRA or full fine-tuning, and what trains at which learning rate."""
+
+    _argument_group_name = "Tuner"
+
+    tuner_type: Literal["lora", "full"] = arg("lora", "lora or full.", aliases=("--train_type",))
+    lora_rank: int = arg(8, "LoRA rank r.")
+    lora_alpha: int = arg(32, "LoRA alpha.")
+    lora_dropout: float = arg(0.05, "LoRA dropout.")
+    target_modules: list[str] = arg(["all-linear"], "LoRA targets: all-linear, default (the family template's list), "
+                                                    "or module names.")
+    modules_to_save: list[str] = arg([], "Extra modules trained fully and saved with the adapter (the "
+                                         "classification head always is).")
+    freeze_vit: bool = arg(True, "Multimodal models: keep the vision encoder frozen (no LoRA on it, no full "
+                                 "fine-tuning of it).")
+    freeze_aligner: bool = arg(True, "Multimodal models: keep the vision-to-text projector (merger) frozen.")
+    vit_lr: float | None = arg(None, "Learning rate of the vision encoder and projector when they train (default: "
+                                     "--learning_rate).")
+    head_lr: float | None = arg(None, "Learning rate of the classification head (default: --learning_rate).")
+
+
+@dataclass
+class TrainingDefaults(TrainingArguments):
+    """transformers.TrainingArguments, with swiftcls's defaults where they differ."""
+
+    _argument_group_name = "Training (transformers.TrainingArguments)"
+
+    output_dir: str | None = arg("output", "Where checkpoints, args.json, metrics and plots are written.")
+    per_device_train_batch_size: int = arg(8, "Training batch size per device.", aliases=("--batch_size",))
+    per_device_eval_batch_size: int = arg(16, "Evaluation batch size per device.")
+    learning_rate: float | None = arg(None, "Peak learning rate (default 1e-4 for LoRA, 2e-5 for full).")
+    lr_scheduler_type: str = arg("cosine", "Learning-rate schedule (linear, cosine, constant, ...).")
+    warmup_steps: float = arg(0.05, "Warm-up: a fraction of the training steps when < 1, else a number of steps.",
+                              aliases=("--warmup_ratio",))
+    logging_steps: float = arg(10, "Log every N steps (a fraction of the steps when < 1).")
+    logging_first_step: bool = arg(True, "Log the first step too.")
+    eval_strategy: Literal["no", "steps", "epoch"] = arg(
+        "epoch", "When to evaluate on the validation rows (no validation data: no).")
+    save_strategy: Literal["no", "steps", "epoch", "best"] | None = arg(
+        None, "When to save checkpoints (default: as --eval_strategy, or epoch without validation data).")
+    save_steps: float | None = arg(None, "Save every N steps with --save_strategy steps (default: --eval_steps, "
+                                         "else 500).")
+    save_total_limit: int | None = arg(2, "Keep at most this many checkpoints (the best one is always kept).")
+    load_best_model_at_end: bool | None = arg(
+        None, "Load the best checkpoint when training ends (default: true when evaluation and saving share a "
+              "schedule).")
+    metric_for_best_model: str | None = arg(
+        "auto", "Metric picking the best checkpoint; auto: accuracy (single-label), f1_micro (multi-label), mse "
+                "(regression).")
+    train_sampling_strategy: str = arg("group_by_length", "random, sequential or group_by_length (batches of rows "
+                                                          "of similar length: less padding).")
+    disable_tqdm: bool | None = arg(False, "Hide progress bars.")
+    remove_unused_columns: bool = arg(False, "Kept false: swiftcls's rows are not a datasets.Dataset.")
+    label_names: list[str] | None = arg(["labels"], "The batch key holding the labels.")
+    dataloader_pin_memory: bool | None = arg(None, "Pin batches in memory (default: only when training on a GPU).")
+    deepspeed: str | None = arg(None, "DeepSpeed ZeRO: zero2, zero3, zero2_offload, zero3_offload (configs shipped "
+                                      "with swiftcls) or the path to your own DeepSpeed JSON.")
+    resume_from_checkpoint: str | None = arg(None, "Checkpoint folder to resume from ('true' = the newest one in "
+                                                   "--output_dir).")
+
+
+@dataclass
+class SftArguments(ModelArguments, DataArguments, ValidationDataArguments, TaskArguments, TunerArguments,
+                   PredictionArguments, TrainingDefaults):
+    """Every option of ``swiftcls sft``: ``sft_main(SftArguments(model=..., dataset=[...]))``.
+
+    It is a ``transformers.TrainingArguments``, handed to the Trainer as is.
+    """
+
+    def __post_init__(self):
+        if not self.model:
+            raise ConfigError("--model is required.")
+        if not self.dataset:
+            raise ConfigError("--dataset is required.")
+        if self.learning_rate is None:
+            self.learning_rate = 1e-4 if self.tuner_type == "lora" else 2e-5
+        if self.threshold is None:
+            self.threshold = 0.5
+        if self.gradient_checkpointing is not None and self.activation_checkpointing is None:
+            # SWIFT's name; transformers 5 renamed it and warns on the old one.
+            self.activation_checkpointing, self.gradient_checkpointing = self.gradient_checkpointing, None
+        if not self.has_validation:
+            self.eval_strategy = "no"
+        if self.save_strategy is None:
+            self.save_strategy = self.eval_strategy if self.eval_strategy != "no" else "epoch"
+        if self.save_steps is None:
+            self.save_steps = self.eval_steps or 500
+        if self.load_best_model_at_end is None:
+            self.load_best_model_at_end = self.eval_strategy != "no" and self.save_strategy == self.eval_strategy
+        if self.metric_for_best_model not in ("auto", None) and self.greater_is_better is None:
+            self.greater_is_better = not self.metric_for_best_model.endswith(LOWER_IS_BETTER)
+        if self.dataloader_pin_memory is None:
+            self.dataloader_pin_memory = torch.cuda.is_available() and not self.use_cpu
+        # DeepSpeed (and its process group) must be set up before TrainingArguments reads the world size.
+        self.deepspeed = resolve_deepspeed(self.deepspeed)
+        prepare_deepspeed(self.deepspeed, self.use_cpu)
+        try:
+            super().__post_init__()
+        except ValueError as err:  # transformers' checks of contradicting flags
+            raise ConfigError(str(err)) from err
+
+    def set_problem_type(self, problem_type: str) -> None:
+        """Settle what depends on the labels, known once the data is read: the ``auto`` best-checkpoint metric."""
+        if self.metric_for_best_model == "auto":
+            self.metric_for_best_model, self.greater_is_better = BEST_METRIC[problem_type]
