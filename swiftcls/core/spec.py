@@ -16,8 +16,11 @@ import yaml
 
 from .errors import ConfigError
 
-_PACKAGE_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
-_REPO_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+_PACKAGE_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"  # an installed package's data
+# A source checkout (editable install, PYTHONPATH): the repository's templates/ beside setup.py. Only there: in an
+# installed package the folder two levels up is site-packages' parent, whose 'templates' would be someone else's.
+_CHECKOUT = Path(__file__).resolve().parents[2]
+_REPO_TEMPLATES = _CHECKOUT / "templates" if (_CHECKOUT / "setup.py").is_file() else None
 
 
 @dataclass
@@ -128,7 +131,7 @@ class ModelSpec:
 def template_dirs() -> list[Path]:
     """Template folders, user folders (``SWIFTCLS_TEMPLATES``, ``:``-separated) first so they override."""
     user = [Path(p) for p in os.environ.get("SWIFTCLS_TEMPLATES", "").split(os.pathsep) if p]
-    return [*user, _REPO_TEMPLATES, _PACKAGE_TEMPLATES]
+    return [*user, *([_REPO_TEMPLATES] if _REPO_TEMPLATES else []), _PACKAGE_TEMPLATES]
 
 
 def load_specs() -> dict[str, ModelSpec]:
