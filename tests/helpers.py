@@ -4,12 +4,18 @@ import json
 import random
 from pathlib import Path
 
+import torch
 from PIL import Image
 
 from swiftcls import sft_main
+from swiftcls.core.compat import attn_implementation
 from swiftcls.core.labels import MULTI, REGRESSION, SINGLE
+from swiftcls.data.collators import Collator, PackingCollator
+from swiftcls.models.loading import load_classifier
+from swiftcls.models.packing import known_attn, use_padding_free
 from swiftcls.models.pooling import classifier_logits
-from swiftcls.training.losses import classification_loss
+from swiftcls.models.tuners import apply_lora
+from swiftcls.training.losses import LossConfig, classification_loss
 
 TEXTILE = "data/textile_defects/textile_images/simulated"
 WORDS = ["alpha", "beta", "gamma", "delta", "omega", "kappa", "sigma", "theta"]
@@ -54,6 +60,37 @@ def logits_loss_grads(model, batch, cfg):
     loss.backward()
     grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
     return logits.detach(), loss.detach(), grads
+
+
+def packed_and_padded(model_dir, spec, space, lora: bool, attn: str | None):
+    """Logits, loss and gradients of one batch of :func:`mixed_rows`, packed and padded, on a fresh fp32 CPU model.
+
+    Checks on the way that the packed path is taken (with the expected attention) and that the packed batch holds no
+    pad token at all. Returns ``(packed, padded)``, each as :func:`logits_loss_grads` gives it.
+    """
+    torch.manual_seed(0)
+    model, tokenizer, new = load_classifier(str(model_dir), spec, space, torch_dtype="float32",
+                                            attn_impl=known_attn(attn))
+    assert use_padding_free(True, spec, model, attn, "cpu")
+    assert attn_implementation(model.config) == (attn or "swiftcls_varlen")
+    if lora:
+        model = apply_lora(model, spec, new, 4, 8, 0.0, ["all-linear"], [], True, True)
+    rows = mixed_rows(space.problem_type)
+    dtype = torch.long if space.problem_type == SINGLE else torch.float32
+    cfg = LossConfig(space.problem_type)
+    padded = logits_loss_grads(model, Collator(tokenizer.pad_token_id, "right", dtype)(rows), cfg)
+    packed_batch = PackingCollator(dtype)(rows)
+    assert packed_batch["input_ids"].shape == (1, sum(len(r["input_ids"]) for r in rows))  # no pad token at all
+    return logits_loss_grads(model, packed_batch, cfg), padded
+
+
+def assert_same_logits_loss_grads(packed, padded):
+    """fp32 tolerances for packed vs padded: logits 1e-5, loss 1e-6, every gradient 1e-5."""
+    torch.testing.assert_close(packed[0], padded[0], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(packed[1], padded[1], atol=1e-6, rtol=1e-5)
+    assert padded[2].keys() == packed[2].keys() and len(padded[2]) > 4
+    for name, grad in padded[2].items():
+        torch.testing.assert_close(packed[2][name], grad, atol=1e-5, rtol=1e-4, msg=name)
 
 
 def write(path, rows):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import logits_loss_grads, make_rows, mixed_rows, sft, write
+from helpers import assert_same_logits_loss_grads, make_rows, packed_and_padded, sft, write
 from tiny_models import DECODER_SHRINK, QWEN_IDS, QWEN_PADDED_VOCAB, QWEN_TOKENIZER, tiny_tokenizer
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer, MistralConfig
 
@@ -26,11 +26,7 @@ from swiftcls.data.collators import Collator, PackingCollator
 from swiftcls.data.dataset import Example
 from swiftcls.inference.predict import predict_logits
 from swiftcls.inference.prompts import training_encoder
-from swiftcls.models.loading import load_classifier
-from swiftcls.models.packing import known_attn, use_padding_free
 from swiftcls.models.trained import load_trained
-from swiftcls.models.tuners import apply_lora
-from swiftcls.training.losses import LossConfig
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "models.md"
 
@@ -102,27 +98,8 @@ def test_the_yaml_file_alone_adds_the_family(mistral_dir, monkeypatch):
 @pytest.mark.parametrize("problem_type, lora, attn", [(SINGLE, False, None), (MULTI, True, "sdpa")])
 def test_packed_equals_padded(mistral_dir, problem_type, lora, attn):
     """fp32 on CPU, as tests/models/test_padding_free.py checks the shipped families."""
-    spec = spec_for_config("mistral")
     space = LabelSpace(problem_type, ["a", "b", "c"] if problem_type == SINGLE else ["x", "y"])
-    torch.manual_seed(0)
-    model, tokenizer, new = load_classifier(str(mistral_dir), spec, space, torch_dtype="float32",
-                                            attn_impl=known_attn(attn))
-    assert use_padding_free(True, spec, model, attn, "cpu")
-    assert model.config._attn_implementation == (attn or "swiftcls_varlen")
-    if lora:
-        model = apply_lora(model, spec, new, 4, 8, 0.0, ["all-linear"], [], True, True)
-    rows = mixed_rows(problem_type)
-    dtype = torch.long if problem_type == SINGLE else torch.float32
-    cfg = LossConfig(problem_type)
-    padded = logits_loss_grads(model, Collator(tokenizer.pad_token_id, "right", dtype)(rows), cfg)
-    packed_batch = PackingCollator(dtype)(rows)
-    assert packed_batch["input_ids"].shape == (1, sum(len(r["input_ids"]) for r in rows))
-    packed = logits_loss_grads(model, packed_batch, cfg)
-    torch.testing.assert_close(packed[0], padded[0], atol=1e-5, rtol=1e-4)
-    torch.testing.assert_close(packed[1], padded[1], atol=1e-6, rtol=1e-5)
-    assert padded[2].keys() == packed[2].keys() and len(padded[2]) > 4
-    for name, grad in padded[2].items():
-        torch.testing.assert_close(packed[2][name], grad, atol=1e-5, rtol=1e-4, msg=name)
+    assert_same_logits_loss_grads(*packed_and_padded(mistral_dir, spec_for_config("mistral"), space, lora, attn))
 
 
 def test_trains_packed_exports_and_round_trips_logits(mistral_dir, tmp_path, caplog, monkeypatch):
