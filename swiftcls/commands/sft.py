@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from transformers import set_seed
 
 from ..config.deepspeed import zero_stage
+from ..config.output import check_output_dir
 from ..config.parser import to_arguments
 from ..config.sft import SftArguments
 from ..core.errors import ConfigError
@@ -48,6 +49,7 @@ def sft_main(args: SftArguments | Sequence[str] | dict | None = None) -> dict:
         SwiftClsError: bad flags, data or model (nothing is written then).
     """
     args = to_arguments(SftArguments, args, "swiftcls sft")
+    check_output_dir(args.output_dir, args.resume_from_checkpoint)
     resume = resume_path(args.output_dir, args.resume_from_checkpoint)
     set_seed(args.seed)
     model_dir = resolve_model(args.model, args.use_hf, args.model_revision)

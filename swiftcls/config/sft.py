@@ -150,6 +150,11 @@ class SftArguments(ModelArguments, DataArguments, ValidationDataArguments, TaskA
             raise ConfigError("--model is required.")
         if not self.dataset:
             raise ConfigError("--dataset is required.")
+        if self.max_steps == 0 or (self.max_steps < 0 and self.num_train_epochs <= 0):
+            flag = "--max_steps 0" if self.max_steps == 0 else f"--num_train_epochs {self.num_train_epochs:g}"
+            raise ConfigError(f"{flag} would train nothing and save an untrained model. Pass a positive "
+                              "--num_train_epochs, or --max_steps N > 0 (-1, the default, trains for "
+                              "--num_train_epochs).")
         if self.learning_rate is None:
             self.learning_rate = 1e-4 if self.tuner_type == "lora" else 2e-5
         if self.threshold is None:
