@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from dataclasses import dataclass
@@ -16,19 +17,37 @@ PROBLEM_TYPES = (SINGLE, MULTI, REGRESSION)
 BEST_METRIC = {SINGLE: ("accuracy", True), MULTI: ("f1_micro", True), REGRESSION: ("mse", False)}
 LOWER_IS_BETTER = ("loss", "mse", "mae", "rmse")
 MAX_INFERRED_IDS = 100_000  # larger ids without --num_labels are almost surely a wrong column, not a class
+DELIMITED_SUFFIXES = (".csv", ".tsv")  # files whose cells are plain strings, so a list can only be written "a,b"
+ASK = "ask"  # parse_label's sep for JSON-like sources: a comma in a string label is ambiguous, so it is an error
+logger = logging.getLogger(__name__)
 _INT = re.compile(r"^[+-]?\d+$")
 _FLOAT = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$|^[+-]?(nan|inf|infinity)$", re.IGNORECASE)
 
 
-def parse_label(raw, where: dict) -> tuple[str, object]:
+def label_separator(label_sep: str, file: str) -> str | None:
+    """``--label_sep`` resolved for one data file, as :func:`parse_label`'s ``sep``.
+
+    ``auto``: CSV/TSV cells are comma lists (GoEmotions' ``"8,20"``); in JSON, JSONL, parquet and hub datasets
+    labels can be real lists, so a string with a comma is ambiguous (``"Smith, John"``) and :data:`ASK` makes it
+    an error. ``none``: strings are never split. Anything else: the separator, for every file type.
+    """
+    if label_sep == "auto":
+        return "," if file.lower().endswith(DELIMITED_SUFFIXES) else ASK
+    return None if label_sep == "none" else label_sep
+
+
+def parse_label(raw, where: dict, sep: str | None = ",") -> tuple[str, object]:
     """Classify one raw label as ``int``, ``float``, ``str`` or ``list`` and normalise it.
 
-    Strings from CSV/TSV are read as ids when they look like integers, as scores when they look like
-    decimals, and as lists when they contain commas (``"8,20"``), so real files need no cleaning.
+    Strings are read as ids when they look like integers, as scores when they look like decimals, and as
+    lists when they contain ``sep`` (CSV/TSV: ``"8,20"``), so real files need no cleaning. Booleans are kept as
+    ``True``/``False`` (ids 1/0; :meth:`LabelSpace.infer` warns about them).
 
     Args:
         raw: The value from the data file.
         where: ``file``/``row`` for error messages.
+        sep: What separates several labels in one string (None: never split; :data:`ASK`: a comma is an error,
+            see :func:`label_separator`).
     """
     def bad(msg: str, fix: str) -> DataError:
         return DataError(msg, field="label", fix=fix, **where)
@@ -36,7 +55,7 @@ def parse_label(raw, where: dict) -> tuple[str, object]:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         raise bad("missing or empty label.", "give every training row a label, or pass --skip_bad_rows.")
     if isinstance(raw, bool):
-        return "int", int(raw)
+        return "int", raw
     if isinstance(raw, int):
         return "int", raw
     if isinstance(raw, float):
@@ -45,8 +64,12 @@ def parse_label(raw, where: dict) -> tuple[str, object]:
         return "float", raw
     if isinstance(raw, str):
         text = raw.strip()
-        if "," in text:
-            return "list", [parse_label(part, where)[1] for part in text.split(",") if part.strip()]
+        if sep == ASK and "," in text:
+            raise bad(f"label {text!r} holds a comma: one name, or several labels?",
+                      "write several labels as a list ([\"a\", \"b\"]); pass --label_sep none if the comma is "
+                      "part of the name, or --label_sep ',' to split such strings.")
+        if sep not in (None, ASK) and sep in text:
+            return "list", [parse_label(part, where, None)[1] for part in text.split(sep) if part.strip()]
         if _INT.match(text):
             return "int", int(text)
         if _FLOAT.match(text):
@@ -55,7 +78,7 @@ def parse_label(raw, where: dict) -> tuple[str, object]:
     if isinstance(raw, (list, tuple)):
         items = []
         for item in raw:
-            kind, value = parse_label(item, where)
+            kind, value = parse_label(item, where, None)
             if kind not in ("int", "str"):
                 raise bad(f"multi-label entries must be label names or ids, got {item!r}.",
                           "use a list like [\"joy\", \"love\"] or [3, 17].")
@@ -139,6 +162,8 @@ class LabelSpace:
                 raise DataError(f"label id {top} would mean {top + 1} classes.", field="label", **where,
                                 fix="fix the id, or pass --num_labels (or --labels) if there really are that many.")
             space_names = [str(i) for i in range(num_labels or top + 1)]
+            if num_labels is None:
+                _warn_about_ids(values, top)
         else:
             space_names = sorted({v for v, _ in values})
         if len(set(space_names)) != len(space_names):
@@ -166,7 +191,7 @@ class LabelSpace:
             if not 0 <= value < self.num_labels:
                 raise DataError(f"label id {value} is out of range 0..{self.num_labels - 1}.", field="label",
                                 **where, fix="fix the id, or pass --num_labels / --labels with all classes.")
-            return value
+            return int(value)  # a bool label is id 0/1
         if value not in self.label2id:
             raise DataError(f"unknown label {value!r}; known labels: {self.names[:20]}.", field="label", **where,
                             fix="fix the label name, or retrain with this class included.")
@@ -203,6 +228,23 @@ class LabelSpace:
         if self.problem_type == MULTI:
             return [self.names[i] for i, v in enumerate(encoded) if v >= 0.5]
         return self.names[int(encoded)]
+
+
+def _warn_about_ids(values: list[tuple[object, dict]], top: int) -> None:
+    """Warn when inferred ids may not mean what the data meant: booleans, or ids with gaps (``"0","1","2","10"``
+    would give 11 classes, 8 of them never seen)."""
+    booleans = next((w for v, w in values if isinstance(v, bool)), None)
+    if booleans is not None:
+        logger.warning("%s, row %s: labels are booleans (true/false); they are read as class ids 1/0 named '1'/'0'. "
+                       "Pass --labels with the names for false and true (in that order) to name them.",
+                       booleans["file"], booleans["row"])
+    seen = {int(v) for v, _ in values}
+    missing = [i for i in range(top + 1) if i not in seen]
+    if missing:
+        logger.warning("Labels are read as class ids 0..%d, but %d of them never occur (%s%s), so the model gets %d "
+                       "classes. If the labels are names rather than ids, pass them with --labels; if the classes "
+                       "are right, pass --num_labels %d to silence this.", top, len(missing),
+                       ", ".join(map(str, missing[:10])), ", ..." if len(missing) > 10 else "", top + 1, top + 1)
 
 
 def read_label_names(labels: list[str]) -> list[str] | None:

@@ -3,7 +3,16 @@
 import pytest
 
 from swiftcls.core.errors import ConfigError, DataError
-from swiftcls.core.labels import MULTI, REGRESSION, SINGLE, LabelSpace, parse_label, read_label_names
+from swiftcls.core.labels import (
+    ASK,
+    MULTI,
+    REGRESSION,
+    SINGLE,
+    LabelSpace,
+    label_separator,
+    parse_label,
+    read_label_names,
+)
 
 W = {"file": "train.jsonl", "row": 7}
 
@@ -14,7 +23,7 @@ def parsed(values):
 
 
 @pytest.mark.parametrize("raw, expected", [
-    (3, ("int", 3)), ("3", ("int", 3)), (" 2 ", ("int", 2)), (True, ("int", 1)),
+    (3, ("int", 3)), ("3", ("int", 3)), (" 2 ", ("int", 2)), (True, ("int", True)),
     (2.5, ("float", 2.5)), ("3.800", ("float", 3.8)), ("pos", ("str", "pos")),
     ("8,20", ("list", [8, 20])), (["joy", "love"], ("list", ["joy", "love"])), ([], ("list", [])),
 ])
@@ -101,3 +110,33 @@ def test_read_label_names(tmp_path):
     assert read_label_names([str(f)]) == ["admiration", "amusement"]
     assert read_label_names(["neg,pos"]) == ["neg", "pos"] == read_label_names(["neg", "pos"])
     assert read_label_names([]) is None
+
+
+def test_only_csv_tsv_cells_are_comma_lists():
+    assert [label_separator("auto", f) for f in ("a.csv", "b.TSV", "c.jsonl", "d.json", "e.parquet", "glue:sst2")] \
+        == [",", ",", ASK, ASK, ASK, ASK]
+    assert label_separator("none", "a.csv") is None and label_separator("|", "a.jsonl") == "|"
+    assert parse_label("joy,love", W, ",") == ("list", ["joy", "love"])
+    with pytest.raises(DataError, match="'Smith, John' holds a comma") as err:
+        parse_label("Smith, John", W, ASK)
+    assert err.value.field == "label" and "--label_sep none" in str(err.value)
+    assert parse_label("Smith, John", W, None) == ("str", "Smith, John")
+    assert parse_label("joy|love", W, "|") == ("list", ["joy", "love"])
+    assert parse_label(["Smith, John", "Doe"], W, ASK) == ("list", ["Smith, John", "Doe"])  # a real list is clear
+
+
+def test_ids_with_gaps_and_booleans_warn(caplog):
+    with caplog.at_level("WARNING", logger="swiftcls.core.labels"):
+        space = LabelSpace.infer(parsed(["0", "1", "2", "10"]))
+    assert space.num_labels == 11 and "0..10, but 7 of them never occur (3, 4, 5, 6, 7, 8, 9)" in caplog.text
+    assert "--labels" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="swiftcls.core.labels"):
+        assert LabelSpace.infer(parsed(["0", "1", "2", "10"]), num_labels=11).num_labels == 11
+        LabelSpace.infer(parsed([0, 1, 2]))
+    assert not caplog.records
+    with caplog.at_level("WARNING", logger="swiftcls.core.labels"):
+        space = LabelSpace.infer(parsed([True, False, True]))
+    assert "f.jsonl, row 1: labels are booleans" in caplog.text and space.names == ["0", "1"]
+    assert [space.encode("int", v, W) for v in (True, False)] == [1, 0]
+    assert type(space.encode("int", True, W)) is int
