@@ -139,3 +139,20 @@ def write_textile(shared: Path, folder: Path, per_class: int, seed: int = 0) -> 
         (folder / name).write_text("".join(json.dumps(r) + "\n" for r in data))
         paths.append(str(folder / name))
     return paths[0], paths[1]
+
+
+def write_png_bomb(path, side=20_000):
+    """A 1-bit ``side`` x ``side`` black PNG of a few tens of KB: a decompression bomb (400 megapixels by default,
+    over pillow's limit), written by hand so the test never holds the decoded pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\0" * (1 + (side + 7) // 8)  # filter byte + packed bits
+    compress = zlib.compressobj(9)
+    idat = b"".join(compress.compress(row) for _ in range(side)) + compress.flush()
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    return path

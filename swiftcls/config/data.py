@@ -26,6 +26,12 @@ class DataArguments:
     quoting: Literal["auto", "csv", "none"] = arg("auto", "CSV quoting: auto (none for TSV, standard for CSV), csv "
                                                           "or none.")
     encoding: str = arg("utf-8-sig", "File encoding (utf-8-sig strips a BOM).")
+    max_row_chars: int = arg(16_000_000, "A row with more characters of text than this is a bad row (an error, or "
+                                         "skipped with --skip_bad_rows); below it, over-long rows are truncated to "
+                                         "--max_length.")
+    label_sep: str = arg("auto", "What separates several labels in one string label: auto (a comma in CSV/TSV "
+                                 "cells; in JSON/JSONL/parquet a string with a comma is an error, write a list), "
+                                 "none (never split), or the separator, e.g. '|'.")
     max_length: int = arg(512, "Maximum tokens per row; longer rows are truncated.")
     truncation_side: Literal["left", "right"] = arg("right", "Which side to cut when a row is too long.")
     use_chat_template: bool | None = arg(None, "Wrap text in the tokenizer's chat template (default: the family "
@@ -48,6 +54,10 @@ class DataArguments:
             self.data_seed = getattr(self, "seed", 42)  # sft has a --seed (TrainingArguments); infer/eval do not
         if self.max_length < 1:
             raise ConfigError(f"--max_length must be a positive number of tokens, got {self.max_length}.")
+        if self.max_row_chars < 1:
+            raise ConfigError(f"--max_row_chars must be a positive number of characters, got {self.max_row_chars}.")
+        if not self.label_sep:
+            raise ConfigError("--label_sep is empty; pass auto, none or a separator such as ','.")
         # SWIFT and qwen-vl-utils users set the pixel budget through the environment.
         for name in ("max_pixels", "min_pixels"):
             value = os.environ.get(name.upper())

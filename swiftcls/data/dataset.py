@@ -12,7 +12,8 @@ from pathlib import Path
 from sklearn.model_selection import train_test_split
 
 from ..core.errors import ConfigError, DataError
-from ..core.labels import SINGLE, LabelSpace, parse_label
+from ..core.labels import SINGLE, LabelSpace, label_separator, parse_label
+from .checks import check_messages, check_text
 from .hub import read_hf_dataset
 from .readers import SUPPORTED_SUFFIXES, ReadOptions, Record, iter_records, no_rows
 
@@ -64,20 +65,40 @@ def _first(fields: dict, keys: tuple[str, ...]):
     return next((fields[k] for k in keys if k in fields), None)
 
 
-def _check_messages(messages, where: dict) -> list[dict]:
-    if not isinstance(messages, list) or not messages or not all(
-            isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
-            for m in messages):
-        raise DataError("'messages' must be a non-empty list of {\"role\": ..., \"content\": \"...\"} objects.",
-                        field="messages", **where, fix="use SWIFT's format: [{\"role\": \"user\", \"content\": ...}].")
-    if not any(m["content"].strip() for m in messages):
-        raise DataError("all messages are empty.", field="messages", **where, fix="give the row some text.")
-    return messages
+# Which record columns fill each field when --columns does not name one (first found wins).
+_DEFAULTS = {"text": TEXT_KEYS, "text_pair": PAIR_KEYS, "label": LABEL_KEYS, "messages": ("messages",),
+             "images": ("images",)}
 
 
-def to_example(record: Record, columns: dict[str, str], require_label: bool) -> Example:
-    """Validate one record and map its fields; raises DataError naming file, row and field."""
+def _check_mapped_columns(record: Record, columns: dict[str, str], where: dict) -> None:
+    """A column named in --columns that the row lacks, while a default-named column would silently fill its field
+    instead (``{"Label": "label"}`` on rows that have ``label``), is an error."""
+    for src, target in columns.items():
+        if src in record.fields or target == "ignore":
+            continue
+        stand_in = next((k for k in _DEFAULTS[target] if k in record.fields and columns.get(k, k) == k), None)
+        if stand_in is not None:
+            raise DataError(f"--columns maps '{src}' to {target}, but the row has no column '{src}' (columns found: "
+                            f"{sorted(record.fields)[:12]}); column '{stand_in}' would be used instead.", field=src,
+                            **where, fix=f"fix the column name in --columns, or map '{stand_in}' instead.")
+
+
+def _check_size(text: str | None, pair: str | None, messages: list[dict] | None, where: dict, limit: int) -> None:
+    size = len(text or "") + len(pair or "") + sum(len(m["content"]) for m in messages or [])
+    if size > limit:
+        raise DataError(f"the row holds {size} characters of text, more than --max_row_chars {limit}.", **where,
+                        fix="split or shorten the row, drop it (--skip_bad_rows), or raise --max_row_chars.")
+
+
+def to_example(record: Record, columns: dict[str, str], require_label: bool,
+               options: ReadOptions | None = None) -> Example:
+    """Validate one record and map its fields; raises DataError naming file, row and field.
+
+    ``options`` gives ``--label_sep`` and ``--max_row_chars`` (defaults: ``ReadOptions()``).
+    """
+    options = options or ReadOptions()
     where = {"file": record.file, "row": record.row}
+    _check_mapped_columns(record, columns, where)
     fields = {}
     for key, value in record.fields.items():
         target = columns.get(key, key)
@@ -86,7 +107,7 @@ def to_example(record: Record, columns: dict[str, str], require_label: bool) -> 
     messages = fields.get("messages")
     text = _first(fields, TEXT_KEYS)
     if messages is not None:
-        messages = _check_messages(messages, where)
+        messages = check_messages(messages, where)
     elif text is None and any(k in fields for k in TEXT_KEYS):
         key = next(k for k in TEXT_KEYS if k in fields)
         raise DataError(f"'{key}' is null.", field="text", **where, fix="fill it in or drop the row.")
@@ -102,13 +123,18 @@ def to_example(record: Record, columns: dict[str, str], require_label: bool) -> 
                         fix="quote the value as a string.")
     elif not text.strip():
         raise DataError("text is empty or whitespace.", field="text", **where, fix="fill it in or drop the row.")
+    else:
+        check_text(text, "text", where)
     pair = _first(fields, PAIR_KEYS)
     if pair is not None and (not isinstance(pair, str) or not pair.strip()):
         raise DataError("text_pair must be a non-empty string.", field="text_pair", **where, fix="fill it in.")
+    if pair is not None:
+        check_text(pair, "text_pair", where)
+    _check_size(text if messages is None else None, pair, messages, where, options.max_row_chars)
     raw_label = _first(fields, LABEL_KEYS)
     label = None
     if raw_label is not None and not (isinstance(raw_label, str) and not raw_label.strip()):
-        label = parse_label(raw_label, where)
+        label = parse_label(raw_label, where, label_separator(options.label_sep, record.file))
     elif require_label:
         raise DataError("missing or empty label.", field="label", **where,
                         fix="add a 'label' field (or map your column with --columns), or pass --skip_bad_rows.")
@@ -182,7 +208,7 @@ def iter_examples(specs: list[str], options: ReadOptions, columns: dict[str, str
         for record in records:
             seen += 1
             try:
-                yield to_example(record, columns, require_label)
+                yield to_example(record, columns, require_label, options)
             except DataError as err:
                 if skipped is None:
                     raise

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 
 from tqdm.auto import tqdm
 
@@ -10,8 +11,9 @@ from ..core.errors import ConfigError, DataError
 from ..core.spec import ModelSpec
 from . import images
 from .dataset import Example
-from .truncate import ChatTruncator, cut_order
+from .truncate import ChatTruncator, char_budget, clip, cut_order
 
+logger = logging.getLogger(__name__)
 _CHUNK = 1024
 
 
@@ -23,7 +25,9 @@ class PromptEncoder:
     the generation prompt appended, so the pooled last token is where the model would start answering;
     SWIFT ``messages`` rows keep all their turns. Over-long chat prompts are cut inside the messages, never in
     the template's end (:class:`~swiftcls.data.truncate.ChatTruncator`). Without a template the raw text is used.
-    Encoders: ``tokenizer(text, text_pair)``.
+    Encoders: ``tokenizer(text, text_pair)``. Before any of this, each text longer than
+    :func:`~swiftcls.data.truncate.char_budget` characters is cut to it on the truncation side, so a huge row costs
+    no more than one that just fills ``max_length`` (the tokens kept are the same).
 
     Multimodal specs: rows with images get the same prompt with vision placeholders at their ``<image>`` tags,
     each expanded to the image's token count (see swiftcls/data/images.py); the row keeps the image paths and the
@@ -47,6 +51,37 @@ class PromptEncoder:
         self.image_processor = getattr(self.tokenizer, "image_processor", None) if self.spec.multimodal else None
         if self.image_processor is not None:
             images.set_pixel_budget(self.image_processor, self.min_pixels, self.max_pixels)
+        self._budget = None  # char_budget, computed the first time a long text needs it
+        overhead = self.overhead()
+        if self.max_length <= overhead:
+            logger.warning("--max_length %d leaves no room for text: the %s alone take(s) %d tokens, so rows are "
+                           "cut to (almost) nothing. Raise --max_length.", self.max_length,
+                           "chat template" if self.chat else "special tokens", overhead)
+
+    def overhead(self) -> int:
+        """Tokens of a row with empty text: the chat template (with ``--system``) or the special tokens."""
+        if self.chat:
+            return len(self.tokenizer([self.render(Example(""))], add_special_tokens=False)["input_ids"][0])
+        return len(self.tokenizer([""])["input_ids"][0])
+
+    def _clip(self, ex: Example) -> Example:
+        """``ex`` with every text cut to the character budget on the truncation side (``<image>`` tags kept)."""
+        texts = [ex.text or "", ex.text_pair or "", *(m["content"] for m in ex.messages or [])]
+        if max(map(len, texts)) <= 2 * self.max_length:  # no budget is smaller: skip reading the vocabulary
+            return ex
+        if self._budget is None:
+            self._budget = char_budget(self.tokenizer, self.max_length)
+        budget, side = self._budget, self.truncation_side
+
+        def cut(text):
+            if text is None or len(text) <= budget:
+                return text
+            if not ex.images:
+                return clip(text, budget, side)
+            return images.IMAGE_TAG.join(clip(part, budget, side) for part in text.split(images.IMAGE_TAG))
+
+        messages = None if ex.messages is None else [{**m, "content": cut(m["content"])} for m in ex.messages]
+        return replace(ex, text=cut(ex.text), text_pair=cut(ex.text_pair), messages=messages)
 
     def _content(self, ex: Example) -> str:
         if ex.messages is not None:
@@ -142,7 +177,7 @@ class PromptEncoder:
         kept, out = [], []
         bar = tqdm(total=len(examples), desc=desc, unit="row", disable=len(examples) < 5000)
         for start in range(0, len(examples), _CHUNK):
-            chunk = examples[start:start + _CHUNK]
+            chunk = [self._clip(ex) for ex in examples[start:start + _CHUNK]]
             if self.chat:
                 batch = self.tokenizer([self.render(ex) for ex in chunk], add_special_tokens=False)
             elif self.spec.kind == "decoder":

@@ -39,13 +39,20 @@ def resolve_image(path: str, data_file: str) -> Path:
 
 
 def open_image(path: Path, where: dict):
-    """Open and decode an image as RGB, or raise a DataError naming file, row, field and path."""
+    """Open and decode an image as RGB, or raise a DataError naming file, row, field and path.
+
+    An image with more pixels than pillow's ``Image.MAX_IMAGE_PIXELS`` guard (a decompression bomb: a few KB of PNG
+    that decode to gigabytes) is such an error too, found from its header before anything is decoded.
+    """
     if not path.is_file():
         raise DataError(f"image not found: {path}.", field="images", **where,
                         fix="image paths are relative to the data file's folder; check the path.")
     try:
         with Image.open(path) as img:
             return img.convert("RGB")
+    except Image.DecompressionBombError as err:
+        raise DataError(f"image {path} is too large to decode safely ({err})", field="images", **where,
+                        fix="downscale the image, or drop the row (--skip_bad_rows).") from err
     except (UnidentifiedImageError, OSError, ValueError) as err:
         raise DataError(f"cannot read image {path} ({type(err).__name__}: {err}).", field="images", **where,
                         fix="replace the file or drop the row (--skip_bad_rows).") from err

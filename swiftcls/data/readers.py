@@ -23,6 +23,8 @@ SUPPORTED_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
 _QUOTING = {"csv": csv.QUOTE_MINIMAL, "none": csv.QUOTE_NONE}
 # Same terminators as the csv module sees with newline="", so decode errors and rows agree on numbering.
 _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
+MAX_ROW_CHARS = 16_000_000  # --max_row_chars default: a row is read whole before it is cut to --max_length
+_READ = 1 << 20  # characters read at a time while skipping the rest of an over-long line
 
 
 @dataclass
@@ -44,7 +46,7 @@ class Record:
 
 @dataclass
 class ReadOptions:
-    """How to parse CSV/TSV files; JSON and JSONL use only ``encoding``, parquet uses none of these.
+    """How to parse CSV/TSV files (JSON and JSONL use only ``encoding``, parquet none), and two row rules.
 
     Attributes:
         delimiter: Field separator; None picks "\\t" for .tsv and "," otherwise.
@@ -52,12 +54,19 @@ class ReadOptions:
             and lets rows differ in length (STS-B carries extra trailing columns).
         quoting: "auto" (no quoting for tab-separated files, CSV quoting otherwise), "none" or "csv".
         encoding: Text encoding; the default "utf-8-sig" also strips a leading BOM.
+        max_row_chars: A JSONL/CSV/TSV line longer than this many characters is a row error, found without
+            reading more of it than that; other sources are checked on their text fields
+            (:func:`~swiftcls.data.dataset.to_example`).
+        label_sep: What separates several labels in one string (``--label_sep``, see
+            :func:`~swiftcls.core.labels.label_separator`).
     """
 
     delimiter: str | None = None
     header: bool = True
     quoting: str = "auto"
     encoding: str = "utf-8-sig"
+    max_row_chars: int = MAX_ROW_CHARS
+    label_sep: str = "auto"
 
 
 def read_records(path: str | os.PathLike[str], options: ReadOptions | None = None,
@@ -110,9 +119,10 @@ def iter_records(path: str | os.PathLike[str], options: ReadOptions | None = Non
     elif suffix == ".json":
         yield from _read_json(name, _decode(name, Path(name).read_bytes(), options.encoding))
     elif suffix == ".jsonl":
-        yield from _read_jsonl(name, _lines(name, options.encoding), skipped)
+        yield from _read_jsonl(name, _lines(name, options.encoding, options.max_row_chars, skipped), skipped)
     else:
-        yield from _read_delimited(name, _lines(name, options.encoding), suffix, options, skipped)
+        yield from _read_delimited(name, _lines(name, options.encoding, options.max_row_chars, skipped), suffix,
+                                   options, skipped)
 
 
 _UTF16_32_BOMS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"), (codecs.BOM_UTF16_LE, "UTF-16"),
@@ -150,8 +160,18 @@ def _decode(name: str, data: bytes, encoding: str) -> str:
                             "its real encoding with --encoding.") from exc
 
 
-def _lines(name: str, encoding: str) -> Iterator[str]:
-    """The file's lines, decoded as they are read, with their terminators (``newline=""``, as csv wants)."""
+def _too_long(name: str, line_no: int, limit: int) -> DataError:
+    return DataError(f"the line is longer than --max_row_chars {limit} characters.", file=name, row=line_no,
+                     fix="split or shorten the row, drop it (--skip_bad_rows), or raise --max_row_chars.")
+
+
+def _lines(name: str, encoding: str, limit: int = MAX_ROW_CHARS,
+           skipped: list[DataError] | None = None) -> Iterator[str]:
+    """The file's lines, decoded as they are read, with their terminators (``newline=""``, as csv wants).
+
+    A line longer than ``limit`` characters is a row error (or, with ``skipped``, reported and replaced by an
+    empty line, so line numbers stay right); it is never held in memory whole.
+    """
     with open(name, "rb") as raw:
         _check_bom(name, raw.read(4), encoding)
     try:
@@ -160,12 +180,31 @@ def _lines(name: str, encoding: str) -> Iterator[str]:
         raise _unknown_encoding(name, encoding) from exc
     try:
         with open(name, encoding=encoding, newline="") as f:
-            yield from f
+            yield from _bounded(f, name, limit, skipped)
     except UnicodeDecodeError:
         # The streaming decoder only knows the offset inside its buffer: decode the whole file once to name
         # the exact line (only on this error path).
         _decode(name, Path(name).read_bytes(), encoding)
         raise
+
+
+def _bounded(f, name: str, limit: int, skipped: list[DataError] | None) -> Iterator[str]:
+    """``f``'s lines, reading at most ``limit`` characters (and the terminator) of each; see :func:`_lines`."""
+    line_no, size, pending = 0, limit + 2, None
+    while line := pending if pending is not None else f.readline(size):
+        pending = None
+        if len(line) == size and line.endswith("\r"):  # the size cut may fall between "\r" and "\n"
+            pending = f.readline(size)
+            if pending == "\n":
+                line, pending = line + pending, None
+        line_no += 1
+        ended = line.endswith(("\n", "\r"))
+        if len(line) - (line.endswith("\r\n") + ended) > limit:
+            _bad_row(_too_long(name, line_no, limit), skipped)
+            while not ended and (rest := f.readline(_READ)):
+                ended = rest.endswith(("\n", "\r"))
+            line = "\n"  # keeps the numbering of the lines after it
+        yield line
 
 
 def _bad_row(err: DataError, skipped: list[DataError] | None) -> None:
@@ -174,16 +213,53 @@ def _bad_row(err: DataError, skipped: list[DataError] | None) -> None:
     skipped.append(err)
 
 
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str):
+        super().__init__(f"duplicate key '{key}' in one object")
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    """``object_pairs_hook`` that refuses ``{"label": "a", "label": "b"}`` (json keeps the last one silently)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        raise _DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
+    return obj
+
+
+def _utf16_guess(text: str) -> str | None:
+    """The encoding a text that UTF-8 decoding filled with NUL characters was really in (ASCII as UTF-16/32)."""
+    if "\x00" not in text[:64]:
+        return None
+    head = text.lstrip("\ufeff")[:4]
+    if head[1:4] == "\x00\x00\x00" or head[:3] == "\x00\x00\x00":
+        return "utf-32-be" if head[0] == "\x00" else "utf-32-le"
+    return "utf-16-be" if head[:1] == "\x00" else "utf-16-le"
+
+
+def _json_error(name: str, row: int | None, exc: Exception, text: str, fix: str) -> DataError:
+    if isinstance(exc, _DuplicateKey):
+        return DataError(f"invalid JSON: {exc}.", file=name, row=row, field=exc.key,
+                         fix="keep one value per key (json would silently keep the last one).")
+    guess = _utf16_guess(text)
+    if guess:
+        return DataError(f"invalid JSON: the text is full of NUL characters; the file looks {guess.upper()} encoded "
+                         "(without a byte order mark), not UTF-8.", file=name, row=row, field="encoding",
+                         fix=f"pass --encoding {guess} or convert it: `iconv -f {guess.upper()} -t UTF-8 in > out`.")
+    return DataError(f"invalid JSON: {_json_reason(exc)}", file=name, row=row,
+                     fix=_BOM_FIX if "BOM" in str(exc) else fix)
+
+
 def _read_jsonl(name: str, lines: Iterable[str], skipped: list[DataError] | None = None) -> Iterator[Record]:
     for line_no, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = json.loads(line, object_pairs_hook=_unique_keys)
         except (ValueError, RecursionError) as exc:  # JSONDecodeError, over-long integers, deep nesting
-            _bad_row(DataError(f"invalid JSON: {_json_reason(exc)}", file=name, row=line_no,
-                               fix=_BOM_FIX if "BOM" in str(exc) else "each line must hold one complete JSON "
-                                                                      "object; fix or delete this line."), skipped)
+            _bad_row(_json_error(name, line_no, exc, line, "each line must hold one complete JSON object; fix or "
+                                                             "delete this line."), skipped)
             continue
         if not isinstance(obj, dict):
             _bad_row(DataError(f"expected a JSON object, found {type(obj).__name__}.", file=name, row=line_no,
@@ -207,8 +283,12 @@ def _json_reason(exc: Exception) -> str:
 
 def _read_json(name: str, text: str) -> list[Record]:
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        raise _json_error(name, None, exc, text, "") from exc
     except json.JSONDecodeError as exc:
+        if _utf16_guess(text):
+            raise _json_error(name, 1, exc, text, "") from exc
         raise DataError(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.", file=name,
                         row=exc.lineno, fix="fix the JSON syntax at that line (a .jsonl file needs the "
                                             ".jsonl suffix).") from exc
@@ -236,7 +316,17 @@ def _read_parquet(name: str) -> Iterator[Record]:
 
     index = 0
     try:
-        for batch in pq.ParquetFile(name).iter_batches(batch_size=4096):
+        parquet = pq.ParquetFile(name)
+    except Exception as exc:  # pyarrow raises several unrelated types for bad files
+        raise DataError(f"cannot read parquet: {type(exc).__name__}: {exc}.", file=name,
+                        fix="check that the file is a complete parquet file (re-export it).") from exc
+    names = parquet.schema_arrow.names
+    dup = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if dup is not None:  # rows as dicts would keep only the last column of that name
+        raise DataError(f"duplicate column '{dup}'.", file=name, field=dup,
+                        fix="give each column a unique name when writing the parquet file.")
+    try:
+        for batch in parquet.iter_batches(batch_size=4096):
             for row in batch.to_pylist():
                 yield Record(row, name, index)
                 index += 1

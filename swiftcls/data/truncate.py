@@ -6,6 +6,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 _TRIES = 3  # re-tokenizing text cut mid-word can shift a token or two at the cut
+# Slack on "a token covers at most as many characters as the longest vocabulary entry": normalizers may drop
+# characters (accents, control characters) before the vocabulary sees the text.
+_SLACK = 2
+
+
+def char_budget(tokenizer, max_length: int) -> int:
+    """How many characters of one text can reach ``max_length`` tokens at most: ``max_length`` times the longest
+    vocabulary entry (a token never covers more characters than its own string; byte-level entries are one
+    character per byte), with slack. Cutting a text to this many characters before tokenizing it therefore keeps
+    every token that truncation to ``max_length`` would keep, and bounds the work and memory per row."""
+    vocab = getattr(tokenizer, "tokenizer", tokenizer).get_vocab()  # a processor wraps its tokenizer
+    return _SLACK * (max_length + 1) * max(map(len, vocab), default=1)
+
+
+def clip(text: str, budget: int, side: str) -> str:
+    """The ``budget`` characters of ``text`` that truncation on ``side`` would keep (its start for ``right``)."""
+    if len(text) <= budget:
+        return text
+    return text[len(text) - budget:] if side == "left" else text[:budget]
 
 
 def cut_order(messages: list[dict], side: str) -> list[int]:

@@ -1,6 +1,7 @@
 """Bad input end to end: every case goes through `swiftcls sft` (or eval) and must fail with one swiftcls error
 that names the file, the row/line and the field, says how to fix it, and leaves no output behind."""
 
+import io
 import json
 from dataclasses import dataclass, field
 
@@ -38,6 +39,18 @@ def jl(*rows) -> str:
 
 OK = {"text": "fine", "label": "pos"}
 OK2 = {"text": "bad", "label": "neg"}
+
+
+def parquet_with_two(column: str) -> bytes:
+    """A parquet file with two columns named ``column`` (and a label column)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_arrays([pa.array(["a", "b"]), pa.array(["c", "d"]), pa.array(["pos", "neg"])],
+                                 names=[column, column, "label"])
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    return buf.getvalue()
 
 CASES = {
     # --- malformed JSON / JSONL
@@ -182,6 +195,49 @@ CASES = {
                                   row=2, fld="label", needles=("unknown label 'meh'", "retrain"), command="eval"),
     "unknown_label_at_infer": Case({"d.jsonl": jl({"text": "a", "label": "neg"}, {"text": "b", "label": "meh"})},
                                    row=2, fld="label", needles=("unknown label 'meh'", "retrain"), command="infer"),
+    # --- round 2 (issue 14): inputs that crashed or were silently misread
+    "jsonl_label_with_a_comma": Case({"d.jsonl": jl(OK, {"text": "a", "label": "Smith, John"})}, row=2, fld="label",
+                                     needles=("'Smith, John' holds a comma", "--label_sep none")),
+    "parquet_duplicate_column": Case({"d.parquet": parquet_with_two("text")}, file="d.parquet", fld="text",
+                                     needles=("duplicate column 'text'", "unique name")),
+    "lone_surrogate_in_text": Case({"d.jsonl": jl(OK, '{"text": "ab\\ud800", "label": "neg"}')}, row=2,
+                                   fld="text", needles=("character 3 is a lone UTF-16 surrogate", "--skip_bad_rows")),
+    "lone_surrogate_in_text_pair": Case({"d.jsonl": jl(OK, '{"text": "a", "text_pair": "\\udfff", "label": "neg"}')},
+                                        row=2, fld="text_pair", needles=("surrogate (\\udfff)", "--skip_bad_rows")),
+    "lone_surrogate_in_messages": Case(
+        {"d.jsonl": jl(OK, '{"messages": [{"role": "user", "content": "\\ud83d"}], "label": "neg"}')}, row=2,
+        fld="messages", needles=("surrogate", "--skip_bad_rows")),
+    "utf16_without_bom": Case({"d.jsonl": GOOD.encode("utf-16-le")}, row=1, fld="encoding",
+                              needles=("invalid JSON", "UTF-16-LE encoded", "--encoding utf-16-le")),
+    "utf16_be_json_without_bom": Case({"d.json": json.dumps([OK, OK2]).encode("utf-16-be")}, file="d.json", row=1,
+                                      fld="encoding", needles=("invalid JSON", "UTF-16-BE", "--encoding utf-16-be")),
+    "duplicate_json_key": Case({"d.jsonl": jl(OK, '{"text": "a", "label": "pos", "label": "neg"}')}, row=2,
+                               fld="label", needles=("duplicate key 'label'", "one value per key")),
+    "duplicate_key_in_json_array": Case({"d.json": '[{"text": "a", "text": "b", "label": "pos"}]'}, file="d.json",
+                                        fld="text", needles=("duplicate key 'text'", "one value per key")),
+    "columns_name_a_missing_label_column": Case({"d.jsonl": GOOD}, ["--columns", '{"Label": "label"}'], row=1,
+                                                fld="Label", needles=("no column 'Label'", "'label' would be used",
+                                                                      "fix the column name")),
+    "columns_name_a_missing_text_column": Case({"d.jsonl": GOOD}, ["--columns", '{"body": "text"}'], row=1,
+                                               fld="body", needles=("no column 'body'", "fix the column name")),
+    "messages_with_an_unknown_role": Case(
+        {"d.jsonl": jl(OK, {"messages": [{"role": "bot", "content": "hi"}], "label": "neg"})}, row=2,
+        fld="messages", needles=("role 'bot'", "system, user or assistant", "rename the role")),
+    "jsonl_line_over_max_row_chars": Case({"d.jsonl": jl(OK, {"text": "x" * 3000, "label": "neg"})},
+                                          ["--max_row_chars", "1000"], row=2,
+                                          needles=("longer than --max_row_chars 1000", "--skip_bad_rows")),
+    "csv_line_over_max_row_chars": Case({"d.csv": "text,label\nok,pos\n" + "y" * 3000 + ",neg\n"},
+                                        ["--max_row_chars", "1000"], file="d.csv", row=3,
+                                        needles=("longer than --max_row_chars", "raise --max_row_chars")),
+    "json_row_over_max_row_chars": Case({"d.json": json.dumps([OK, {"text": "z" * 3000, "label": "neg"}])},
+                                        ["--max_row_chars", "1000"], file="d.json", row=1,
+                                        needles=("3000 characters", "raise --max_row_chars")),
+    "zero_epochs": Case({"d.jsonl": GOOD}, ["--max_steps", "-1", "--num_train_epochs", "0"], ConfigError, None,
+                        needles=("--num_train_epochs 0 would train nothing", "positive --num_train_epochs")),
+    "zero_max_steps": Case({"d.jsonl": GOOD}, ["--max_steps", "0"], ConfigError, None,
+                           needles=("--max_steps 0 would train nothing", "--max_steps N > 0")),
+    "empty_label_sep": Case({"d.jsonl": GOOD}, ["--label_sep", ""], ConfigError, None,
+                            needles=("--label_sep is empty", "auto, none")),
     "missing_label_at_eval": Case({"d.jsonl": jl({"text": "a", "label": "neg"}, {"text": "b"})},
                                   row=2, fld="label", needles=("missing", "--skip_bad_rows"), command="eval"),
 }

@@ -219,3 +219,32 @@ def test_train_and_infer_on_folder_splits(tiny_model_dir, tmp_path):
     assert [p["text"] for p in preds] == ["val 0 bad thing", "val 1 good thing"]
     for metrics in (summary["metrics"], result["metrics"]):  # sft validated on the 2 validation rows too
         assert sum(map(sum, metrics["confusion_matrix"])) == 2
+
+
+def test_round_2_row_errors_are_skippable(tmp_path):
+    """Lone surrogates, unknown roles, duplicate keys, over-long rows and comma labels are row errors that
+    --skip_bad_rows skips and reports, like any other bad row."""
+    f = tmp_path / "d.jsonl"
+    f.write_text("\n".join([
+        '{"text": "a", "label": "x"}', '{"text": "\\ud800", "label": "x"}',
+        '{"messages": [{"role": "tool", "content": "hi"}], "label": "x"}', '{"text": "b", "text": "c", "label": "x"}',
+        json.dumps({"text": "z" * 500, "label": "x"}), '{"text": "d", "label": "Smith, John"}',
+        '{"text": "e", "label": "y"}']) + "\n", encoding="utf-8")
+    ex, skipped = load_examples([str(f)], ReadOptions(max_row_chars=400), {}, skip_bad_rows=True)
+    assert [e.text for e in ex] == ["a", "e"]
+    assert sorted((e.row, e.field) for e in skipped) == [(2, "text"), (3, "messages"), (4, "text"), (5, None),
+                                                         (6, "label")]
+
+
+def test_training_and_the_server_accept_the_same_roles():
+    """One rule: the roles data validation accepts are exactly those the server's request schema accepts."""
+    import typing
+
+    from swiftcls.data.checks import ROLES, check_messages
+    from swiftcls.serve.schemas import ChatMessage
+
+    assert set(typing.get_args(ChatMessage.model_fields["role"].annotation)) == set(ROLES)
+    for role in ROLES:
+        check_messages([{"role": role, "content": "x"}], {"file": "f", "row": 1})
+    with pytest.raises(DataError, match="role 'tool'"):
+        check_messages([{"role": "tool", "content": "x"}], {"file": "f", "row": 1})

@@ -298,3 +298,68 @@ def test_corrupt_parquet(tmp_path: Path) -> None:
     pytest.importorskip("pyarrow")
     err = _error(_write(tmp_path / "d.parquet", b"not parquet at all"))
     assert "d.parquet" in str(err) and "parquet" in err.reason and "re-export" in err.fix
+
+
+def test_an_over_long_line_is_a_row_error_found_without_reading_it_whole(tmp_path):
+    """A 20 MB line with --max_row_chars 1000: a row error (or skipped, the next lines keeping their numbers), and
+    reading it never holds more than a bounded part of it."""
+    import tracemalloc
+
+    path = tmp_path / "big.jsonl"
+    path.write_text('{"text": "a", "label": "x"}\n{"text": "' + "y" * 20_000_000 + '", "label": "x"}\n'
+                    '{"text": "b", "label": "x"}\n', encoding="utf-8")
+    options = ReadOptions(max_row_chars=1000)
+    with pytest.raises(DataError, match="longer than --max_row_chars 1000") as err:
+        read_records(path, options)
+    assert err.value.row == 2
+    skipped = []
+    tracemalloc.start()
+    records = read_records(path, options, skipped)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert [(r.row, r.fields["text"]) for r in records] == [(1, "a"), (3, "b")]
+    assert [e.row for e in skipped] == [2] and peak < 8_000_000
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"])
+def test_lines_at_the_row_limit_are_read_whole_and_keep_their_numbers(tmp_path, end):
+    path = tmp_path / "d.csv"
+    path.write_bytes(("text,label" + end + "x" * 8 + ",a" + end + "y" * 9 + ",b" + end + "z,c" + end).encode())
+    skipped = []
+    records = read_records(path, ReadOptions(max_row_chars=10), skipped)  # "xxxxxxxx,a" is exactly 10
+    assert [(r.row, r.fields["label"]) for r in records] == [(2, "a"), (4, "c")]
+    assert [e.row for e in skipped] == [3]
+
+
+def test_parquet_with_a_duplicate_column_is_refused(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_arrays([pa.array(["a"]), pa.array(["b"])], names=["text", "text"]),
+                   tmp_path / "d.parquet")
+    with pytest.raises(DataError, match="duplicate column 'text'") as err:
+        read_records(tmp_path / "d.parquet")
+    assert err.value.field == "text"
+
+
+def test_duplicate_keys_and_utf16_without_bom_are_named(tmp_path):
+    dup = tmp_path / "d.jsonl"
+    dup.write_text('{"text": "a", "messages": [{"role": "user", "role": "system", "content": "x"}]}\n')
+    with pytest.raises(DataError, match="duplicate key 'role'"):
+        read_records(dup)
+    skipped = []
+    assert read_records_or_none(dup, skipped) is None and skipped[0].field == "role"
+    for codec in ("utf-16-le", "utf-16-be", "utf-32-le"):
+        utf16 = tmp_path / f"{codec}.jsonl"
+        utf16.write_bytes('{"text": "a", "label": "x"}\n'.encode(codec))
+        with pytest.raises(DataError, match=f"looks {codec.upper()} encoded") as err:
+            read_records(utf16)
+        assert f"--encoding {codec}" in str(err.value)
+        assert len(read_records(utf16, ReadOptions(encoding=codec))) == 1  # and the guess is right
+
+
+def read_records_or_none(path, skipped):
+    try:
+        return read_records(path, None, skipped)
+    except DataError:  # no rows left
+        return None

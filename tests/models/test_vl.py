@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import write_textile
+from helpers import write_png_bomb, write_textile
 from PIL import Image
 
 from swiftcls import InferArguments, ModelArguments, export_main, infer_main, sft_main
@@ -279,11 +279,13 @@ def test_token_count_matches_the_processor_without_computing_patches(tiny_vl_dir
 def test_bad_image_rows_are_skipped_and_reported(tiny_vl_dir, images, tmp_path):
     (images / "broken.jpg").write_bytes(b"not an image")
     Image.new("RGB", (4000, 10)).save(images / "strip.png")  # aspect ratio 400:1, refused by the resize rule
+    write_png_bomb(images / "bomb.png")  # 400 megapixels in 48 KB
     good = [{"text": "<image>defect?", "images": [n], "label": lab} for n, lab in
             (("a.png", "local"), ("b.png", "nominal"), ("c.png", "global"))] * 3
     bad = [{"text": "<image>x", "images": ["missing.png"], "label": "local"},
            {"text": "<image>y", "images": ["broken.jpg"], "label": "local"},
-           {"text": "<image>z", "images": ["strip.png"], "label": "local"}]
+           {"text": "<image>z", "images": ["strip.png"], "label": "local"},
+           {"text": "<image>w", "images": ["bomb.png"], "label": "local"}]
     data = images / "with_bad.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in good[:4] + bad + good[4:]))
     with pytest.raises(DataError, match="image not found") as err:
@@ -291,9 +293,9 @@ def test_bad_image_rows_are_skipped_and_reported(tiny_vl_dir, images, tmp_path):
     assert err.value.row == 5 and not any((tmp_path / "strict").glob("checkpoint-*"))
     _sft_vl(tiny_vl_dir("qwen2_vl"), tmp_path / "out", str(data), "--max_steps", "1", "--skip_bad_rows", "true")
     skipped = [json.loads(line) for line in (tmp_path / "out" / "skipped_rows.jsonl").read_text().splitlines()]
-    assert [(s["row"], s["field"]) for s in skipped] == [(5, "images"), (6, "images"), (7, "images")]
+    assert [(s["row"], s["field"]) for s in skipped] == [(5, "images"), (6, "images"), (7, "images"), (8, "images")]
     assert "not found" in skipped[0]["error"] and "broken.jpg" in skipped[1]["error"]
-    assert "aspect ratio" in skipped[2]["error"]
+    assert "aspect ratio" in skipped[2]["error"] and "too large to decode safely" in skipped[3]["error"]
 
 
 def test_over_long_image_rows_lose_text_never_image_tokens(tiny_vl_dir, images):
