@@ -157,6 +157,25 @@ class PromptEncoder:
                         f"the text cut, more than --max_length {self.max_length}; image tokens cannot be truncated.",
                         field="images", **ex.where, fix="raise --max_length or lower --max_pixels.")
 
+    def _encoder_batch(self, chunk: list[Example]) -> dict:
+        """Encoder ids of a chunk; rows with and without a text pair (concatenated files) are tokenized apart,
+        as the tokenizer takes a list of pairs only when every row has one."""
+        texts = [ex.text if ex.messages is None else self._content(ex) for ex in chunk]
+        pairs = [ex.text_pair for ex in chunk]
+        with_pair = [i for i, p in enumerate(pairs) if p is not None]
+        if len(with_pair) in (0, len(chunk)):
+            return self.tokenizer(texts, pairs if with_pair else None, truncation=True, max_length=self.max_length)
+        alone = [i for i, p in enumerate(pairs) if p is None]
+        parts = [(with_pair, self.tokenizer([texts[i] for i in with_pair], [pairs[i] for i in with_pair],
+                                            truncation=True, max_length=self.max_length)),
+                 (alone, self.tokenizer([texts[i] for i in alone], truncation=True, max_length=self.max_length))]
+        batch = {k: [None] * len(chunk) for k in parts[0][1].keys()}
+        for rows, out in parts:
+            for k in batch:
+                for i, value in zip(rows, out[k]):
+                    batch[k][i] = value
+        return batch
+
     def encode(self, examples: list[Example], desc: str = "Tokenizing") -> list[dict]:
         """Token ids (and token type ids for encoders) for each example, in order."""
         return self.encode_kept(examples, desc)[1]
@@ -184,10 +203,7 @@ class PromptEncoder:
                 batch = self.tokenizer([self._content(ex) for ex in chunk], truncation=True,
                                        max_length=self.max_length)
             else:
-                texts = [ex.text if ex.messages is None else self._content(ex) for ex in chunk]
-                pairs = [ex.text_pair for ex in chunk]
-                batch = self.tokenizer(texts, pairs if any(p is not None for p in pairs) else None,
-                                       truncation=True, max_length=self.max_length)
+                batch = self._encoder_batch(chunk)
             for i, ex in enumerate(chunk):
                 if ex.images:
                     try:

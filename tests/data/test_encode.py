@@ -88,3 +88,11 @@ def test_a_max_length_shorter_than_the_template_warns(tokenizers, caplog):
     with caplog.at_level(logging.WARNING, logger="swiftcls.data.encode"):
         PromptEncoder(bert, bert_spec, 2)
     assert "special tokens alone take(s) 2 tokens" in caplog.text
+
+
+def test_an_encoder_takes_rows_with_and_without_a_pair_in_one_batch(tokenizers):
+    """Two files concatenated, one with text pairs and one without, used to crash the encoder's batch call."""
+    tokenizer, spec = tokenizers["bert"]
+    mixed = [Example("a good film"), Example("a man plays", text_pair="a man is playing"), Example("bad")]
+    encoder = PromptEncoder(tokenizer, spec, 32)
+    assert encoder.encode(mixed) == [encoder.encode([row])[0] for row in mixed]
