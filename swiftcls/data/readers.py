@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import DataError
+from .json_rows import DuplicateKey, json_error, json_reason, unique_keys, utf16_guess
 
 SUPPORTED_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
 _QUOTING = {"csv": csv.QUOTE_MINIMAL, "none": csv.QUOTE_NONE}
@@ -213,52 +214,14 @@ def _bad_row(err: DataError, skipped: list[DataError] | None) -> None:
     skipped.append(err)
 
 
-class _DuplicateKey(ValueError):
-    def __init__(self, key: str):
-        super().__init__(f"duplicate key '{key}' in one object")
-        self.key = key
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
-    """``object_pairs_hook`` that refuses ``{"label": "a", "label": "b"}`` (json keeps the last one silently)."""
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen: set[str] = set()
-        raise _DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
-    return obj
-
-
-def _utf16_guess(text: str) -> str | None:
-    """The encoding a text that UTF-8 decoding filled with NUL characters was really in (ASCII as UTF-16/32)."""
-    if "\x00" not in text[:64]:
-        return None
-    head = text.lstrip("\ufeff")[:4]
-    if head[1:4] == "\x00\x00\x00" or head[:3] == "\x00\x00\x00":
-        return "utf-32-be" if head[0] == "\x00" else "utf-32-le"
-    return "utf-16-be" if head[:1] == "\x00" else "utf-16-le"
-
-
-def _json_error(name: str, row: int | None, exc: Exception, text: str, fix: str) -> DataError:
-    if isinstance(exc, _DuplicateKey):
-        return DataError(f"invalid JSON: {exc}.", file=name, row=row, field=exc.key,
-                         fix="keep one value per key (json would silently keep the last one).")
-    guess = _utf16_guess(text)
-    if guess:
-        return DataError(f"invalid JSON: the text is full of NUL characters; the file looks {guess.upper()} encoded "
-                         "(without a byte order mark), not UTF-8.", file=name, row=row, field="encoding",
-                         fix=f"pass --encoding {guess} or convert it: `iconv -f {guess.upper()} -t UTF-8 in > out`.")
-    return DataError(f"invalid JSON: {_json_reason(exc)}", file=name, row=row,
-                     fix=_BOM_FIX if "BOM" in str(exc) else fix)
-
-
 def _read_jsonl(name: str, lines: Iterable[str], skipped: list[DataError] | None = None) -> Iterator[Record]:
     for line_no, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            obj = json.loads(line, object_pairs_hook=_unique_keys)
+            obj = json.loads(line, object_pairs_hook=unique_keys)
         except (ValueError, RecursionError) as exc:  # JSONDecodeError, over-long integers, deep nesting
-            _bad_row(_json_error(name, line_no, exc, line, "each line must hold one complete JSON object; fix or "
+            _bad_row(json_error(name, line_no, exc, line, "each line must hold one complete JSON object; fix or "
                                                              "delete this line."), skipped)
             continue
         if not isinstance(obj, dict):
@@ -268,32 +231,19 @@ def _read_jsonl(name: str, lines: Iterable[str], skipped: list[DataError] | None
         yield Record(obj, name, line_no)
 
 
-_BOM_FIX = ("a byte order mark (U+FEFF) starts this line, typically left by concatenating files saved with "
-            "a BOM; delete it (e.g. `sed -i 's/\\xEF\\xBB\\xBF//' FILE`).")
-
-
-def _json_reason(exc: Exception) -> str:
-    if isinstance(exc, json.JSONDecodeError):
-        msg = "a UTF-8 byte order mark (BOM) inside the file" if "BOM" in exc.msg else exc.msg
-        return f"{msg} (column {exc.colno})."
-    if isinstance(exc, RecursionError):
-        return "values nested too deeply to parse."
-    return f"{exc}."  # e.g. an integer with more digits than Python converts
-
-
 def _read_json(name: str, text: str) -> list[Record]:
     try:
-        data = json.loads(text, object_pairs_hook=_unique_keys)
-    except _DuplicateKey as exc:
-        raise _json_error(name, None, exc, text, "") from exc
+        data = json.loads(text, object_pairs_hook=unique_keys)
+    except DuplicateKey as exc:
+        raise json_error(name, None, exc, text, "") from exc
     except json.JSONDecodeError as exc:
-        if _utf16_guess(text):
-            raise _json_error(name, 1, exc, text, "") from exc
+        if utf16_guess(text):
+            raise json_error(name, 1, exc, text, "") from exc
         raise DataError(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.", file=name,
                         row=exc.lineno, fix="fix the JSON syntax at that line (a .jsonl file needs the "
                                             ".jsonl suffix).") from exc
     except (ValueError, RecursionError) as exc:
-        raise DataError(f"invalid JSON: {_json_reason(exc)}", file=name,
+        raise DataError(f"invalid JSON: {json_reason(exc)}", file=name,
                         fix="fix the value (integers of at most 4300 digits, nesting of at most ~1000 "
                             "levels).") from exc
     if isinstance(data, dict):
