@@ -139,7 +139,10 @@ def to_example(record: Record, columns: dict[str, str], require_label: bool,
         raise DataError("missing or empty label.", field="label", **where,
                         fix="add a 'label' field (or map your column with --columns), or pass --skip_bad_rows.")
     images = fields.get("images") or []
-    images = [images] if isinstance(images, str) else list(images)
+    images = [images] if isinstance(images, str) else images
+    if not isinstance(images, list) or not all(isinstance(p, str) for p in images):
+        raise DataError(f"'images' must be a path or a list of paths, got {images!r:.60}.", field="images", **where,
+                        fix='write e.g. "images": ["cat.png"].')
     return Example(text, pair, messages, label, images, record.file, record.row, dict(record.fields))
 
 

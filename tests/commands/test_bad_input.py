@@ -236,6 +236,8 @@ CASES = {
                         needles=("--num_train_epochs 0 would train nothing", "positive --num_train_epochs")),
     "zero_max_steps": Case({"d.jsonl": GOOD}, ["--max_steps", "0"], ConfigError, None,
                            needles=("--max_steps 0 would train nothing", "--max_steps N > 0")),
+    "images_not_paths": Case({"d.jsonl": jl(OK, {"text": "a", "images": 1, "label": "neg"})}, row=2, fld="images",
+                             needles=("path or a list of paths, got 1", '"images": ["cat.png"]')),
     "empty_label_sep": Case({"d.jsonl": GOOD}, ["--label_sep", ""], ConfigError, None,
                             needles=("--label_sep is empty", "auto, none")),
     "missing_label_at_eval": Case({"d.jsonl": jl({"text": "a", "label": "neg"}, {"text": "b"})},
