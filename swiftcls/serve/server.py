@@ -89,5 +89,5 @@ def serve(server: uvicorn.Server, sock: socket.socket) -> None:
     except (KeyboardInterrupt, _Stopped):  # uvicorn re-raises the signal after its graceful shutdown
         pass
     finally:
-        if main:
+        if main and previous is not None:  # None: a handler installed outside Python, which cannot be restored
             signal.signal(signal.SIGTERM, previous)
