@@ -21,7 +21,7 @@ TEXTS = ["alpha beta good thing", "gamma delta bad thing", "omega red blue", "ka
 
 @pytest.fixture(scope="module")
 def server(deploy_process):
-    return deploy_process("vl", "--read_timeout", "1.5", "--max_connections", "25", "--keep_alive_timeout", "3",
+    return deploy_process("vl", "--read_timeout", "2", "--max_connections", "25", "--keep_alive_timeout", "3",
                           "--max_inputs", "4")
 
 
@@ -52,16 +52,15 @@ def test_slow_loris_clients_are_cut_at_the_read_deadline_and_others_are_served(s
     threads = [threading.Thread(target=_slow_loris, args=(server.port, 0.25, results, i)) for i in range(20)]
     for t in threads:
         t.start()
-    time.sleep(0.5)  # all 20 are held now, mid-header
-    start = time.monotonic()
+    time.sleep(0.3)  # all 20 are held now, mid-header
     assert server.classify({"input": TEXTS})[0] == 200  # a normal client is served meanwhile
-    assert time.monotonic() - start < 1.0
+    assert results == [None] * 20  # while all 20 were still held
     for t in threads:
         t.join(30)
     for held, answer in results:
-        assert 1.4 < held < 4, held  # cut at --read_timeout 1.5, not after the whole 60 s slow header
+        assert 1.9 < held < 5, held  # cut at --read_timeout 2, not after the whole 60 s slow header
         assert answer == b"" or answer.startswith(b"HTTP/1.1 408 "), answer
-    assert any(answer.startswith(b"HTTP/1.1 408 ") and b"--read_timeout 1.5" in answer for _, answer in results)
+    assert any(answer.startswith(b"HTTP/1.1 408 ") and b"--read_timeout 2 s" in answer for _, answer in results)
     # The connection cap: beyond --max_connections open connections, a new connection's request gets 503 (and
     # is closed); connections already open keep working.
     idle = [server.connect(timeout=10) for _ in range(25)]
