@@ -11,6 +11,7 @@ def test_vllm_notes_give_the_request_settings_and_a_working_threshold_snippet():
                        {"max_length": 96, "chat_template_applied": True, "threshold": 0.3}, {"enable_thinking": False})
     assert "python -m vllm.entrypoints.openai.api_server --model MODEL_DIR --runner pooling" in notes
     assert "PackageNotFoundError: vllm" in notes
+    assert "vLLM keeps the prompt's last tokens; training cut the text on the right" in notes
     assert '"truncate_prompt_tokens": 96' in notes and '"add_generation_prompt": true' in notes
     assert '"chat_template_kwargs": {"enable_thinking": false}' in notes
     snippet = re.search(r"```python\n(.*?)```", notes, re.S).group(1)
