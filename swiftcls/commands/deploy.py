@@ -9,7 +9,7 @@ from ..config.deploy import DeployArguments
 from ..config.parser import to_arguments
 from ..inference.classifier import Classifier
 from ..serve.app import api_key, create_app
-from ..serve.server import bind, uvicorn_server, warn_if_exposed
+from ..serve.server import bind, serve, uvicorn_server, warn_if_exposed
 
 ROUTES = "POST /classify, GET /v1/models, GET /health, GET /metrics, docs at /docs"
 
@@ -33,8 +33,6 @@ def deploy_main(args: DeployArguments | Sequence[str] | dict | None = None) -> N
         host, port = sock.getsockname()[:2]
         host = f"[{host}]" if ":" in host else host
         print(f"Serving {name} on http://{host}:{port} ({ROUTES})", flush=True)
-        uvicorn_server(app, args).run(sockets=[sock])
-    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
-        pass
+        serve(uvicorn_server(app, args), sock)
     finally:
         sock.close()

@@ -36,6 +36,11 @@ class ServerArguments:
     keep_alive_timeout: float = arg(15.0, "Seconds a connection may stay silent (idle between keep-alive requests: "
                                           "closed; stalled while sending a body: 408) before the server closes it. "
                                           "Behind a load balancer, set it above the balancer's idle timeout.")
+    read_timeout: float = arg(30.0, "Seconds a client has to send one whole request, headers and body, from its first "
+                                    "byte; slower: 408 and the connection is closed (clients that trickle bytes, "
+                                    "slow-loris, cannot hold connections).")
+    max_connections: int = arg(1024, "Most open connections; a connection opened beyond it gets 503 with "
+                                     "'Connection: close' for its request (open ones are served as before).")
     image_dir: str | None = arg(None, "Folder that image paths in requests must lie inside (VL models). Without it "
                                       "only inline data: URLs are accepted.")
     allow_remote_images: bool = arg(False, "Let requests name http(s) image URLs, which the server then fetches (off "
@@ -52,10 +57,10 @@ class DeployArguments(ClassifierArguments, ServerArguments):
             raise ConfigError("pass --model (an exported folder or full checkpoint) or --adapters (a LoRA "
                               "checkpoint).")
         for name in ("max_batch_size", "max_inputs", "max_request_bytes", "max_text_length", "max_queue",
-                     "max_concurrency", "max_image_bytes"):
+                     "max_concurrency", "max_image_bytes", "max_connections"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name} must be at least 1, got {getattr(self, name)}.")
-        for name in ("keep_alive_timeout", "request_timeout"):
+        for name in ("keep_alive_timeout", "request_timeout", "read_timeout"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"--{name} must be more than 0 seconds, got {getattr(self, name)}.")
         if self.max_wait_ms < 0:

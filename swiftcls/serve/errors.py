@@ -40,10 +40,14 @@ class RequestError(Exception):
             self.headers.setdefault("Retry-After", "1")
 
 
+def error_body(status: int, message: str, param: str | None = None) -> dict:
+    """vLLM's error body ``{"error": {"message", "type", "param", "code"}}``."""
+    return {"error": {"message": message, "type": _TYPES.get(status, "Error"), "param": param, "code": status}}
+
+
 def error_response(status: int, message: str, param: str | None = None, headers: dict | None = None) -> JSONResponse:
     """The JSON error answer (vLLM's shape)."""
-    body = {"error": {"message": message, "type": _TYPES.get(status, "Error"), "param": param, "code": status}}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(error_body(status, message, param), status_code=status, headers=headers)
 
 
 def validation_message(err: ValidationError | RequestValidationError) -> tuple[str, str | None]:

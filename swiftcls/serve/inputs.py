@@ -44,10 +44,40 @@ def read_request(raw: bytes) -> ClassifyRequest:
         raise RequestError(422, f"the body is not valid JSON ({type(err).__name__}: {err}).") from None
     if not isinstance(body, dict):
         raise RequestError(422, "the request body must be a JSON object with 'input' or 'messages'.")
+    _check_unicode(body)
     try:
         return ClassifyRequest.model_validate(body)
     except ValidationError as err:
         raise RequestError(422, *validation_message(err)) from None
+
+
+def _check_unicode(body: dict) -> None:
+    """Refuse strings that are not Unicode text (422 naming the field).
+
+    JSON allows a lone surrogate escape (``"\\ud800"``), which no tokenizer, file name or UTF-8 answer can hold.
+    """
+    stack = [((), body)]
+    while stack:  # iterative: as deep as json.loads allowed, without recursion
+        where, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(((*where, k), v) for k, v in value.items())
+            stack.extend(((*where, "<key>"), k) for k in value)
+        elif isinstance(value, list):
+            stack.extend(((*where, str(i)), v) for i, v in enumerate(value))
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as err:
+                parts = [part.encode("utf-8", "backslashreplace").decode() for part in where]  # keys may be bad too
+                raise RequestError(422, f"{'.'.join(parts) or 'body'}: a lone surrogate ({value[err.start]!r}) at "
+                                        f"character {err.start} is not Unicode text; send UTF-8 text (a "
+                                        "\\ud800-\\udbff escape must be followed by a \\udc00-\\udfff one).",
+                                   parts[0] if parts else None) from None
+
+
+def _short(text: str, limit: int = 80) -> str:
+    """``text`` cut for an error message (a client may send a 5,000-character path)."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def _check_lengths(items: list[str], name: str, limit: int) -> list[str]:
@@ -63,18 +93,28 @@ class ImageFetcher:
 
     Inline and remote images are written into a temporary folder made on the first one (most requests have
     none: no file-system work for them); :meth:`cleanup` removes it once the images are no longer needed.
+    :meth:`redact` replaces the server's paths in an error message by what the client sent.
     """
 
     def __init__(self, args: DeployArguments, text_only: bool = False):
         self.args, self.text_only, self.tmp_dir = args, text_only, None
         self.root = Path(args.image_dir).resolve() if args.image_dir else None
+        self.names: dict[str, str] = {}  # local path -> how the client named the image
+
+    def redact(self, message: str) -> str:
+        """``message`` with every server path (image files, the temporary folder, ``--image_dir``) replaced."""
+        for path, name in sorted(self.names.items(), key=lambda item: -len(item[0])):
+            message = message.replace(path, name)
+        for folder, name in ((self.tmp_dir, "<upload>"), (self.root, "<image_dir>")):
+            message = message.replace(str(folder), name) if folder is not None else message
+        return message
 
     def cleanup(self) -> None:
         """Remove the images this fetcher wrote (blocking file-system work)."""
         if self.tmp_dir is not None:
             shutil.rmtree(self.tmp_dir, ignore_errors=True)
 
-    def _save(self, data: bytes) -> str:
+    def _save(self, data: bytes, name: str) -> str:
         if len(data) > self.args.max_image_bytes:
             raise RequestError(413, f"an image has {len(data)} bytes, more than --max_image_bytes "
                                     f"{self.args.max_image_bytes}.", "images")
@@ -82,6 +122,7 @@ class ImageFetcher:
             self.tmp_dir = Path(tempfile.mkdtemp(prefix="swiftcls-req-"))
         path = self.tmp_dir / f"{uuid.uuid4().hex}.img"
         path.write_bytes(data)
+        self.names[str(path)] = name
         return str(path)
 
     def _local(self, url: str) -> str:
@@ -89,15 +130,24 @@ class ImageFetcher:
             raise RequestError(403, "image paths are not accepted: the server was started without --image_dir "
                                     "(send the image inline as a data: URL instead).", "images")
         raw = url[len("file://"):] if url.startswith("file://") else url
-        # resolve() follows '..' and symlinks, so the check below sees where the file really is.
-        path = (self.root / raw).resolve()
-        if not path.is_relative_to(self.root):
-            raise RequestError(403, f"image path {raw!r} is outside the server's --image_dir.", "images")
-        if not path.is_file():
-            raise RequestError(422, f"image not found: {raw!r} (relative to --image_dir).", "images")
-        if path.stat().st_size > self.args.max_image_bytes:
-            raise RequestError(413, f"image {raw!r} is larger than --max_image_bytes {self.args.max_image_bytes}.",
+        shown = _short(raw)
+        if "\0" in raw:
+            raise RequestError(422, f"image path {shown!r} contains a NUL byte.", "images")
+        try:
+            # resolve() follows '..' and symlinks, so the check below sees where the file really is.
+            path = (self.root / raw).resolve()
+            if not path.is_relative_to(self.root):
+                raise RequestError(403, f"image path {shown!r} is outside the server's --image_dir.", "images")
+            if not path.is_file():
+                raise RequestError(422, f"image not found: {shown!r} (relative to --image_dir).", "images")
+            size = path.stat().st_size
+        except (OSError, ValueError) as err:  # e.g. a name too long for the file system
+            why = err.strerror if isinstance(err, OSError) and err.strerror else type(err).__name__
+            raise RequestError(422, f"image path {shown!r} cannot be read ({why}).", "images") from None
+        if size > self.args.max_image_bytes:
+            raise RequestError(413, f"image {shown!r} is larger than --max_image_bytes {self.args.max_image_bytes}.",
                                "images")
+        self.names[str(path)] = shown
         return str(path)
 
     def _remote(self, url: str) -> str:
@@ -108,8 +158,8 @@ class ImageFetcher:
             with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 - scheme checked by the caller
                 data = resp.read(self.args.max_image_bytes + 1)
         except (urllib.error.URLError, OSError, ValueError) as err:
-            raise RequestError(422, f"could not fetch image {url!r}: {err}.", "images") from err
-        return self._save(data)
+            raise RequestError(422, f"could not fetch image {_short(url)!r}: {err}.", "images") from err
+        return self._save(data, _short(url))
 
     def fetch(self, url) -> str:
         """A local file path for one image URL (data:, http(s):, file:// or a path under ``--image_dir``)."""
@@ -122,9 +172,10 @@ class ImageFetcher:
             if not header.endswith(";base64"):
                 raise RequestError(422, "data: image URLs must be base64 (data:image/png;base64,...).", "images")
             try:
-                return self._save(base64.b64decode(payload, validate=True))
+                data = base64.b64decode(payload, validate=True)
             except (binascii.Error, ValueError) as err:
                 raise RequestError(422, f"invalid base64 in a data: image URL ({err}).", "images") from err
+            return self._save(data, f"<data: URL {len(self.names) + 1}>")
         if url.startswith(("http://", "https://")):
             return self._remote(url)
         if "://" in url and not url.startswith("file://"):
@@ -132,8 +183,12 @@ class ImageFetcher:
         return self._local(url)
 
 
-def _messages(messages: list[ChatMessage], fetcher: ImageFetcher, limit: int) -> Example:
+def _messages(messages: list[ChatMessage], fetcher: ImageFetcher, limits: DeployArguments) -> Example:
     """One example from OpenAI-style chat messages; image parts become ``<image>`` tags in place."""
+    count = sum(isinstance(part, ImagePart) for m in messages if not isinstance(m.content, str) for part in m.content)
+    if count > limits.max_inputs:  # before any image is decoded or written
+        raise RequestError(422, f"{count} images in 'messages', more than the server's --max_inputs "
+                                f"{limits.max_inputs}; split the request.", "messages")
     out, images = [], []
     for m in messages:
         parts = [m.content] if isinstance(m.content, str) else m.content
@@ -146,14 +201,14 @@ def _messages(messages: list[ChatMessage], fetcher: ImageFetcher, limit: int) ->
             else:
                 text.append(part if isinstance(part, str) else part.text)
         out.append({"role": m.role, "content": "".join(text)})
-    _check_lengths([m["content"] for m in out], "messages", limit)
+    _check_lengths([m["content"] for m in out], "messages", limits.max_text_length)
     return Example(None, messages=out, images=images, file="<request>")
 
 
 def parse_request(req: ClassifyRequest, args: DeployArguments, fetcher: ImageFetcher) -> list[Example]:
     """The examples of one validated ``/classify`` body under the server's limits (or a 422/403/413)."""
     if req.messages is not None:
-        return [_messages(req.messages, fetcher, args.max_text_length)]
+        return [_messages(req.messages, fetcher, args)]
     texts = _check_lengths([req.input] if isinstance(req.input, str) else req.input, "input", args.max_text_length)
     if len(texts) > args.max_inputs:
         raise RequestError(422, f"{len(texts)} inputs, more than the server's --max_inputs {args.max_inputs}; "

@@ -1,20 +1,25 @@
 """Run the deploy app with uvicorn: bind the socket first (a busy port fails before the model loads).
 
-uvicorn speaks HTTP/1.1 (keep-alive, pipelining, chunked bodies) and shuts down gracefully on SIGINT and
-SIGTERM: it stops accepting, closes idle connections, lets in-flight requests finish, then runs the app's
-lifespan shutdown (the micro-batcher finishes what is queued).
+uvicorn speaks HTTP/1.1 (keep-alive, pipelining, chunked bodies), with swiftcls's connection rules
+(:mod:`~swiftcls.serve.connections`: read deadline, connection cap). On SIGINT or SIGTERM it stops gracefully:
+it stops accepting, lets in-flight requests finish (their answers say ``Connection: close``), answers requests
+that arrive meanwhile on open connections 503, closes idle connections, then runs the app's lifespan shutdown
+(the micro-batcher finishes what is queued); :func:`serve` then returns.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import signal
 import socket
+import threading
 
 import uvicorn
 
 from ..config.deploy import DeployArguments
 from ..core.errors import ConfigError
+from .connections import protocol_class
 
 logger = logging.getLogger(__name__)
 BACKLOG = 2048  # many clients connect at once; the kernel queues them until the loop accepts
@@ -49,7 +54,7 @@ def warn_if_exposed(host: str, api_key: str | None) -> None:
 
 
 def uvicorn_server(app, args: DeployArguments) -> uvicorn.Server:
-    """A uvicorn server for ``app``; start it with ``server.run(sockets=[bind(...)])``.
+    """A uvicorn server for ``app`` (from :func:`~swiftcls.serve.app.create_app`); run it with :func:`serve`.
 
     ``--keep_alive_timeout`` is uvicorn's idle timeout between requests; in-flight requests get up to
     ``--request_timeout`` seconds to finish when the server stops.
@@ -59,4 +64,30 @@ def uvicorn_server(app, args: DeployArguments) -> uvicorn.Server:
     config = uvicorn.Config(app, http="h11", loop="asyncio", timeout_keep_alive=args.keep_alive_timeout,
                             lifespan="on", log_level="warning", access_log=False, backlog=BACKLOG,
                             timeout_graceful_shutdown=args.request_timeout + 1)
+    config.http = protocol_class(args.read_timeout, args.max_connections, app.state.drain)
     return uvicorn.Server(config)
+
+
+class _Stopped(Exception):
+    """SIGTERM arrived (raised by the handler uvicorn calls again after its graceful shutdown)."""
+
+
+def _stopped(signum, frame):
+    raise _Stopped
+
+
+def serve(server: uvicorn.Server, sock: socket.socket) -> None:
+    """Run ``server`` on ``sock`` until SIGINT or SIGTERM; returns after the graceful shutdown.
+
+    uvicorn re-sends the signal that stopped it once it has shut down, to the handler that was there before;
+    without one, SIGTERM would then kill the process (exit status -15) instead of letting it exit normally.
+    """
+    main = threading.current_thread() is threading.main_thread()  # signal handlers only in the main thread
+    previous = signal.signal(signal.SIGTERM, _stopped) if main else None
+    try:
+        server.run(sockets=[sock])
+    except (KeyboardInterrupt, _Stopped):  # uvicorn re-raises the signal after its graceful shutdown
+        pass
+    finally:
+        if main and previous is not None:  # None: a handler installed outside Python, which cannot be restored
+            signal.signal(signal.SIGTERM, previous)

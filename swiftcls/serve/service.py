@@ -13,10 +13,11 @@ import uuid
 from collections.abc import Callable
 
 import numpy as np
+from PIL import Image
 from starlette.concurrency import run_in_threadpool
 
 from ..config.deploy import DeployArguments
-from ..core.errors import SwiftClsError
+from ..core.errors import DataError, SwiftClsError
 from ..metrics.classification import logits_to_probs
 from .batcher import DeadlineExceeded, MicroBatcher, QueueFull
 from .errors import RequestError
@@ -45,13 +46,24 @@ class ClassifyService:
         return self.clf.logits_rows(rows, self.args.max_batch_size)
 
     def _prepare(self, req: ClassifyRequest, fetcher: ImageFetcher) -> list[dict]:
-        """Examples fetched and encoded (worker thread: file and network reads, tokenizer)."""
+        """Examples fetched and encoded (worker thread: file and network reads, tokenizer).
+
+        Whatever the client's input makes encoding raise is a 422 (never a 500), with the server's paths (image
+        files, temporary uploads) replaced by what the client sent.
+        """
         examples = parse_request(req, self.args, fetcher)
         try:
             with self._encode_lock:
                 return self.clf.encode(examples)
-        except SwiftClsError as err:  # e.g. an unreadable image, too many image tokens
-            raise RequestError(422, str(err)) from err
+        except DataError as err:  # e.g. an unreadable image, too many image tokens
+            where = f"input {err.row - 1}: " if err.row else ""  # parse_request numbers inputs from 1
+            raise RequestError(422, fetcher.redact(where + err.reason), err.field) from err
+        except SwiftClsError as err:
+            raise RequestError(422, fetcher.redact(str(err))) from err
+        except Image.DecompressionBombError as err:  # PIL's own guard, before any pixel is decoded
+            raise RequestError(422, fetcher.redact(f"an image is too large to decode ({err})"), "images") from err
+        except (UnicodeError, ValueError, OSError) as err:  # bad input the data layer did not name
+            raise RequestError(422, fetcher.redact(f"cannot use this input ({type(err).__name__}: {err}).")) from err
 
     async def classify(self, req: ClassifyRequest, deadline: float) -> dict:
         """The response to one request; ``deadline`` is a ``time.monotonic()`` value (later: 504)."""

@@ -7,13 +7,17 @@ its checkpoint).
 
 import http.client
 import json
+import os
+import re
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from helpers import make_rows, sft, write, write_images
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from swiftcls import DeployArguments, export_main
 from swiftcls.inference.classifier import Classifier
@@ -96,7 +100,7 @@ class LiveServer:
         self.server = uvicorn_server(app, app.state.service.args)
         counter = self
 
-        class Counting(H11Protocol):  # uvicorn's own HTTP/1.1 protocol, counting accepted connections
+        class Counting(self.server.config.http):  # swiftcls's protocol, counting accepted connections
             def connection_made(self, transport):
                 counter.connections += 1
                 super().connection_made(transport)
@@ -151,3 +155,59 @@ def live(make_app):
     for s in servers:
         if s.thread.is_alive():
             s.stop()
+
+
+class ServerProcess:
+    """``swiftcls deploy`` in a child process (``python -m swiftcls``), for signals and hostile clients.
+
+    Attributes:
+        proc: The process; its stderr goes to ``log``.
+        url: ``http://127.0.0.1:PORT``, read from the line the server prints once it listens.
+    """
+
+    def __init__(self, argv, log):
+        root = Path(__file__).resolve().parents[2]
+        env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+        self.log = log
+        with open(log, "w") as stderr:  # a file, not a pipe: nobody reads it while the server runs
+            self.proc = subprocess.Popen([sys.executable, "-m", "swiftcls", "deploy", "--port", "0", *argv],
+                                         stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
+        line = self.proc.stdout.readline()
+        found = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+        assert found, f"no address in {line!r}; stderr: {Path(log).read_text()[-3000:]}"
+        self.url, self.port = found.group(0), int(found.group(1))
+
+    def connect(self, timeout=60):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def classify(self, body=None, raw=None):
+        """``(status, parsed JSON)`` of one ``POST /classify`` on a new connection."""
+        conn = self.connect()
+        try:
+            conn.request("POST", "/classify", body=raw if raw is not None else json.dumps(body).encode(),
+                         headers={"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            return resp.status, json.loads(resp.read() or b"null")
+        finally:
+            conn.close()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def deploy_process(trained, tmp_path_factory):
+    """``start(kind, *flags) -> ServerProcess`` serving a tiny trained run; killed after the module if still up."""
+    procs, tmp_path = [], tmp_path_factory.mktemp("deploy-process")
+
+    def start(kind, *flags):
+        model, kw = trained(kind)
+        argv = [x for k, v in {**model, **kw}.items() for x in (f"--{k}", str(v))]
+        procs.append(ServerProcess([*argv, *flags], tmp_path / f"server{len(procs)}.log"))
+        return procs[-1]
+
+    yield start
+    for p in procs:
+        p.stop()

@@ -24,6 +24,7 @@ def test_cli_defaults_bind_localhost_and_no_stub():
     args = parse_args(DeployArguments, ["--model", "m"])
     assert args.host == "127.0.0.1" and args.port == 8000 and not args.allow_remote_images and args.api_key is None
     assert args.max_concurrency == 512 and args.request_timeout == 60
+    assert args.read_timeout == 30 and args.max_connections == 1024
     assert main(["deploy"]) == 2  # no model: a clear error, exit code 2
     with pytest.raises(ConfigError, match="unknown flag --num_labels"):
         parse_values(ExportArguments, ["--num_labels", "3"])  # export/infer/deploy do not offer training-only flags
@@ -40,6 +41,8 @@ def test_bad_flags_and_a_busy_port_fail_before_the_model_loads(tmp_path, capsys)
         for flags, needle in ((["--port", port], f"cannot listen on 127.0.0.1:{port}"),
                               (["--max_concurrency", "0"], "--max_concurrency must be at least 1"),
                               (["--request_timeout", "0"], "--request_timeout must be more than 0"),
+                              (["--read_timeout", "-1"], "--read_timeout must be more than 0"),
+                              (["--max_connections", "0"], "--max_connections must be at least 1"),
                               (["--image_dir", missing], "is not a folder")):
             assert main(["deploy", "--model", missing, *flags]) == 2
             assert needle in capsys.readouterr().err
