@@ -21,8 +21,11 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["swiftcls", "swiftcls.*"]) + ["swiftcls.templates"],
     package_dir={"swiftcls.templates": "templates"},
-    package_data={"swiftcls.templates": ["*.yaml"], "swiftcls.config": ["ds_configs/*.json"]},
+    package_data={"swiftcls.templates": ["*.yaml"], "swiftcls.config": ["ds_configs/*.json"],
+                  "swiftcls.cli": ["flags.json"]},
     install_requires=requirements("base"),
-    extras_require={name: requirements(name) for name in ("tests", "deepspeed", "vllm")},
+    # deepspeed is a base dependency now (it installs without compiling ops); the empty extra keeps
+    # `pip install swiftcls[deepspeed]` working for those who still name it.
+    extras_require={**{name: requirements(name) for name in ("tests", "examples", "vllm")}, "deepspeed": []},
     entry_points={"console_scripts": ["swiftcls=swiftcls.cli.main:main"]},
 )

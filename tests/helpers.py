@@ -156,3 +156,13 @@ def write_png_bomb(path, side=20_000):
     header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
     return path
+
+
+def load_example(path: Path):
+    """A script under examples/ loaded as a module (examples/ is no package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,31 +1,21 @@
-"""The ``swiftcls`` command: ``swiftcls <command> [flags]``; each command's flags come from its arguments class."""
+"""The ``swiftcls`` command: ``swiftcls <command> [flags]``; each command's flags come from its arguments class.
+
+The command line is checked (:mod:`.precheck`) before the commands, and with them torch and transformers, are
+imported, so that a typo or a missing file answers at once instead of after 30-60 s of imports.
+"""
 
 from __future__ import annotations
 
 import difflib
 import logging
 import sys
-from collections.abc import Callable
 
-from ..commands.deploy import deploy_main
-from ..commands.export import export_main
-from ..commands.infer import eval_main, infer_main
-from ..commands.sft import sft_main
-from ..config import DeployArguments, EvalArguments, ExportArguments, InferArguments, SftArguments
-from ..config.parser import parse_args
 from ..core.errors import SwiftClsError
+from ..core.quiet import quiet_deepspeed_cpu_fallback
 from ..core.version import __version__
 from .launch import maybe_relaunch
-
-# name -> (one-line help, arguments class, entry point)
-COMMANDS: dict[str, tuple[str, type, Callable]] = {
-    "sft": ("Fine-tune a sequence classifier (--task seq_cls).", SftArguments, sft_main),
-    "infer": ("Predict with a trained classifier; scores rows that carry labels.", InferArguments, infer_main),
-    "eval": ("Score a trained classifier on labelled data (metrics only).", EvalArguments, eval_main),
-    "export": ("Merge LoRA and write a plain Hugging Face checkpoint (or the LMDeploy reward layout).",
-               ExportArguments, export_main),
-    "deploy": ("Serve a classifier over HTTP (vLLM-compatible /classify).", DeployArguments, deploy_main),
-}
+from .precheck import precheck
+from .table import COMMANDS, command_entry
 
 
 def usage() -> str:
@@ -33,7 +23,7 @@ def usage() -> str:
     lines = ["usage: swiftcls <command> [flags]   (swiftcls <command> --help lists every flag with its default)", "",
              "Fine-tune LLMs, encoders and VLMs as sequence classifiers. Flags follow SWIFT; values can also come "
              "from --config x.yaml.", "", "commands:"]
-    lines += [f"  {name:<8} {help_text}" for name, (help_text, _, _) in COMMANDS.items()]
+    lines += [f"  {name:<8} {help_text}" for name, help_text in COMMANDS.items()]
     return "\n".join(lines)
 
 
@@ -41,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``swiftcls`` console script; returns the exit code (2 for errors the user can fix)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s:swiftcls] %(message)s")
+    # Progress bars (stderr) and log lines (stdout): line-buffered, they interleave by whole lines in a log file.
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)
+    quiet_deepspeed_cpu_fallback()
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())
         return 0 if argv else 2
@@ -53,12 +47,15 @@ def main(argv: list[str] | None = None) -> int:
         hint = f" Did you mean '{close[0]}'?" if close else ""
         print(f"swiftcls: error: unknown command '{command}'.{hint} Commands: {', '.join(COMMANDS)}.", file=sys.stderr)
         return 2
-    _, cls, entry = COMMANDS[command]
     try:
+        precheck(command, argv[1:])
         if command == "sft":
             code = maybe_relaunch(argv)
             if code is not None:
                 return code
+        from ..config.parser import parse_args  # heavy (transformers): after the pre-check, as command_entry
+
+        cls, entry = command_entry(command)
         entry(parse_args(cls, argv[1:], prog=f"swiftcls {command}"))
     except SwiftClsError as err:
         print(f"swiftcls: error: {err}", file=sys.stderr)

@@ -20,6 +20,7 @@ from transformers import AutoConfig
 from ..config.export import ExportArguments
 from ..config.parser import to_arguments
 from ..core.errors import ConfigError
+from ..core.files import normal_file_modes
 from ..core.labels import REGRESSION, LabelSpace
 from ..core.spec import ModelSpec, spec_for_config
 from ..core.version import __version__
@@ -108,6 +109,7 @@ def export_main(args: ExportArguments | Sequence[str] | dict | None = None) -> s
         card = model_card(str(out), space, payload, source, spec.chat_template_kwargs,
                           spec.lmdeploy_reward_arch if reward else None)
         (tmp / "README.md").write_text(card, encoding="utf-8")
+        normal_file_modes(tmp)  # safetensors writes 0600
         try:
             os.replace(tmp, out)
         except OSError as err:

@@ -64,6 +64,7 @@ def sft_main(args: SftArguments | Sequence[str] | dict | None = None) -> dict:
     model, tokenizer, new_modules = load_classifier(
         model_dir, spec, space, torch_dtype=args.torch_dtype, attn_impl=known_attn(args.attn_impl),
         trust_remote_code=args.trust_remote_code, device=device)
+    _announce_new_modules(new_modules, spec, space)
     packed = use_padding_free(args.padding_free, spec, model, args.attn_impl, device)
     model = _tune(model, spec, new_modules, args)
     encoder = PromptEncoder(tokenizer, spec, args.max_length, args.use_chat_template, args.system,
@@ -115,6 +116,17 @@ def _read_data(args: SftArguments) -> tuple:
     train_ex, train_y = encode_labels(train_ex, space, args.skip_bad_rows, skipped)
     val_ex, val_y = encode_labels(val_ex, space, args.skip_bad_rows, skipped)
     return space, train_ex, train_y, val_ex, val_y, skipped
+
+
+def _announce_new_modules(new_modules: list[str], spec: ModelSpec, space: LabelSpace) -> None:
+    """Say once, in swiftcls's words, what starts from scratch (transformers' load report is silenced)."""
+    head = [m for m in new_modules if m in spec.head or m.split(".")[-1] in spec.head]
+    if head:
+        count = space.num_labels
+        logger.info("new classification head: %s (%d label%s)", ", ".join(head), count, "" if count == 1 else "s")
+    others = [m for m in new_modules if m not in head]
+    if others:
+        logger.info("also new (not in the checkpoint), trained and saved in full: %s", ", ".join(others))
 
 
 def _tune(model, spec: ModelSpec, new_modules: list[str], args: SftArguments):

@@ -69,10 +69,10 @@ def prepare_deepspeed(config: str | dict | None, use_cpu: bool) -> None:
     if on_cpu:
         os.environ.setdefault("DS_ACCELERATOR", "cpu")
     try:
-        import deepspeed  # optional and heavy: imported only for --deepspeed runs
+        import deepspeed  # heavy: imported only for --deepspeed runs
     except ImportError as err:
         raise ConfigError(f"--deepspeed needs the deepspeed package, which is not importable here ({err}). Install "
-                          "it: pip install 'swiftcls[deepspeed]' (or pip install deepspeed).") from err
+                          "it: pip install deepspeed (a swiftcls dependency that --no-deps installs skip).") from err
 
     if "WORLD_SIZE" not in os.environ:  # not under a launcher: a 1-process group (DeepSpeed would look for MPI)
         os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1",

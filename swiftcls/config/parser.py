@@ -22,6 +22,7 @@ import yaml
 from transformers import HfArgumentParser
 
 from ..core.errors import ConfigError
+from ..core.flags import not_a_mapping, unknown_flag, unknown_key, unreadable_config
 
 T = TypeVar("T")
 
@@ -90,22 +91,15 @@ def flag_spellings(cls: type) -> dict[str, str]:
     return spellings
 
 
-def _suggest(name: str, cls: type, prog: str) -> str:
-    spellings = [option for option in flag_spellings(cls) if "-" not in option[2:]]  # one spelling per flag
-    close = difflib.get_close_matches("--" + name.lstrip("-").replace("-", "_"), spellings, n=3)
-    return f" Did you mean {', '.join(close)}?" if close else f" See {prog} --help."
-
-
 def _config_argv(path: str, cls: type, prog: str) -> list[str]:
     """The flags a YAML config stands for, checked key by key like command-line flags."""
     try:
         with open(path, encoding="utf-8") as f:
             loaded = yaml.safe_load(f) or {}
     except (OSError, yaml.YAMLError) as err:
-        raise ConfigError(f"--config {path}: cannot read it ({err}). Fix: pass an existing YAML file.") from err
+        raise unreadable_config(path, err) from err
     if not isinstance(loaded, dict):
-        raise ConfigError(f"--config {path}: expected a mapping of flag: value, got {type(loaded).__name__}. Fix: "
-                          "write one 'flag: value' per line.")
+        raise not_a_mapping(path, loaded)
     return dict_to_argv(loaded, cls, f"--config {path}", prog)
 
 
@@ -116,7 +110,7 @@ def dict_to_argv(values: dict[str, Any], cls: type, source: str, prog: str = "sw
     for key, value in values.items():
         option = "--" + str(key).lstrip("-")
         if option not in flags:
-            raise ConfigError(f"{source}: unknown key '{key}'.{_suggest(str(key), cls, prog)}")
+            raise unknown_key(source, str(key), flags, prog)
         if value is None:
             continue  # the flag's default
         items = value if isinstance(value, list) else [value]
@@ -150,8 +144,9 @@ def parse_values(cls: type, argv: Sequence[str], prog: str = "swiftcls") -> dict
     namespace, unknown = parser.parse_known_args(argv)
     if unknown:
         flag = next((u for u in unknown if u.startswith("-")), unknown[0])
-        raise ConfigError(f"unknown flag {flag} for '{prog}'.{_suggest(flag, cls, prog)}" if flag.startswith("-") else
-                          f"unexpected value {flag!r} for '{prog}' (values follow their --flag).")
+        if flag.startswith("-"):
+            raise unknown_flag(flag, flag_spellings(cls), prog)
+        raise ConfigError(f"unexpected value {flag!r} for '{prog}' (values follow their --flag).")
     values = vars(namespace)
     values.pop("config", None)
     return values

@@ -11,7 +11,8 @@ import torch
 
 from ..config.model import ClassifierArguments
 from ..config.parser import from_dict
-from ..core.errors import ConfigError
+from ..core.errors import ConfigError, SwiftClsError
+from ..core.flags import in_python_words
 from ..core.labels import REGRESSION
 from ..data.collators import make_collator
 from ..data.dataset import Example
@@ -63,9 +64,13 @@ class Classifier:
         Returns:
             The loaded ``Classifier``.
         """
-        return cls.from_args(from_dict(ClassifierArguments, {
-            "model": path, "adapters": adapters, "device": device, "torch_dtype": torch_dtype,
-            "padding_free": padding_free, **options}))
+        values = {"model": path, "adapters": adapters, "device": device, "torch_dtype": torch_dtype,
+                  "padding_free": padding_free, **options}
+        try:
+            return cls.from_args(from_dict(ClassifierArguments, values))
+        except SwiftClsError as err:  # a Python caller passed path=..., not --model
+            in_python_words(err, values, {"model": "path"})
+            raise
 
     @classmethod
     def from_args(cls, args: ClassifierArguments) -> Classifier:

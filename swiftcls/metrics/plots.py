@@ -67,7 +67,7 @@ def _save(fig, path: str) -> str:
     try:
         fig.tight_layout()
         out = _prepare(path)
-        fig.savefig(out, dpi=120)
+        fig.savefig(out, dpi=120, bbox_inches="tight")  # "tight" keeps a legend placed outside the axes
     finally:
         plt.close(fig)
     return str(out)
@@ -77,6 +77,24 @@ def _series(log_history: list[dict], key: str) -> tuple[list[float], list[float]
     points = [(e["step"], e[key]) for e in log_history
               if key in e and "step" in e and isinstance(e[key], (int, float))]
     return [p[0] for p in points], [p[1] for p in points]
+
+
+def curve_series(log_history: list[dict]) -> tuple[dict[str, tuple[list, list]], dict[str, tuple[list, list]]]:
+    """The loss and eval-metric series :func:`plot_curves` draws, as ``{name: (steps, values)}``.
+
+    Metrics that are equal at every step (single-label accuracy and the micro averages always are) are one series
+    named ``"accuracy = micro_f1 = ..."``, so that no line hides another and the legend lists each name once.
+    """
+    losses = {"train loss": _series(log_history, "loss"), "eval loss": _series(log_history, "eval_loss")}
+    losses = {name: s for name, s in losses.items() if s[0]}
+    metric_keys = sorted({k for e in log_history for k in e if k.startswith("eval_")} - _NOT_METRICS)
+    merged: dict[tuple, list[str]] = {}
+    for key in metric_keys:
+        steps, values = _series(log_history, key)
+        if steps:
+            merged.setdefault((tuple(steps), tuple(values)), []).append(key[len("eval_"):])
+    metrics = {" = ".join(names): (list(steps), list(values)) for (steps, values), names in merged.items()}
+    return losses, metrics
 
 
 def plot_curves(log_history: list[dict], path: str) -> str | None:
@@ -89,24 +107,24 @@ def plot_curves(log_history: list[dict], path: str) -> str | None:
     Returns:
         The path written, or None when the history holds nothing plottable.
     """
-    losses = {"train loss": _series(log_history, "loss"), "eval loss": _series(log_history, "eval_loss")}
-    losses = {name: s for name, s in losses.items() if s[0]}
-    metric_keys = sorted({k for e in log_history for k in e if k.startswith("eval_")} - _NOT_METRICS)
-    metrics = {k[len("eval_"):]: _series(log_history, k) for k in metric_keys}
-    metrics = {name: s for name, s in metrics.items() if s[0]}
+    losses, metrics = curve_series(log_history)
     if not losses and not metrics:
         return None
 
     panels = [p for p in (losses, metrics) if p]
-    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4), squeeze=False)
     try:
         for ax, series, title in zip(axes[0], panels, ("Loss" if losses else "Eval metrics", "Eval metrics")):
             for name, (steps, values) in series.items():
-                # Eval points are sparse, so mark them; dense train loss reads better as a plain line.
-                ax.plot(steps, values, label=name, marker=None if name == "train loss" else "o", markersize=3)
+                # Eval points are sparse, so mark them; a dense train loss reads better as a plain line, but a
+                # series of one or a few points is invisible without markers.
+                dense = name == "train loss" and len(steps) > 10
+                size = 6 if len(steps) == 1 else 3
+                ax.plot(steps, values, label=name, marker=None if dense else "o", markersize=size)
             ax.set(xlabel="step", title=title)
             ax.grid(alpha=0.3)
-            ax.legend()
+            # Below the axes, not over the curves (which fill any corner one could pick).
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=8, frameon=False)
     except Exception:
         plt.close(fig)
         raise

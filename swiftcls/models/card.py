@@ -13,6 +13,14 @@ from .registry import PKG_PREFIX
 _ACTIVATION = {SINGLE: ".softmax(-1)", MULTI: ".sigmoid()", REGRESSION: ""}
 
 
+def _shown(path: str) -> str:
+    """``path`` as the card shows it: an absolute local path (which means nothing on another machine, and may say
+    more than its owner wants to publish) becomes its last two parts; relative paths and hub ids stay."""
+    if not os.path.isabs(os.path.expanduser(path)):
+        return path
+    return "/".join(Path(os.path.expanduser(path)).parts[-2:])
+
+
 def _metrics(source: str) -> tuple[dict, str | None]:
     """Scalar eval metrics of the run the checkpoint comes from, and a note when they belong to another one."""
     folder = Path(source)
@@ -123,17 +131,18 @@ def model_card(path: str, space: LabelSpace, payload: dict, source: str, chat_kw
     """
     base = payload.get("model") or payload.get("model_dir") or source
     hub = base.count("/") == 1 and not base.startswith(PKG_PREFIX) and not os.path.exists(base)
+    metrics, note = _metrics(source)  # read before the paths are shortened for display
+    base, shown_source, path = _shown(base), _shown(source), _shown(path)
     lines = ["---", "library_name: transformers", "pipeline_tag: text-classification", "tags: [swiftcls, seq-cls]",
              *([f"base_model: {base}"] if hub else []), "---", "", f"# {Path(path).name}", "",
              f"A {space.problem_type.replace('_', ' ')} model fine-tuned with swiftcls {__version__} from `{base}` "
-             f"({payload.get('tuner_type', 'unknown')} fine-tuning; exported from `{source}`).", "",
+             f"({payload.get('tuner_type', 'unknown')} fine-tuning; exported from `{shown_source}`).", "",
              "| id | label |", "|---|---|", *(f"| {i} | {name} |" for i, name in enumerate(space.names)), ""]
     if space.problem_type == MULTI:
         lines += [f"Multi-label: a label is predicted when its sigmoid probability is >= "
                   f"{payload.get('threshold', 0.5)} (the training threshold).", ""]
     if payload.get("dataset"):
-        lines += [f"Training data: {', '.join(f'`{d}`' for d in payload['dataset'])}.", ""]
-    metrics, note = _metrics(source)
+        lines += [f"Training data: {', '.join(f'`{_shown(d)}`' for d in payload['dataset'])}.", ""]
     if metrics:
         lines += ["## Evaluation", "", "| metric | value |", "|---|---|",
                   *(f"| {k} | {v:.4f} |" for k, v in metrics.items()), "", *([note, ""] if note else [])]

@@ -113,13 +113,20 @@ def load_classifier(model_dir: str, spec: ModelSpec, labels: LabelSpace, *, torc
         problem_type=labels.problem_type, trust_remote_code=trust_remote_code)
     set_pad_token_id(config, tokenizer.pad_token_id)
     kwargs = {"attn_implementation": attn_impl} if attn_impl else {}
-    model, info = _classifier_class(spec).from_pretrained(
-        model_dir, config=config, dtype=resolve_dtype(torch_dtype, device), use_safetensors=True,
-        trust_remote_code=trust_remote_code, output_loading_info=True, ignore_mismatched_sizes=True, **kwargs)
+    # transformers' LOAD REPORT lists the head as "MISSING ... newly initialized", which reads as an error (and at
+    # export, where the head comes from the adapters next, as if it stayed random); swiftcls reports the new
+    # modules itself (sft: "new classification head: ..."), so transformers only speaks here for errors.
+    verbosity = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()
+    try:
+        model, info = _classifier_class(spec).from_pretrained(
+            model_dir, config=config, dtype=resolve_dtype(torch_dtype, device), use_safetensors=True,
+            trust_remote_code=trust_remote_code, output_loading_info=True, ignore_mismatched_sizes=True, **kwargs)
+    finally:
+        transformers.logging.set_verbosity(verbosity)
     mismatched = [key for key, *_ in info.get("mismatched_keys", [])]
     new = _new_modules(list(info.get("missing_keys", [])) + mismatched)
-    if new:
-        logger.info("Freshly initialised (trained and saved in full): %s", new)
+    logger.debug("Initialised from scratch: %s", new)
     if spec.multimodal:  # the Collator and PromptEncoder find the image processor next to the tokenizer
         tokenizer.image_processor = load_image_processor(model_dir)
     return install_pooled_forward(model, spec), tokenizer, new

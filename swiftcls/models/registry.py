@@ -124,6 +124,17 @@ def resolve_model(model: str, use_hf: bool = True, revision: str | None = None) 
                       f"known short name.{hint}")
 
 
+def check_model(model: str) -> None:
+    """Raise :func:`resolve_model`'s error for a ``--model`` that cannot resolve, without downloading anything:
+    a missing local path, a ``pkg:`` folder that is not there, a name that is neither known nor a hub id."""
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return  # its contents are checked when it is loaded
+    if model.startswith(PKG_PREFIX) or model.startswith((".", "/", "~")) or (
+            model.lower() not in known_models() and model.count("/") != 1):
+        resolve_model(model)  # these branches raise or return a local folder; they never download
+
+
 def read_model_type(model_dir: str) -> str:
     """``model_type`` from a local checkpoint's config.json."""
     path = Path(model_dir) / "config.json"

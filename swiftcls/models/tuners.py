@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import warnings
 from pathlib import Path
 
 import torch
@@ -99,7 +101,8 @@ def apply_lora(model, spec: ModelSpec, new_modules: list[str], rank: int = 8, al
     inside_saved += frozen
     config = LoraConfig(task_type=TaskType.SEQ_CLS, r=rank, lora_alpha=alpha, lora_dropout=dropout,
                         target_modules=targets, modules_to_save=save, exclude_modules=inside_saved or None)
-    return get_peft_model(model, config, autocast_adapter_dtype=autocast_adapter_dtype)
+    with _no_checkpointing_deprecation():
+        return get_peft_model(model, config, autocast_adapter_dtype=autocast_adapter_dtype)
 
 
 def load_adapters(model, adapters: str):
@@ -111,4 +114,14 @@ def load_adapters(model, adapters: str):
         raise ConfigError(f"--adapters {adapters}: no adapter_model.safetensors; swiftcls refuses pickled adapters "
                           "(adapter_model.bin) because loading them can run code. Fix: re-save them with "
                           "safe_serialization=True.")
-    return PeftModel.from_pretrained(model, adapters, is_trainable=False)
+    with _no_checkpointing_deprecation():
+        return PeftModel.from_pretrained(model, adapters, is_trainable=False)
+
+
+@contextlib.contextmanager
+def _no_checkpointing_deprecation():
+    """peft asks the model ``is_gradient_checkpointing``, which transformers 5 deprecates: a FutureWarning on every
+    LoRA run and export that no user can act on. Only that warning is ignored, only inside peft's calls."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+        yield

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..core.compat import rotate_checkpoints
 from ..core.errors import ConfigError
+from ..core.files import normal_file_modes
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ def publish(staged: str, final: str) -> None:
     An existing ``final`` (a resumed run saving the same step again) is first moved aside and deleted
     only after the new folder is in place.
     """
+    normal_file_modes(staged)  # safetensors writes 0600
     _fsync_tree(staged)
     old = None
     if os.path.exists(final):

@@ -6,8 +6,11 @@ LoRA on attention + shared expert, Qwen3-MoE fully). Each is exported once and c
 """
 
 import json
+import os
+import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,6 +40,12 @@ RUNS = {
 }
 WORDS = ["alpha", "beta", "gamma", "delta", "omega", "kappa"]
 EXTRA = ["a", "a much longer text that forces padding inside the batch: " + " ".join(WORDS * 3)]
+
+
+def umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +126,14 @@ def test_hf_export_round_trip(runs, name):
     assert args["export"]["lora_merged"] == (tuner == "lora")
     card = (export / "README.md").read_text()
     assert problem_type.replace("_", " ") in card and "--runner pooling" in card
+    # no absolute local paths (the run, the base model, the data were all under absolute tmp folders)
+    assert str(export.parent) not in card and run["base"] not in card and str(Path(run["base"]).parent) not in card
+    assert "exported from `run/checkpoint-2`" in card, card
+    # the weights get the mode of the files beside them (safetensors alone writes 0600), in the export and the run
+    mode = 0o666 & ~umask()
+    for folder in (export, Path(run["ckpt"])):
+        files = [p for p in folder.iterdir() if p.suffix in (".safetensors", ".json")]
+        assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in files} == {p.name: mode for p in files}
     assert ("## Evaluation" in card) == (kind != "regression")  # the regression run had no validation set
     assert all(f"| {n} |" in card for n in labels)
     if tuner == "lora":  # the adapters really were merged into the backbone weights

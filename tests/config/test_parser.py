@@ -128,3 +128,18 @@ def test_swift_gradient_checkpointing_name_without_a_warning():
 def test_contradicting_or_missing_options(cls, argv, match):
     with pytest.raises(ConfigError, match=match):
         parse_args(cls, argv)
+
+
+@pytest.mark.parametrize("cls", COMMANDS, ids=lambda c: c.__name__)
+def test_every_command_shows_each_default_and_takes_dashes(cls, tmp_path):
+    """Each option's --help entry ends with its default, and ``--x-y`` (flag or config key) works like ``--x_y``."""
+    help_text = build_parser(cls, "swiftcls x").format_help()
+    entries = help_text.split("\n  --")[1:]  # one entry per option, up to the next option
+    assert len(entries) >= len([f for f in dataclasses.fields(cls) if f.init])
+    assert all("(default:" in entry for entry in entries if not entry.startswith(("help", "config"))), [
+        entry.split()[0] for entry in entries if "(default:" not in entry]
+    dashed = next(f.name for f in dataclasses.fields(cls) if "_" in f.name and f.type in ("str | None", "str"))
+    config = tmp_path / "c.yaml"
+    config.write_text(f"{dashed.replace('_', '-')}: v1\n")
+    assert parse_values(cls, ["--config", str(config)])[dashed] == "v1"
+    assert parse_values(cls, ["--" + dashed.replace("_", "-"), "v2"])[dashed] == "v2"

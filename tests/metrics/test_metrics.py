@@ -18,7 +18,7 @@ from swiftcls.metrics.classification import (
     predict,
     save_metrics,
 )
-from swiftcls.metrics.plots import plot_confusion_matrix, plot_curves
+from swiftcls.metrics.plots import curve_series, plot_confusion_matrix, plot_curves
 
 SINGLE, MULTI, REG = "single_label_classification", "multi_label_classification", "regression"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -223,3 +223,15 @@ def test_plot_curves_empty_returns_none(tmp_path):
     assert plot_curves([], str(tmp_path / "x.png")) is None
     assert plot_curves([{"train_runtime": 1.0, "epoch": 1.0, "step": 5}], str(tmp_path / "y.png")) is None
     assert not (tmp_path / "x.png").exists()
+
+
+def test_curve_series_draws_equal_metrics_once_and_keeps_lone_points():
+    """Single-label accuracy equals the micro averages at every step: one series, named after all of them."""
+    history = [{"loss": 0.69, "step": 5},
+               {"eval_loss": 0.6, "eval_accuracy": 0.8, "eval_f1_micro": 0.8, "eval_f1_macro": 0.7, "step": 8},
+               {"eval_loss": 0.5, "eval_accuracy": 0.9, "eval_f1_micro": 0.9, "eval_f1_macro": 0.9, "step": 16}]
+    losses, metrics = curve_series(history)
+    assert losses == {"train loss": ([5], [0.69]), "eval loss": ([8, 16], [0.6, 0.5])}
+    assert metrics == {"accuracy = f1_micro": ([8, 16], [0.8, 0.9]), "f1_macro": ([8, 16], [0.7, 0.9])}
+    history[2]["eval_f1_micro"] = 0.85  # equal at one step only: two series
+    assert set(curve_series(history)[1]) == {"accuracy", "f1_micro", "f1_macro"}

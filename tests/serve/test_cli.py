@@ -37,14 +37,16 @@ def test_bad_flags_and_a_busy_port_fail_before_the_model_loads(tmp_path, capsys)
     busy = bind("127.0.0.1", 0)
     try:
         port = str(busy.getsockname()[1])
-        missing = str(tmp_path / "no-model")  # loading it would fail with another message
+        missing = str(tmp_path / "no-model")
+        not_a_model = tmp_path / "not-a-model"  # a folder (as the CLI's early check wants); loading it would fail
+        not_a_model.mkdir()  # with another message
         for flags, needle in ((["--port", port], f"cannot listen on 127.0.0.1:{port}"),
                               (["--max_concurrency", "0"], "--max_concurrency must be at least 1"),
                               (["--request_timeout", "0"], "--request_timeout must be more than 0"),
                               (["--read_timeout", "-1"], "--read_timeout must be more than 0"),
                               (["--max_connections", "0"], "--max_connections must be at least 1"),
                               (["--image_dir", missing], "is not a folder")):
-            assert main(["deploy", "--model", missing, *flags]) == 2
+            assert main(["deploy", "--model", str(not_a_model), *flags]) == 2
             assert needle in capsys.readouterr().err
     finally:
         busy.close()

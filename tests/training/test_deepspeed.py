@@ -18,7 +18,7 @@ from safetensors import safe_open
 from swiftcls.config.deepspeed import SHIPPED, resolve_deepspeed, zero_stage
 from swiftcls.core.errors import ConfigError
 
-pytest.importorskip("deepspeed")  # a declared dependency (requirements/deepspeed.txt), installed by .ci/run
+pytest.importorskip("deepspeed")  # a base dependency (requirements/base.txt)
 
 STEPS = ["--max_steps", "6", "--logging_steps", "1", "--learning_rate", "1e-3", "--warmup_ratio", "0",
          "--use_cpu", "true", "--train_sampling_strategy", "sequential",
