@@ -129,7 +129,7 @@ def save_atomically(trainer, model, trial) -> None:
     final, root = os.path.join(run_dir, name), staging_dir(os.path.join(run_dir, name))
     staged = os.path.join(root, name)  # a stale one from a killed run was removed by remove_stale at start
     # A full disk: the staging folder goes, the published checkpoints stay, and the error says so.
-    with disk_full_reported(run_dir, name, lambda: state_sizes(model, trainer.optimizer),
+    with disk_full_reported(run_dir, name, lambda: state_sizes(trainer.model, trainer.optimizer),
                             lambda: resumable(run_dir), partial=root):
         _save_staged(trainer, model, trial, run_dir, root, staged, final)
 

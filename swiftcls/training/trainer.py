@@ -54,12 +54,13 @@ class SeqClsTrainer(HookedTrainer):
         strategy = self.args.train_sampling_strategy
         if strategy not in ("group_by_length", "random") or not hasattr(train_dataset, "__len__"):
             return super().train_sampler(train_dataset)
-        group = self.args.train_batch_size * self.args.gradient_accumulation_steps
-        lengths = [len(row["input_ids"]) for row in train_dataset] if strategy == "group_by_length" else \
-            [0] * len(train_dataset)
+        grouped = strategy == "group_by_length"
+        lengths = [len(row["input_ids"]) if grouped else 0 for row in train_dataset]
         seed = self.args.seed if self.args.data_seed is None else self.args.data_seed
-        return EpochSeededSampler(lengths, seed, lambda: int(self.state.epoch or 0),
-                                  group if strategy == "group_by_length" else None)
+        # As transformers groups: by the rows of one optimizer step (per process).
+        group = self.args.train_batch_size * self.args.gradient_accumulation_steps if grouped else None
+        # state.epoch is fractional mid-epoch (1.4 when resumed 40% into epoch 1) and whole at each epoch's start.
+        return EpochSeededSampler(lengths, seed, lambda: int(self.state.epoch or 0), group)
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
         inputs = self.prepare_inputs(inputs)
