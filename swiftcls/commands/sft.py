@@ -26,9 +26,10 @@ from ..models.loading import load_classifier
 from ..models.packing import known_attn, use_padding_free
 from ..models.registry import read_model_type, resolve_model
 from ..models.tuners import apply_lora, freeze_vision
-from ..training.checkpoints import publish, remove_stale, resume_path, staging_dir
+from ..training.checkpoints import publish, remove_stale, resumable, resume_path, staging_dir
 from ..training.deepspeed import log_partitioning
 from ..training.losses import LossConfig, resolve_class_weights
+from ..training.storage import disk_full_reported, state_sizes
 from ..training.trainer import ArgsSaver, SeqClsTrainer, write_args, write_checkpoint_extras
 from .common import read_options
 
@@ -158,11 +159,13 @@ def _finish(trainer: SeqClsTrainer, payload: dict, space: LabelSpace, val_rows: 
     last = os.path.join(out, f"checkpoint-{state.global_step}")
     if not os.path.isdir(last):
         staged = staging_dir(last)
-        trainer.save_model(staged)
-        trainer.accelerator.wait_for_everyone()
-        if trainer.is_world_process_zero():
-            write_checkpoint_extras(staged, payload, getattr(trainer.processing_class, "image_processor", None))
-            publish(staged, last)
+        with disk_full_reported(out, os.path.basename(last), lambda: state_sizes(trainer.model),
+                                lambda: resumable(out), partial=staged):
+            trainer.save_model(staged)
+            trainer.accelerator.wait_for_everyone()
+            if trainer.is_world_process_zero():
+                write_checkpoint_extras(staged, payload, getattr(trainer.processing_class, "image_processor", None))
+                publish(staged, last)
     summary = {"last_model_checkpoint": last, "best_model_checkpoint": state.best_model_checkpoint or last}
     if trainer.is_world_process_zero():
         plot_curves(state.log_history, os.path.join(out, "curves.png"))

@@ -56,16 +56,30 @@ def zero_stage(config: str | dict | None) -> int:
     return int(config.get("zero_optimization", {}).get("stage", 0))
 
 
-def prepare_deepspeed(config: str | dict | None, use_cpu: bool) -> None:
+def deepspeed_on_cpu(use_cpu: bool) -> bool:
+    """Whether a DeepSpeed run trains on the CPU: ``--use_cpu``, ``DS_ACCELERATOR=cpu``, or no GPU at all.
+
+    The one decision both DeepSpeed (its accelerator, gloo) and ``TrainingArguments.use_cpu`` (the device and the
+    world size that Trainer and accelerate see) follow: when they disagree, each rank counts a world of 1 and
+    ZeRO-3's ``zero.Init`` fails on ``train_batch_size``.
+    """
+    return bool(use_cpu) or os.environ.get("DS_ACCELERATOR") == "cpu" or not torch.cuda.is_available()
+
+
+def prepare_deepspeed(config: str | dict | None, use_cpu: bool) -> bool:
     """Set up what DeepSpeed needs *before* TrainingArguments and the model are created.
 
-    On CPU, DeepSpeed must be told to use its CPU accelerator (``DS_ACCELERATOR=cpu``, gloo) before it is
-    imported. The process group is created here so that ZeRO-3's ``zero.Init`` can shard the weights while
-    ``from_pretrained`` loads them: no rank ever holds the full model.
+    On CPU (:func:`deepspeed_on_cpu`), DeepSpeed must be told to use its CPU accelerator (``DS_ACCELERATOR=cpu``,
+    gloo) before it is imported. The process group is created here so that ZeRO-3's ``zero.Init`` can shard the
+    weights while ``from_pretrained`` loads them: no rank ever holds the full model.
+
+    Returns:
+        The ``use_cpu`` value for ``TrainingArguments``: ``use_cpu`` itself without DeepSpeed, else whether the
+        DeepSpeed run is on the CPU.
     """
     if not config:
-        return
-    on_cpu = use_cpu or not torch.cuda.is_available()
+        return use_cpu
+    on_cpu = deepspeed_on_cpu(use_cpu)
     if on_cpu:
         os.environ.setdefault("DS_ACCELERATOR", "cpu")
     try:
@@ -79,6 +93,7 @@ def prepare_deepspeed(config: str | dict | None, use_cpu: bool) -> None:
                           MASTER_PORT=os.environ.get("MASTER_PORT") or str(_free_port()))
     if not torch.distributed.is_initialized():
         deepspeed.init_distributed(dist_backend="gloo" if on_cpu else "nccl")
+    return on_cpu
 
 
 def _free_port() -> int:

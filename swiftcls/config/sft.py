@@ -172,11 +172,12 @@ class SftArguments(ModelArguments, DataArguments, ValidationDataArguments, TaskA
             self.load_best_model_at_end = self.eval_strategy != "no" and self.save_strategy == self.eval_strategy
         if self.metric_for_best_model not in ("auto", None) and self.greater_is_better is None:
             self.greater_is_better = not self.metric_for_best_model.endswith(LOWER_IS_BETTER)
+        # DeepSpeed (and its process group) must be set up before TrainingArguments reads the world size; its
+        # CPU-or-not decision is also TrainingArguments' use_cpu (no --use_cpu needed on a machine without a GPU).
+        self.deepspeed = resolve_deepspeed(self.deepspeed)
+        self.use_cpu = prepare_deepspeed(self.deepspeed, self.use_cpu)
         if self.dataloader_pin_memory is None:
             self.dataloader_pin_memory = torch.cuda.is_available() and not self.use_cpu
-        # DeepSpeed (and its process group) must be set up before TrainingArguments reads the world size.
-        self.deepspeed = resolve_deepspeed(self.deepspeed)
-        prepare_deepspeed(self.deepspeed, self.use_cpu)
         try:
             super().__post_init__()
         except ValueError as err:  # transformers' checks of contradicting flags

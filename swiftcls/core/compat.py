@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from transformers import AttentionInterface, AttentionMaskInterface, PretrainedConfig, Trainer
 from transformers import conversion_mapping as _conversion
+from transformers.trainer_pt_utils import get_length_grouped_indices as _length_grouped_indices
 from transformers.trainer_utils import rotate_checkpoints as _rotate_checkpoints
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -32,8 +33,9 @@ from transformers.trainer_utils import rotate_checkpoints as _rotate_checkpoints
 class HookedTrainer(Trainer):
     """``transformers.Trainer`` with public names for the private hooks swiftcls needs.
 
-    Subclasses override :meth:`write_checkpoint` instead of the private ``Trainer._save_checkpoint``, and call
-    :meth:`hf_save_checkpoint`, :meth:`run_output_dir`, :meth:`output_dir_redirected` and :meth:`prepare_inputs`
+    Subclasses override :meth:`write_checkpoint` instead of the private ``Trainer._save_checkpoint`` and
+    :meth:`train_sampler` instead of ``Trainer._get_train_sampler``, and call :meth:`hf_save_checkpoint`,
+    :meth:`hf_train_sampler`, :meth:`run_output_dir`, :meth:`output_dir_redirected` and :meth:`prepare_inputs`
     instead of the private methods they wrap.
     """
 
@@ -51,6 +53,20 @@ class HookedTrainer(Trainer):
 
     def _save_checkpoint(self, model, trial):  # the private hook Trainer calls at every save
         self.write_checkpoint(model, trial)
+
+    def train_sampler(self, train_dataset: Any) -> torch.utils.data.Sampler | None:
+        """The sampler that orders the training rows; Trainer calls this when it builds the train dataloader.
+
+        The default is transformers' own choice (:meth:`hf_train_sampler`).
+        """
+        return self.hf_train_sampler(train_dataset)
+
+    def hf_train_sampler(self, train_dataset: Any) -> torch.utils.data.Sampler | None:
+        """transformers' ``Trainer._get_train_sampler``: the sampler ``--train_sampling_strategy`` names."""
+        return super()._get_train_sampler(train_dataset)
+
+    def _get_train_sampler(self, train_dataset=None):  # the private hook Trainer calls for the train dataloader
+        return self.train_sampler(self.train_dataset if train_dataset is None else train_dataset)
 
     def run_output_dir(self, trial: Any = None) -> str:
         """The folder this run's ``checkpoint-N`` folders go to (``output_dir``; per trial in a search)."""
@@ -76,6 +92,12 @@ def rotate_checkpoints(run_dir: str, save_total_limit: int | None, best_model_ch
     The best checkpoint is always kept; ``save_total_limit`` None keeps everything.
     """
     _rotate_checkpoints(run_dir, save_total_limit, best_model_checkpoint, use_mtime=True)
+
+
+def length_grouped_indices(lengths: list[int], batch_size: int, generator: torch.Generator) -> list[int]:
+    """transformers' ``group_by_length`` order: a random permutation (drawn from ``generator``) cut into
+    mega-batches, each sorted by length, longest batch first. Same generator state, same order."""
+    return _length_grouped_indices(lengths, batch_size, generator=generator)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -38,3 +38,7 @@ class DataError(SwiftClsError):
 
 class ConfigError(SwiftClsError):
     """Bad or contradicting command-line flags / config values."""
+
+
+class StorageError(SwiftClsError):
+    """A write the disk refused (no space left, quota): names the folder, the size needed and what is intact."""

@@ -17,6 +17,7 @@ from pathlib import Path
 from ..core.compat import rotate_checkpoints
 from ..core.errors import ConfigError
 from ..core.files import normal_file_modes
+from .storage import disk_full_reported, state_sizes
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +130,13 @@ def save_atomically(trainer, model, trial) -> None:
     name = f"{PREFIX}-{trainer.state.global_step}"
     final, root = os.path.join(run_dir, name), staging_dir(os.path.join(run_dir, name))
     staged = os.path.join(root, name)  # a stale one from a killed run was removed by remove_stale at start
+    # A full disk: the staging folder goes, the published checkpoints stay, and the error says so.
+    with disk_full_reported(run_dir, name, lambda: state_sizes(trainer.model, trainer.optimizer),
+                            lambda: resumable(run_dir), partial=root):
+        _save_staged(trainer, model, trial, run_dir, root, staged, final)
+
+
+def _save_staged(trainer, model, trial, run_dir: str, root: str, staged: str, final: str) -> None:
     with trainer.output_dir_redirected(root):
         trainer.hf_save_checkpoint(model, trial)
     state = trainer.state

@@ -16,6 +16,7 @@ from ..core.spec import ModelSpec
 from ..models.pooling import classifier_logits
 from .checkpoints import save_atomically
 from .losses import LossConfig, classification_loss
+from .sampler import EpochSeededSampler
 
 
 class SeqClsTrainer(HookedTrainer):
@@ -46,6 +47,20 @@ class SeqClsTrainer(HookedTrainer):
     def write_checkpoint(self, model, trial):
         # Never leave a half-written checkpoint-N behind (see swiftcls/training/checkpoints.py).
         save_atomically(self, model, trial)
+
+    def train_sampler(self, train_dataset):
+        # Shuffled orders come from data_seed + epoch, not from the global RNG when an epoch starts: a run resumed
+        # mid-epoch then trains that epoch in the original order (see swiftcls/training/sampler.py).
+        strategy = self.args.train_sampling_strategy
+        if strategy not in ("group_by_length", "random") or not hasattr(train_dataset, "__len__"):
+            return super().train_sampler(train_dataset)
+        grouped = strategy == "group_by_length"
+        lengths = [len(row["input_ids"]) if grouped else 0 for row in train_dataset]
+        seed = self.args.seed if self.args.data_seed is None else self.args.data_seed
+        # As transformers groups: by the rows of one optimizer step (per process).
+        group = self.args.train_batch_size * self.args.gradient_accumulation_steps if grouped else None
+        # state.epoch is fractional mid-epoch (1.4 when resumed 40% into epoch 1) and whole at each epoch's start.
+        return EpochSeededSampler(lengths, seed, lambda: int(self.state.epoch or 0), group)
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
         inputs = self.prepare_inputs(inputs)

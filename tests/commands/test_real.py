@@ -59,4 +59,7 @@ def test_smollm2_lora_sst2(shared, smollm2_dir, tmp_path):
                    "--val_dataset", f"{shared}/data/sst2/dev.tsv#160", "--tuner_type", "lora",
                    "--lora_rank", "8", "--learning_rate", "3e-4", "--num_train_epochs", "1",
                    "--max_length", "64", "--per_device_train_batch_size", "8", "--output_dir", str(tmp_path / "out")])
-    assert summary["metrics"]["accuracy"] >= 0.70
+    # One epoch of 40 steps: the accuracy depends on the shuffled order. Measured on 2 CPU cores: >= 0.70 with
+    # the order transformers drew from the global RNG, 0.656 and 0.675 (--data_seed 42 / 7) with swiftcls's
+    # epoch-seeded order (swiftcls/training/sampler.py); the majority class of SST-2 dev is about 0.51.
+    assert summary["metrics"]["accuracy"] >= 0.62

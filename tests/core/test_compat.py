@@ -82,6 +82,32 @@ def test_prepare_inputs_moves_tensors_to_the_training_device(tmp_path):
     assert all(v.device == run.args.device and torch.equal(v.cpu(), batch[k]) for k, v in prepared.items())
 
 
+def test_train_sampler_orders_the_train_dataloader(tmp_path):
+    """Trainer still builds its train dataloader through the private ``_get_train_sampler`` hook."""
+
+    class Reversed(compat.HookedTrainer):
+        def train_sampler(self, train_dataset):
+            return list(reversed(range(len(train_dataset))))
+
+    run = trainer(tmp_path / "run", Reversed)
+    assert [batch["x"][:, 0].tolist() for batch in run.get_train_dataloader()] == [[3.0, 2.0], [1.0, 0.0]]
+    default = trainer(tmp_path / "default")  # transformers' own choice for --train_sampling_strategy random
+    assert isinstance(default.hf_train_sampler(default.train_dataset), torch.utils.data.RandomSampler)
+
+
+def test_length_grouped_indices_is_a_seeded_length_grouping():
+    lengths = [5, 40, 3, 17, 9, 22, 1, 30, 12, 8, 27, 2, 15, 6, 33, 11]
+    order = compat.length_grouped_indices(lengths, 2, torch.Generator().manual_seed(0))
+    assert sorted(order) == list(range(len(lengths))) and lengths[order[0]] == max(lengths)
+    # 16 rows, batches of 2: mega-batches of 4 rows, each sorted longest first (bar its first row, which the
+    # longest row of all swapped places with).
+    for start in range(0, len(order), 4):
+        block = [lengths[i] for i in order[start + 1:start + 4]]
+        assert block == sorted(block, reverse=True)
+    assert compat.length_grouped_indices(lengths, 2, torch.Generator().manual_seed(0)) == order
+    assert compat.length_grouped_indices(lengths, 2, torch.Generator().manual_seed(1)) != order
+
+
 def test_rotate_checkpoints_keeps_the_newest_and_the_best(tmp_path):
     for step in range(1, 5):
         (tmp_path / f"checkpoint-{step}").mkdir()
@@ -270,7 +296,7 @@ class T(Trainer):
             pass
 
     assert private_overrides(Saving) == ["_save_checkpoint"]
-    assert private_overrides(compat.HookedTrainer) == ["_save_checkpoint"]
+    assert private_overrides(compat.HookedTrainer) == ["_get_train_sampler", "_save_checkpoint"]
 
 
 def test_only_compat_touches_transformers_internals():

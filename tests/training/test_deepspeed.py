@@ -15,7 +15,7 @@ import pytest
 from helpers import logged_losses, make_rows, sft, write
 from safetensors import safe_open
 
-from swiftcls.config.deepspeed import SHIPPED, resolve_deepspeed, zero_stage
+from swiftcls.config.deepspeed import SHIPPED, deepspeed_on_cpu, prepare_deepspeed, resolve_deepspeed, zero_stage
 from swiftcls.core.errors import ConfigError
 
 pytest.importorskip("deepspeed")  # a base dependency (requirements/base.txt)
@@ -46,6 +46,18 @@ def test_shipped_configs_leave_sizes_clipping_and_precision_to_the_flags(tmp_pat
     (tmp_path / "bad.json").write_text("{stage: 3}")
     with pytest.raises(ConfigError, match="not valid JSON"):
         resolve_deepspeed(str(tmp_path / "bad.json"))
+
+
+def test_one_cpu_decision_for_deepspeed_and_training_arguments(monkeypatch):
+    monkeypatch.delenv("DS_ACCELERATOR", raising=False)
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    assert not deepspeed_on_cpu(False) and deepspeed_on_cpu(True)
+    monkeypatch.setenv("DS_ACCELERATOR", "cpu")  # a CPU run on a GPU machine (DEVELOPERS.md)
+    assert deepspeed_on_cpu(False)
+    monkeypatch.delenv("DS_ACCELERATOR")
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)  # no GPU: CPU without being told
+    assert deepspeed_on_cpu(False)
+    assert prepare_deepspeed(None, False) is False and prepare_deepspeed(None, True) is True  # no DeepSpeed: as given
 
 
 LAUNCH_VARS = ("NPROC_PER_NODE", "NNODES", "NODE_RANK", "MASTER_ADDR", "MASTER_PORT", "LOCAL_RANK", "RANK",
@@ -160,13 +172,17 @@ def test_zero2_on_two_simulated_nodes_matches_one_process(one_process, tmp_path)
 def test_lora_zero3_bf16_trains_evaluates_and_saves_adapters_and_head(one_process, tmp_path):
     from swiftcls import InferArguments, infer_main
 
-    # With a validation set: evaluation each epoch, best checkpoint reloaded at the end, final report.
+    # With a validation set: evaluation each epoch, best checkpoint reloaded at the end, final report. Launched as
+    # SWIFT users do on a CPU machine: DS_ACCELERATOR=cpu NPROC_PER_NODE=2, and no --use_cpu (the DeepSpeed CPU
+    # decision sets it; before, TrainingArguments refused --bf16 "without GPU", and without --bf16 it counted a world
+    # of 1 and zero.Init failed on train_batch_size).
     out = tmp_path / "lora"
-    _launch(["--model", one_process["model"], "--dataset", one_process["data"], "--tuner_type", "lora",
-             "--val_dataset", one_process["data"],
-             "--max_steps", "12", "--learning_rate", "1e-2", "--warmup_ratio", "0", "--logging_steps", "2",
-             "--per_device_train_batch_size", "8", "--use_cpu", "true", "--deepspeed", "zero3", "--bf16", "true",
-             "--torch_dtype", "bfloat16", "--output_dir", str(out)], NPROC_PER_NODE="2")
+    log = _launch(["--model", one_process["model"], "--dataset", one_process["data"], "--tuner_type", "lora",
+                   "--val_dataset", one_process["data"],
+                   "--max_steps", "12", "--learning_rate", "1e-2", "--warmup_ratio", "0", "--logging_steps", "2",
+                   "--per_device_train_batch_size", "8", "--deepspeed", "zero3", "--bf16", "true",
+                   "--torch_dtype", "bfloat16", "--output_dir", str(out)], NPROC_PER_NODE="2")
+    assert "world size 2" in log and json.loads((out / "args.json").read_text())["use_cpu"] is True
     assert json.loads((out / "eval_metrics.json").read_text())["accuracy"] > 0.9
     ckpt = out / "checkpoint-12"
     saved = _weights(ckpt / "adapter_model.safetensors")
