@@ -111,7 +111,8 @@ def protocol_class(read_timeout: float, max_connections: int, drain: Drain) -> t
                 self.cycle.keep_alive = False  # the app's drain middleware adds `Connection: close`
                 return
             # Idle: keep listening for a request already on its way (it gets 503 and `Connection: close`).
-            self._unset_keepalive_if_required()
+            if self.timeout_keep_alive_task is not None:  # uvicorn's idle timer: the linger below replaces it
+                self.timeout_keep_alive_task.cancel()
             self.timeout_keep_alive_task = self.loop.call_later(DRAIN_LINGER_S, self._linger_ended)
 
         def _linger_ended(self) -> None:
