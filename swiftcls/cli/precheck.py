@@ -15,10 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..core.errors import DataError
-from ..core.flags import not_a_mapping, unknown_flag, unknown_key, unreadable_config
+from ..core.flags import read_config, unknown_flag, unknown_key
 from ..data.readers import SUPPORTED_SUFFIXES
 from ..models.registry import check_model
 
@@ -70,13 +68,7 @@ def _config_values(argv: list[str], spellings: dict[str, str], prog: str) -> dic
     path = path or next((token.partition("=")[2] for token in argv if token.startswith("--config=")), None)
     if not path:
         return {}
-    try:
-        with open(path, encoding="utf-8") as f:
-            loaded = yaml.safe_load(f) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise unreadable_config(path, err) from err
-    if not isinstance(loaded, dict):
-        raise not_a_mapping(path, loaded)
+    loaded = read_config(path)
     values = {}
     for key, value in loaded.items():
         option = "--" + str(key).lstrip("-")

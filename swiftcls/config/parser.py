@@ -18,11 +18,10 @@ import typing
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-import yaml
 from transformers import HfArgumentParser
 
 from ..core.errors import ConfigError
-from ..core.flags import not_a_mapping, unknown_flag, unknown_key, unreadable_config
+from ..core.flags import read_config, unknown_flag, unknown_key
 
 T = TypeVar("T")
 
@@ -93,14 +92,7 @@ def flag_spellings(cls: type) -> dict[str, str]:
 
 def _config_argv(path: str, cls: type, prog: str) -> list[str]:
     """The flags a YAML config stands for, checked key by key like command-line flags."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            loaded = yaml.safe_load(f) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise unreadable_config(path, err) from err
-    if not isinstance(loaded, dict):
-        raise not_a_mapping(path, loaded)
-    return dict_to_argv(loaded, cls, f"--config {path}", prog)
+    return dict_to_argv(read_config(path), cls, f"--config {path}", prog)
 
 
 def dict_to_argv(values: dict[str, Any], cls: type, source: str, prog: str = "swiftcls") -> list[str]:

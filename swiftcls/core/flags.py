@@ -9,6 +9,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+import yaml
+
 from .errors import ConfigError, SwiftClsError
 
 
@@ -39,6 +41,22 @@ def not_a_mapping(path: str, loaded: object) -> ConfigError:
     """The error for a ``--config`` file whose YAML is not a mapping of flag: value."""
     return ConfigError(f"--config {path}: expected a mapping of flag: value, got {type(loaded).__name__}. Fix: "
                        "write one 'flag: value' per line.")
+
+
+def read_config(path: str) -> dict:
+    """The mapping a ``--config`` YAML file holds (empty for an empty file).
+
+    Raises:
+        ConfigError: the file cannot be read or parsed, or does not hold a mapping.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            loaded = yaml.safe_load(f) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise unreadable_config(path, err) from err
+    if not isinstance(loaded, dict):
+        raise not_a_mapping(path, loaded)
+    return loaded
 
 
 def in_python_words(err: SwiftClsError, values: dict[str, Any], names: dict[str, str] | None = None) -> SwiftClsError:
