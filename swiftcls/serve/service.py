@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Callable
 
 import numpy as np
-from PIL import Image
 from starlette.concurrency import run_in_threadpool
 
 from ..config.deploy import DeployArguments
@@ -60,8 +59,6 @@ class ClassifyService:
             raise RequestError(422, fetcher.redact(where + err.reason), err.field) from err
         except SwiftClsError as err:
             raise RequestError(422, fetcher.redact(str(err))) from err
-        except Image.DecompressionBombError as err:  # PIL's own guard, before any pixel is decoded
-            raise RequestError(422, fetcher.redact(f"an image is too large to decode ({err})"), "images") from err
         except (UnicodeError, ValueError, OSError) as err:  # bad input the data layer did not name
             raise RequestError(422, fetcher.redact(f"cannot use this input ({type(err).__name__}: {err}).")) from err
 
