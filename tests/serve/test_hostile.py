@@ -9,12 +9,11 @@ import http.client
 import json
 import signal
 import socket
-import struct
 import threading
 import time
-import zlib
 
 import pytest
+from helpers import write_png_bomb
 
 TEXTS = ["alpha beta good thing", "gamma delta bad thing", "omega red blue", "kappa"]
 
@@ -81,20 +80,9 @@ def test_slow_loris_clients_are_cut_at_the_read_deadline_and_others_are_served(s
     assert server.proc.poll() is None
 
 
-def _png_bomb(side=20000):
-    """A 1-bit ``side`` x ``side`` PNG of zeros: a few tens of KB that decode to ``side**2`` pixels."""
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    row, z = b"\0" * (1 + side // 8), zlib.compressobj(9)
-    idat = b"".join(z.compress(row * 1000) for _ in range(side // 1000)) + z.flush()
-    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
-
-
 def test_hostile_inputs_get_4xx_without_server_paths(server, trained, tmp_path):
     image_dir = trained("vl")[1]["image_dir"]
-    bomb = "data:image/png;base64," + base64.b64encode(_png_bomb()).decode()
+    bomb = "data:image/png;base64," + base64.b64encode(write_png_bomb(tmp_path / "bomb.png").read_bytes()).decode()
     (tmp_path / "broken").write_bytes(b"not an image")
     broken = "data:image/png;base64," + base64.b64encode(b"not an image").decode()
     cases = {
