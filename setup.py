@@ -26,6 +26,6 @@ setup(
     install_requires=requirements("base"),
     # deepspeed is a base dependency now (it installs without compiling ops); the empty extra keeps
     # `pip install swiftcls[deepspeed]` working for those who still name it.
-    extras_require={**{name: requirements(name) for name in ("tests", "examples", "vllm")}, "deepspeed": []},
+    extras_require={**{name: requirements(name) for name in ("tests", "examples", "vllm", "onnx")}, "deepspeed": []},
     entry_points={"console_scripts": ["swiftcls=swiftcls.cli.main:main"]},
 )

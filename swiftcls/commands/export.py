@@ -1,8 +1,9 @@
-"""``swiftcls export``: merge LoRA and write a plain, servable checkpoint (Hugging Face or LMDeploy layout).
+"""``swiftcls export``: merge LoRA and write a plain, servable checkpoint (Hugging Face, LMDeploy or ONNX layout).
 
 ``--to hf`` writes the model's own ``*ForSequenceClassification`` checkpoint (safetensors, labels in ``config.json``,
 tokenizer, training ``args.json``, model card); ``--to lmdeploy`` rewrites a regression or binary head as the reward
-head of the LMDeploy architecture the family's template names (``lmdeploy_reward_arch``, e.g. ``Qwen2ForRewardModel``).
+head of the LMDeploy architecture the family's template names (``lmdeploy_reward_arch``, e.g. ``Qwen2ForRewardModel``);
+``--to onnx`` writes ``model.onnx`` (optionally int8) for onnxruntime, see :mod:`swiftcls.models.onnx`.
 Written into a temporary folder and renamed into place. See docs/serving.md.
 """
 
@@ -27,6 +28,7 @@ from ..core.version import __version__
 from ..models.card import model_card
 from ..models.layouts import reward_head, reward_refusal, vllm_head_layout
 from ..models.loading import set_pad_token_id
+from ..models.onnx import export_onnx
 from ..models.registry import read_model_type, resolve_model
 from ..models.trained import load_trained, read_args_json
 
@@ -54,6 +56,8 @@ def _check(args: ExportArguments) -> Path:
     reason = args.to == "lmdeploy" and peek and reward_refusal(*peek)
     if reason:
         raise ConfigError(f"--to lmdeploy: {reason}")
+    if args.to == "onnx" and peek and peek[0].multimodal:
+        raise ConfigError("--to onnx covers text models; export image+text models with --to hf (vLLM serves them).")
     return out
 
 
@@ -86,12 +90,19 @@ def export_main(args: ExportArguments | Sequence[str] | dict | None = None) -> s
         config.id2label, config.label2id = {0: "reward"}, {"reward": 0}
     tmp = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"  # hidden, never mistaken for an export
     tmp.mkdir(parents=True)
+    onnx = None
     try:
-        model.save_pretrained(tmp)
+        if args.to == "onnx":
+            config.save_pretrained(tmp)  # labels and problem type; the weights live in the graph
+            quantize = None if args.onnx_quantize == "none" else args.onnx_quantize
+            path = export_onnx(model, tokenizer, tmp, quantize)
+            onnx = {"file": path.name, "quantize": args.onnx_quantize, "inputs": _graph_inputs(path)}
+        else:
+            model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         if spec.multimodal:
             tokenizer.image_processor.save_pretrained(tmp)
-        if spec.vllm_head_prefix:
+        if spec.vllm_head_prefix and not onnx:
             vllm_head_layout(tmp, spec.head[0], spec.vllm_head_prefix)
         config_path = tmp / "config.json"
         saved = json.loads(config_path.read_text(encoding="utf-8"))
@@ -100,6 +111,8 @@ def export_main(args: ExportArguments | Sequence[str] | dict | None = None) -> s
             saved["architectures"] = [spec.lmdeploy_reward_arch]
             saved["swiftcls_reward"] = {"problem_type": space.problem_type, "labels": space.names,
                                         "score": "value" if space.problem_type == REGRESSION else "logit margin"}
+        if onnx:
+            saved["swiftcls_onnx"] = onnx
         config_path.write_text(json.dumps(saved, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         saved_args = {**(payload or {"problem_type": space.problem_type, "label_names": space.names}),
                       "export": {"source": os.path.abspath(source), "to": args.to, "lora_merged": bool(args.adapters),
@@ -107,7 +120,7 @@ def export_main(args: ExportArguments | Sequence[str] | dict | None = None) -> s
         (tmp / "args.json").write_text(json.dumps(saved_args, indent=2, ensure_ascii=False, default=str),
                                        encoding="utf-8")
         card = model_card(str(out), space, payload, source, spec.chat_template_kwargs,
-                          spec.lmdeploy_reward_arch if reward else None)
+                          spec.lmdeploy_reward_arch if reward else None, onnx)
         (tmp / "README.md").write_text(card, encoding="utf-8")
         normal_file_modes(tmp)  # safetensors writes 0600
         try:
@@ -119,3 +132,10 @@ def export_main(args: ExportArguments | Sequence[str] | dict | None = None) -> s
         raise
     print(f"Exported {source} ({space.problem_type}, {space.num_labels} labels, --to {args.to}) to {out}")
     return str(out)
+
+
+def _graph_inputs(path: Path) -> list[str]:
+    """Input names of an ONNX graph (``input_ids``, ``attention_mask``, maybe ``token_type_ids``)."""
+    import onnx  # optional; export_onnx already checked it imports
+
+    return [i.name for i in onnx.load(str(path), load_external_data=False).graph.input]

@@ -56,6 +56,9 @@ class DeployArguments(ClassifierArguments, ServerArguments):
         if not (self.model or self.adapters):
             raise ConfigError("pass --model (an exported folder or full checkpoint) or --adapters (a LoRA "
                               "checkpoint).")
+        if self.infer_backend == "vllm":
+            raise ConfigError("swiftcls deploy --infer_backend vllm: serve an export with vLLM's own server instead "
+                              "(vllm serve DIR --runner pooling, see docs/serving.md); deploy runs pt or onnxruntime.")
         for name in ("max_batch_size", "max_inputs", "max_request_bytes", "max_text_length", "max_queue",
                      "max_concurrency", "max_image_bytes", "max_connections"):
             if getattr(self, name) < 1:

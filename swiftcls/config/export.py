@@ -18,9 +18,13 @@ class ExportOutputArguments:
 
     output_dir: str | None = arg(None, "Folder to write (required); must not exist or be empty. Written atomically.")
     merge_lora: bool = arg(True, "Merge the LoRA weights into the base model (needed for a plain checkpoint).")
-    to: Literal["hf", "lmdeploy"] = arg(
+    to: Literal["hf", "lmdeploy", "onnx"] = arg(
         "hf", "hf: transformers *ForSequenceClassification (vLLM, TEI, ...); lmdeploy: the reward-model layout "
-              "LMDeploy serves (families whose template names one; regression or binary models only).")
+              "LMDeploy serves (families whose template names one; regression or binary models only); onnx: "
+              "model.onnx for onnxruntime (text models; swiftcls infer/deploy --infer_backend onnxruntime).")
+    onnx_quantize: Literal["none", "int8"] = arg(
+        "none", "--to onnx: int8 = onnxruntime dynamic int8 quantization (smaller, faster on CPUs; check accuracy "
+                "with swiftcls eval); none keeps float32.")
 
 
 @dataclass
@@ -32,6 +36,8 @@ class ExportArguments(ModelArguments, CheckpointArguments, ExportOutputArguments
             raise ConfigError("--output_dir is required: the folder to write the exported checkpoint to.")
         if not (self.model or self.adapters):
             raise ConfigError("pass --adapters (a LoRA checkpoint) or --model (a full checkpoint) to export.")
+        if self.onnx_quantize != "none" and self.to != "onnx":
+            raise ConfigError(f"--onnx_quantize {self.onnx_quantize} applies to --to onnx only (got --to {self.to}).")
         if self.adapters and not self.merge_lora:
             raise ConfigError("--merge_lora false: the adapter checkpoint already is the unmerged artifact; a plain "
                               "checkpoint that vLLM/LMDeploy/transformers load needs --merge_lora true.")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from ..core.errors import ConfigError
 from .data import DataArguments
@@ -13,16 +12,13 @@ from .model import ClassifierArguments
 
 @dataclass
 class InferOutputArguments:
-    """Where predictions and metrics go, and which backend computes them."""
+    """Where predictions and metrics go."""
 
     _argument_group_name = "Prediction output"
 
     result_path: str | None = arg(None, "JSONL file for predictions (default: <checkpoint>/infer_result.jsonl).")
     metrics_path: str | None = arg(None, "JSON file for metrics (default: next to --result_path).")
     batch_size: int = arg(32, "Rows per forward pass (rows are sorted by length first).")
-    infer_backend: Literal["pt", "vllm"] = arg(
-        "pt", "pt: PyTorch/transformers (any swiftcls checkpoint); vllm: vLLM's pooling runner (exported folders only: "
-              "run swiftcls export first for LoRA checkpoints).")
 
 
 @dataclass

@@ -53,5 +53,16 @@ class PredictionArguments:
 
 
 @dataclass
-class ClassifierArguments(ModelArguments, CheckpointArguments, PredictionArguments):
+class BackendArguments:
+    """Which engine computes the logits (infer, eval, deploy, ``Classifier``)."""
+
+    _argument_group_name = "Backend"
+
+    infer_backend: Literal["pt", "vllm", "onnxruntime"] = arg(
+        "pt", "pt: PyTorch/transformers (any swiftcls checkpoint); vllm: vLLM's pooling runner (infer/eval; exported "
+              "folders only); onnxruntime: a folder written by swiftcls export --to onnx (CPU).")
+
+
+@dataclass
+class ClassifierArguments(ModelArguments, CheckpointArguments, PredictionArguments, BackendArguments):
     """How a trained classifier is loaded and run: shared by infer, eval, deploy and ``Classifier.from_pretrained``."""

@@ -70,6 +70,23 @@ scores = pipe.get_reward_score([tokenizer(p, add_special_tokens=False)["input_id
 ```
 """
 
+_ONNX_USAGE = """`model.onnx` ({precision}) for onnxruntime: inputs `{inputs}` (int64, `[batch, sequence]`,
+padded), output `logits` `[batch, {labels}]`. swiftcls formats prompts from `args.json` and batches rows for you:
+`swiftcls infer --model {path} --infer_backend onnxruntime --dataset data.jsonl`,
+`swiftcls deploy --model {path} --infer_backend onnxruntime`, or in Python
+`Classifier.from_pretrained("{path}", infer_backend="onnxruntime").predict(["first text"])`.
+
+```python
+import onnxruntime as ort
+from transformers import AutoTokenizer
+
+tokenizer = AutoTokenizer.from_pretrained("{path}")
+session = ort.InferenceSession("{path}/model.onnx", providers=["CPUExecutionProvider"])
+batch = tokenizer(prompts, padding=True, return_tensors="np")  # prompts formatted as in training (args.json)
+logits = session.run(["logits"], {{k: batch[k].astype("int64") for k in {inputs}}})[0]
+```
+"""
+
 
 def _usage(path: str, space: LabelSpace, payload: dict, chat_kwargs: dict) -> str:
     """transformers / swiftcls / vLLM snippets that format prompts exactly like training."""
@@ -124,10 +141,11 @@ def vllm_notes(space: LabelSpace, payload: dict, chat_kwargs: dict) -> str:
 
 
 def model_card(path: str, space: LabelSpace, payload: dict, source: str, chat_kwargs: dict,
-               reward: str | None = None) -> str:
+               reward: str | None = None, onnx: dict | None = None) -> str:
     """README.md of an exported checkpoint: labels, training, metrics and how to load and serve it.
 
-    ``reward`` is the LMDeploy reward architecture of a ``--to lmdeploy`` export (None for ``--to hf``).
+    ``reward`` is the LMDeploy reward architecture of a ``--to lmdeploy`` export (None for ``--to hf``); ``onnx``
+    the ``swiftcls_onnx`` config entry of a ``--to onnx`` export.
     """
     base = payload.get("model") or payload.get("model_dir") or source
     hub = base.count("/") == 1 and not base.startswith(PKG_PREFIX) and not os.path.exists(base)
@@ -148,8 +166,14 @@ def model_card(path: str, space: LabelSpace, payload: dict, source: str, chat_kw
                   *(f"| {k} | {v:.4f} |" for k, v in metrics.items()), "", *([note, ""] if note else [])]
     meaning = ("the regression value" if space.problem_type == REGRESSION else f"the logit margin logit("
                f"{space.names[1]}) - logit({space.names[0]}), so P({space.names[1]}) = sigmoid(score)")
-    lines += ["## Use", "", _REWARD_USAGE.format(path=path, meaning=meaning, arch=reward) if reward
-              else _usage(path, space, payload, chat_kwargs)]
-    if not reward:
+    if onnx:
+        precision = "dynamic int8 quantization" if onnx["quantize"] == "int8" else "float32"
+        usage = _ONNX_USAGE.format(path=path, precision=precision, inputs=onnx["inputs"], labels=space.num_labels)
+    elif reward:
+        usage = _REWARD_USAGE.format(path=path, meaning=meaning, arch=reward)
+    else:
+        usage = _usage(path, space, payload, chat_kwargs)
+    lines += ["## Use", "", usage]
+    if not (reward or onnx):
         lines += ["", vllm_notes(space, payload, chat_kwargs)]
     return "\n".join(lines)

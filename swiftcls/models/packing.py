@@ -57,6 +57,9 @@ def use_padding_free(requested: bool, spec: ModelSpec, model, attn_impl: str | N
     """
     if not requested:
         return False
+    if not getattr(model, "supports_packing", True):  # e.g. an ONNX graph, traced with padded inputs
+        logger.info("--padding_free: using padded batches because %s runs padded inputs only.", type(model).__name__)
+        return False
     config = model.config
     reason = padding_free_reason(spec, attn_impl)
     if reason:

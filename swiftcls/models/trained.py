@@ -11,7 +11,8 @@ from ..config.model import ModelArguments
 from ..core.errors import ConfigError
 from ..core.labels import LabelSpace
 from ..core.spec import spec_for_config
-from .loading import load_classifier
+from .loading import load_classifier, load_tokenizer
+from .onnx import load_onnx
 from .registry import read_model_type, resolve_model
 from .tuners import load_adapters
 
@@ -51,6 +52,8 @@ def load_trained(model: str | None, adapters: str | None, model_args: ModelArgum
     else:
         raise ConfigError("pass --model (a trained checkpoint) or --adapters (a LoRA checkpoint).")
     spec = spec_for_config(read_model_type(model_dir))
+    if getattr(model_args, "infer_backend", "pt") == "onnxruntime":
+        return _load_onnx(model, adapters, model_dir, spec, space, model_args, payload)
     net, tokenizer, new = load_classifier(model_dir, spec, space, torch_dtype=model_args.torch_dtype,
                                           attn_impl=model_args.attn_impl,
                                           trust_remote_code=model_args.trust_remote_code, device=device)
@@ -63,3 +66,17 @@ def load_trained(model: str | None, adapters: str | None, model_args: ModelArgum
     if adapters:
         net = load_adapters(net, adapters)
     return net.eval(), tokenizer, spec, space, payload
+
+
+def _load_onnx(model: str | None, adapters: str | None, model_dir: str, spec, space, model_args, payload: dict):
+    """``load_trained`` for ``--infer_backend onnxruntime``: a folder written by ``swiftcls export --to onnx``."""
+    if adapters:
+        raise ConfigError(f"--infer_backend onnxruntime needs an ONNX export, and --adapters {adapters} is a LoRA "
+                          f"checkpoint. Export it first: swiftcls export --adapters {adapters} --to onnx "
+                          "--output_dir DIR, then pass --model DIR.")
+    if spec.multimodal:
+        raise ConfigError(f"--infer_backend onnxruntime: {model} is an image+text model; the ONNX path covers "
+                          "text models. Use --infer_backend pt (or vllm).")
+    config = AutoConfig.from_pretrained(model_dir, trust_remote_code=model_args.trust_remote_code)
+    tokenizer = load_tokenizer(model_dir, spec, model_args.trust_remote_code)
+    return load_onnx(model_dir, config), tokenizer, spec, space, payload
