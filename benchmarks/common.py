@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -30,7 +31,8 @@ def add_common_args(parser) -> None:
     parser.add_argument("--attn_impl", default=None, help="attention for both recipes (default: each one's own)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--peak_tflops", type=float, default=None,
-                        help=f"MFU denominator (default {H100_BF16_TFLOPS} on CUDA; MFU is not reported on CPU)")
+                        help=f"MFU denominator (default {H100_BF16_TFLOPS} on CUDA; on CPU the measured fp32 GEMM "
+                             "rate of this machine)")
     parser.add_argument("--seed", type=int, default=0)
 
 
@@ -121,10 +123,26 @@ def train_flops_per_token(n_matmul: int, n_trainable: int, lora: bool) -> float:
     return 4 * n_matmul + 2 * n_trainable if lora else 6 * n_matmul
 
 
-def peak_tflops(args) -> float | None:
+def peak_tflops(args) -> float:
+    """MFU denominator: ``--peak_tflops``, the H100/H200 dense bf16 peak on CUDA, or this CPU's measured fp32 GEMM
+    rate (:func:`cpu_gemm_tflops`, the CPU roofline)."""
     if args.peak_tflops:
         return args.peak_tflops
-    return H100_BF16_TFLOPS if args.device.startswith("cuda") else None
+    return H100_BF16_TFLOPS if args.device.startswith("cuda") else cpu_gemm_tflops()
+
+
+@functools.cache
+def cpu_gemm_tflops(n: int = 2048, repeats: int = 5) -> float:
+    """This CPU's fp32 ``torch.matmul`` rate on ``n x n`` matrices (best of ``repeats``, with torch's threads): what a
+    model's matmuls could reach at best here, so MFU on a CPU is measured against the machine, not a datasheet."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.matmul(a, b)  # warm-up
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.matmul(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e12
 
 
 def reset_peak(device: str) -> None:

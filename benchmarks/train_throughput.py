@@ -122,7 +122,7 @@ def measure(recipe: str, args, rows, tok) -> dict:
     peak = C.peak_tflops(args)
     result = {"recipe": recipe, "attn": C.attn(model), "tokens/s": tokens / seconds,
               "samples/s": args.steps * args.batch_size / seconds, "pad_share": 1 - tokens / computed,
-              "TFLOP/s": flops / 1e12, "MFU": flops / (peak * 1e12) if peak else None,
+              "TFLOP/s": flops / 1e12, "MFU": flops / (peak * 1e12),
               "peak_mem_GiB": C.peak_memory_gib(args.device), "params": n_matmul, "trainable": n_train}
     del trainer, model
     gc.collect()
