@@ -95,6 +95,11 @@ class TaskArguments:
                                        or self.labels):
             raise ConfigError(f"--task {self.task} trains a one-output regression head (num_labels 1); drop "
                               "--problem_type, --num_labels and --labels.")
+        unused = [flag for flag, value in (("--class_weights", self.class_weights), ("--label_smoothing",
+                  self.label_smoothing), ("--focal_gamma", self.focal_gamma)) if value]
+        if self.task != "seq_cls" and unused:
+            raise ConfigError(f"{', '.join(unused)}: classification options, with no effect on --task {self.task}; "
+                              "drop them.")
         if self.center_rewards_coefficient < 0:
             raise ConfigError(f"--center_rewards_coefficient must be >= 0, got {self.center_rewards_coefficient}.")
         parent = getattr(super(), "__post_init__", None)
