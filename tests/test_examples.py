@@ -184,7 +184,8 @@ def test_prepare_scoring_builds_pairs_and_queries_from_the_split(scoring_example
     label, train_texts = dict(train + dev), {text for text, _ in train}
 
     def rows(name):
-        return [json.loads(line) for line in scoring_examples[name].read_text(encoding="utf-8").splitlines()]
+        # split("\n"), not splitlines(): a review may hold U+2028, which JSON keeps raw and splitlines() splits on
+        return [json.loads(line) for line in scoring_examples[name].read_text(encoding="utf-8").split("\n") if line]
 
     assert all(label[r["chosen"]] == 1 and label[r["rejected"]] == 0 for r in rows("rm_train") + rows("rm_dev"))
     assert not any(r["chosen"] in train_texts or r["rejected"] in train_texts for r in rows("rm_dev"))

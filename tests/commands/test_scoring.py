@@ -5,6 +5,7 @@ import json
 import random
 
 import pytest
+import torch
 from helpers import WORDS, sft, write
 
 from swiftcls import eval_main
@@ -70,7 +71,7 @@ def test_groups_are_never_split_across_batches(tiny_model_dir, tmp_path):
                         per_device_eval_batch_size=4, use_cpu=True, report_to="none", val_dataset=["v"])
     trainer = SeqClsTrainer(model=model, args=args, train_dataset=items, eval_dataset=items, spec=spec,
                             data_collator=make_collator(True, tokenizer.pad_token_id, groups=True,
-                                                        label_dtype=__import__("torch").float64),
+                                                        label_dtype=torch.float64),
                             loss_config=LossConfig(REGRESSION, task="reranker", loss="listwise"))
     for loader in (trainer.get_train_dataloader(), trainer.get_eval_dataloader()):
         seen = []
