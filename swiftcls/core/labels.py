@@ -16,16 +16,18 @@ PROBLEM_TYPES = (SINGLE, MULTI, REGRESSION)
 # of LOWER_IS_BETTER are errors (lower is better).
 BEST_METRIC = {SINGLE: ("accuracy", True), MULTI: ("f1_micro", True), REGRESSION: ("mse", False)}
 LOWER_IS_BETTER = ("loss", "mse", "mae", "rmse")
-# Scoring tasks (--task): one-output regression heads trained on groups of rows (docs/reward_rerank.md).
-SEQ_CLS, RM, RERANKER = "seq_cls", "rm", "reranker"
-SCORING_TASKS = (RM, RERANKER)
-TASK_BEST_METRIC = {RM: ("pairwise_accuracy", True), RERANKER: ("mrr@10", True)}
 MAX_INFERRED_IDS = 100_000  # larger ids without --num_labels are almost surely a wrong column, not a class
 DELIMITED_SUFFIXES = (".csv", ".tsv")  # files whose cells are plain strings, so a list can only be written "a,b"
 ASK = "ask"  # parse_label's sep for JSON-like sources: a comma in a string label is ambiguous, so it is an error
 logger = logging.getLogger(__name__)
 _INT = re.compile(r"^[+-]?\d+$")
 _FLOAT = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$|^[+-]?(nan|inf|infinity)$", re.IGNORECASE)
+
+# Scoring tasks (--task): one-output regression heads trained on groups of rows (docs/reward_rerank.md). Their
+# best-checkpoint metric, kept apart from BEST_METRIC (which is keyed by problem type).
+SEQ_CLS, RM, RERANKER = "seq_cls", "rm", "reranker"
+SCORING_TASKS = (RM, RERANKER)
+TASK_BEST_METRIC = {RM: ("pairwise_accuracy", True), RERANKER: ("mrr@10", True)}
 
 
 def label_separator(label_sep: str, file: str) -> str | None:
