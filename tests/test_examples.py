@@ -17,6 +17,7 @@ from swiftcls.commands.common import read_options
 from swiftcls.config.parser import parse_args, parse_values
 from swiftcls.core.labels import LabelSpace, read_label_names
 from swiftcls.data.dataset import load_examples, parse_columns
+from swiftcls.data.groups import load_units, make_groups
 from swiftcls.models.registry import read_model_type, resolve_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,19 +26,28 @@ CONFIGS = sorted((ROOT / "examples" / "configs").glob("*.yaml"))
 EXPECTED = {"rotten_tomatoes_minilm": ("single_label_classification", 2),
             "sst2_minilm": ("single_label_classification", 2), "sst2_smollm2_lora": ("single_label_classification", 2),
             "goemotions_multilabel": ("multi_label_classification", 28), "stsb_regression": ("regression", 1)}
+SCORING = {"rm_minilm": "rm", "reranker_minilm": "reranker"}  # configs reading what prepare_scoring.py writes
 MODEL_TYPES = {"rotten_tomatoes_minilm": "bert", "sst2_minilm": "bert", "sst2_smollm2_lora": "llama",
-               "goemotions_multilabel": "bert", "stsb_regression": "bert"}
+               "goemotions_multilabel": "bert", "stsb_regression": "bert", "rm_minilm": "bert",
+               "reranker_minilm": "bert"}
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.stem)
 def test_example_config_loads_its_data(config, request, monkeypatch):
-    # the README's config reads what examples/data/prepare.py writes; the others read ../shared
-    request.getfixturevalue("rotten_tomatoes" if config.stem == README_CONFIG.stem else "shared")
+    # the README's config reads what examples/data/prepare.py writes, the rm/reranker ones what
+    # prepare_scoring.py writes; the others read ../shared
+    request.getfixturevalue("rotten_tomatoes" if config.stem == README_CONFIG.stem else
+                            "scoring_examples" if config.stem in SCORING else "shared")
     monkeypatch.chdir(ROOT)  # configs use paths relative to the repository root
     args = parse_args(SftArguments, ["--config", str(config)])
     assert args.model and args.output_dir.startswith("output/")
     files = [spec.rpartition("#")[0] or spec for spec in args.dataset + args.val_dataset]
     assert all(os.path.isfile(f) for f in files), files
+    if config.stem in SCORING:
+        assert args.task == SCORING[config.stem]
+        units, skipped = load_units(args.task, args.val_dataset, read_options(args), parse_columns(args.columns))
+        assert len(make_groups(args.task, units, "eval")) == len(units) > 100 and not skipped
+        return
     examples, skipped = load_examples(args.val_dataset or args.dataset, read_options(args),
                                       parse_columns(args.columns))
     space = LabelSpace.infer([(*e.label, e.where) for e in examples], args.problem_type, args.num_labels,
@@ -164,3 +174,20 @@ def test_readme_installs_what_ci_installs():
     ci_pips = [line.replace("python -m pip", "pip").replace(" -q", "") for line in ci
                if line.startswith("python -m pip install")]
     assert readme_pips == ci_pips and len(ci_pips) == 3
+
+
+def test_prepare_scoring_builds_pairs_and_queries_from_the_split(scoring_examples):
+    """rm pairs: chosen positive, rejected negative, dev pairs from dev sentences only; reranker queries: the
+    relevant half never among the negatives."""
+    base = load_example(ROOT / "examples" / "data" / "prepare.py")
+    train, dev = base.split(base.read_rows(base.source_csv()))
+    label, train_texts = dict(train + dev), {text for text, _ in train}
+
+    def rows(name):
+        # split("\n"), not splitlines(): a review may hold U+2028, which JSON keeps raw and splitlines() splits on
+        return [json.loads(line) for line in scoring_examples[name].read_text(encoding="utf-8").split("\n") if line]
+
+    assert all(label[r["chosen"]] == 1 and label[r["rejected"]] == 0 for r in rows("rm_train") + rows("rm_dev"))
+    assert not any(r["chosen"] in train_texts or r["rejected"] in train_texts for r in rows("rm_dev"))
+    queries = rows("rerank_dev")
+    assert all(len(r["negative"]) == 9 and r["positive"][0] not in r["negative"] for r in queries)

@@ -15,7 +15,7 @@ import torch
 from ..config.infer import EvalArguments, InferArguments
 from ..config.parser import to_arguments
 from ..core.errors import ConfigError
-from ..core.labels import REGRESSION, LabelSpace
+from ..core.labels import REGRESSION, SCORING_TASKS, LabelSpace
 from ..data.collators import make_collator
 from ..data.dataset import check_usable, encode_labels, iter_examples, parse_columns, write_skipped
 from ..inference.predict import label_matrix, predict_logits, prediction, stream_logits
@@ -25,6 +25,7 @@ from ..metrics.classification import compute_metrics, format_report, logits_to_p
 from ..models.packing import known_attn, use_padding_free
 from ..models.trained import load_trained
 from .common import read_options
+from .scoring import eval_groups
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ def run_infer(args: InferArguments, metrics_only: bool = False) -> dict:
         model_dir, tokenizer, spec, space, train = load_for_vllm(args)
         encoder = training_encoder(tokenizer, spec, train, args)
         predict = VllmScorer(model_dir, encoder, space.problem_type, args.torch_dtype, device)
+        task = train.get("task")
     else:
         model, tokenizer, spec, space, train = load_trained(args.model, args.adapters, args, device)
         encoder = training_encoder(tokenizer, spec, train, args)
@@ -75,6 +77,9 @@ def run_infer(args: InferArguments, metrics_only: bool = False) -> dict:
 
         def predict(chunk, rows):
             return predict_logits(model, rows, collator, args.batch_size, device, progress=False)
+        task = train.get("task") or getattr(model.config, "swiftcls_task", None)
+    if metrics_only and task in SCORING_TASKS:  # rm pairs / reranker queries: scored and ranked group by group
+        return eval_groups(args, task, encoder, predict)
     threshold = args.threshold if args.threshold is not None else train.get("threshold", 0.5)
     skipped = []
     examples = iter_examples(args.dataset, read_options(args), parse_columns(args.columns),

@@ -1,4 +1,5 @@
-"""``swiftcls sft --task seq_cls``: read and check the data, build the classifier, train, evaluate, save."""
+"""``swiftcls sft``: read and check the data, build the classifier, train, evaluate, save (``--task rm|reranker``:
+see swiftcls/commands/scoring.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from ..config.output import check_output_dir
 from ..config.parser import to_arguments
 from ..config.sft import SftArguments
 from ..core.errors import ConfigError
-from ..core.labels import LabelSpace, read_label_names
+from ..core.labels import REGRESSION, SCORING_TASKS, SEQ_CLS, LabelSpace, read_label_names
 from ..core.spec import ModelSpec, spec_for_config
 from ..core.version import __version__
 from ..data.collators import label_dtype, make_collator
@@ -22,6 +23,7 @@ from ..data.encode import PromptEncoder
 from ..inference.predict import evaluate_rows
 from ..metrics.classification import format_report, make_compute_metrics, save_metrics
 from ..metrics.plots import plot_confusion_matrix, plot_curves
+from ..metrics.ranking import make_scoring_metrics
 from ..models.loading import load_classifier
 from ..models.packing import known_attn, use_padding_free
 from ..models.registry import read_model_type, resolve_model
@@ -32,6 +34,7 @@ from ..training.losses import LossConfig, resolve_class_weights
 from ..training.storage import disk_full_reported, state_sizes
 from ..training.trainer import ArgsSaver, SeqClsTrainer, write_args, write_checkpoint_extras
 from .common import read_options
+from .scoring import encode_groups, read_groups
 
 logger = logging.getLogger(__name__)
 
@@ -55,24 +58,34 @@ def sft_main(args: SftArguments | Sequence[str] | dict | None = None) -> dict:
     set_seed(args.seed)
     model_dir = resolve_model(args.model, args.use_hf, args.model_revision)
     spec = spec_for_config(read_model_type(model_dir))
-    space, train_ex, train_y, val_ex, val_y, skipped = _read_data(args)
+    scoring = args.task in SCORING_TASKS
+    if scoring:  # rm / reranker: rows come in whole groups (pairs, queries); the loss decides how queries are cut
+        loss_config = LossConfig(REGRESSION, None, args.label_smoothing, args.focal_gamma, args.loss, args.task,
+                                 args.center_rewards_coefficient)
+        space, train_ex, val_ex, skipped = read_groups(args, loss_config.loss)
+    else:
+        space, train_ex, train_y, val_ex, val_y, skipped = _read_data(args)
+        loss_config = LossConfig(space.problem_type, resolve_class_weights(
+            args.class_weights, train_y, space.problem_type, space.num_labels), args.label_smoothing,
+            args.focal_gamma, args.loss)
     args.set_problem_type(space.problem_type)
-    loss_config = LossConfig(space.problem_type, resolve_class_weights(args.class_weights, train_y, space.problem_type,
-                                                                       space.num_labels),
-                             args.label_smoothing, args.focal_gamma, args.loss)
 
     device = "cpu" if args.use_cpu else None
     model, tokenizer, new_modules = load_classifier(
         model_dir, spec, space, torch_dtype=args.torch_dtype, attn_impl=known_attn(args.attn_impl),
-        trust_remote_code=args.trust_remote_code, device=device)
+        trust_remote_code=args.trust_remote_code, device=device, task=args.task)
     _announce_new_modules(new_modules, spec, space)
     packed = use_padding_free(args.padding_free, spec, model, args.attn_impl, device)
     model = _tune(model, spec, new_modules, args)
     encoder = PromptEncoder(tokenizer, spec, args.max_length, args.use_chat_template, args.system,
                             args.truncation_side, args.min_pixels, args.max_pixels)
     row_errors = skipped if args.skip_bad_rows else None  # image rows can still fail here
-    train_rows = _labelled_rows(encoder, train_ex, train_y, "Tokenizing train", row_errors)
-    val_rows = _labelled_rows(encoder, val_ex, val_y, "Tokenizing val", row_errors)
+    if scoring:
+        train_rows = encode_groups(encoder, train_ex, "Tokenizing train", row_errors)
+        val_rows = encode_groups(encoder, val_ex, "Tokenizing val", row_errors)
+    else:
+        train_rows = _labelled_rows(encoder, train_ex, train_y, "Tokenizing train", row_errors)
+        val_rows = _labelled_rows(encoder, val_ex, val_y, "Tokenizing val", row_errors)
     logger.info("Task %s with %d labels; %d train / %d validation rows; %d skipped; world size %s.",
                 space.problem_type, space.num_labels, len(train_rows), len(val_rows), len(skipped),
                 os.environ.get("WORLD_SIZE", "1"))
@@ -93,12 +106,13 @@ def sft_main(args: SftArguments | Sequence[str] | dict | None = None) -> dict:
     trainer = SeqClsTrainer(
         model=model, args=args, train_dataset=train_rows, eval_dataset=val_rows or None, processing_class=tokenizer,
         data_collator=make_collator(packed, tokenizer.pad_token_id, spec.padding_side, encoder.image_processor,
-                                    label_dtype(space.problem_type)),
-        compute_metrics=make_compute_metrics(space.problem_type, space.id2label, args.threshold),
+                                    label_dtype(space.problem_type, scoring), groups=scoring),
+        compute_metrics=(make_scoring_metrics(args.task) if scoring else
+                         make_compute_metrics(space.problem_type, space.id2label, args.threshold)),
         callbacks=[ArgsSaver(payload, encoder.image_processor)], spec=spec, head_lr=args.head_lr,
         vit_lr=args.vit_lr, loss_config=loss_config)
     trainer.train(resume_from_checkpoint=resume)
-    return _finish(trainer, payload, space, val_rows, args.threshold)
+    return _finish(trainer, payload, space, val_rows, args.threshold, args.task)
 
 
 def _read_data(args: SftArguments) -> tuple:
@@ -152,7 +166,8 @@ def _labelled_rows(encoder: PromptEncoder, examples: list, labels: list, desc: s
     return [{**r, "labels": labels[i]} for i, r in zip(kept, rows)]
 
 
-def _finish(trainer: SeqClsTrainer, payload: dict, space: LabelSpace, val_rows: list, threshold: float) -> dict:
+def _finish(trainer: SeqClsTrainer, payload: dict, space: LabelSpace, val_rows: list, threshold: float,
+            task: str = SEQ_CLS) -> dict:
     """Save the last model if no checkpoint holds it, evaluate, and write metrics and plots."""
     out = trainer.args.output_dir
     state = trainer.state
@@ -171,7 +186,7 @@ def _finish(trainer: SeqClsTrainer, payload: dict, space: LabelSpace, val_rows: 
         plot_curves(state.log_history, os.path.join(out, "curves.png"))
     if val_rows:
         metrics = evaluate_rows(trainer.model, val_rows, space, trainer.data_collator,
-                                trainer.args.per_device_eval_batch_size, trainer.args.device, threshold)
+                                trainer.args.per_device_eval_batch_size, trainer.args.device, threshold, task)
         summary["metrics"] = metrics
         if trainer.is_world_process_zero():
             save_metrics(metrics, os.path.join(out, "eval_metrics.json"))

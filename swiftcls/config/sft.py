@@ -9,6 +9,7 @@ options (learning rate by tuner, evaluation only with validation data, the DeepS
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Literal
 
@@ -16,7 +17,7 @@ import torch
 from transformers import TrainingArguments
 
 from ..core.errors import ConfigError
-from ..core.labels import BEST_METRIC, LOWER_IS_BETTER
+from ..core.labels import BEST_METRIC, LOWER_IS_BETTER, TASK_BEST_METRIC
 from .data import DataArguments
 from .deepspeed import prepare_deepspeed, resolve_deepspeed
 from .fields import arg
@@ -58,21 +59,52 @@ class TaskArguments:
 
     _argument_group_name = "Task and loss"
 
-    task: Literal["seq_cls"] = arg("seq_cls", "Task type; swiftcls does sequence classification.",
-                                   aliases=("--task_type",))
+    task: Literal["seq_cls", "rm", "reranker"] = arg(
+        "seq_cls", "seq_cls: sequence classification/regression; rm: a reward model from preference pairs; reranker: "
+                   "a cross-encoder from queries and documents (both: a one-output regression head, see "
+                   "docs/reward_rerank.md).", aliases=("--task_type",))
     problem_type: Literal["single_label_classification", "multi_label_classification", "regression"] | None = arg(
         None, "Inferred from the labels when omitted.")
     num_labels: int | None = arg(None, "Number of labels; inferred from the data when omitted.")
     labels: list[str] = arg([], "Label names in id order, or one path to a file with one name per line.")
     loss: str | None = arg(None, "Loss function: cross_entropy (single-label), focal (single/multi-label), bce "
-                                 "(multi-label), mse (regression), or a name registered with "
+                                 "(multi-label), mse (regression), pairwise (--task rm), pointwise or listwise "
+                                 "(--task reranker), or a name registered with "
                                  "swiftcls.training.losses.register_loss. Default: by problem type (focal when "
-                                 "--focal_gamma > 0).")
+                                 "--focal_gamma > 0); pairwise for rm, pointwise for reranker.")
     class_weights: str | None = arg(None, "'auto' (inverse class frequency / positive weight for multi-label) or "
                                           "comma-separated weights in label-id order.")
     label_smoothing: float = arg(0.0, "Label smoothing for single-label cross-entropy.")
     focal_gamma: float = arg(0.0, "Focal loss gamma; > 0 selects --loss focal by default (0 = plain cross-entropy / "
                                   "BCE; --loss focal without it uses 2.0).")
+    center_rewards_coefficient: float = arg(0.0, "--task rm: adds this times the mean squared (chosen + rejected) "
+                                                 "reward to the loss, centring rewards on 0 (as TRL).")
+    max_negative_samples: int | None = arg(
+        None, "--task reranker: negatives per training group (sampled when a query has more, all of them when it "
+              "has fewer). Default: $MAX_NEGATIVE_SAMPLES (ms-swift's setting), else 7.")
+
+    def __post_init__(self):
+        if self.max_negative_samples is None:
+            value = os.environ.get("MAX_NEGATIVE_SAMPLES", "7")
+            if not value.isdigit():
+                raise ConfigError(f"$MAX_NEGATIVE_SAMPLES={value!r}: expected a whole number, e.g. 7.")
+            self.max_negative_samples = int(value)
+        if self.max_negative_samples < 1:
+            raise ConfigError(f"--max_negative_samples must be at least 1, got {self.max_negative_samples}.")
+        if self.task != "seq_cls" and (self.problem_type not in (None, "regression") or self.num_labels not in (None, 1)
+                                       or self.labels):
+            raise ConfigError(f"--task {self.task} trains a one-output regression head (num_labels 1); drop "
+                              "--problem_type, --num_labels and --labels.")
+        unused = [flag for flag, value in (("--class_weights", self.class_weights), ("--label_smoothing",
+                  self.label_smoothing), ("--focal_gamma", self.focal_gamma)) if value]
+        if self.task != "seq_cls" and unused:
+            raise ConfigError(f"{', '.join(unused)}: classification options, with no effect on --task {self.task}; "
+                              "drop them.")
+        if self.center_rewards_coefficient < 0:
+            raise ConfigError(f"--center_rewards_coefficient must be >= 0, got {self.center_rewards_coefficient}.")
+        parent = getattr(super(), "__post_init__", None)
+        if parent:
+            parent()
 
 
 @dataclass
@@ -124,7 +156,7 @@ class TrainingDefaults(TrainingArguments):
               "schedule).")
     metric_for_best_model: str | None = arg(
         "auto", "Metric picking the best checkpoint; auto: accuracy (single-label), f1_micro (multi-label), mse "
-                "(regression).")
+                "(regression), pairwise_accuracy (--task rm), mrr@10 (--task reranker).")
     train_sampling_strategy: str = arg("group_by_length", "random, sequential or group_by_length (batches of rows "
                                                           "of similar length: less padding).")
     disable_tqdm: bool | None = arg(False, "Hide progress bars.")
@@ -186,4 +218,5 @@ class SftArguments(ModelArguments, DataArguments, ValidationDataArguments, TaskA
     def set_problem_type(self, problem_type: str) -> None:
         """Settle what depends on the labels, known once the data is read: the ``auto`` best-checkpoint metric."""
         if self.metric_for_best_model == "auto":
-            self.metric_for_best_model, self.greater_is_better = BEST_METRIC[problem_type]
+            self.metric_for_best_model, self.greater_is_better = TASK_BEST_METRIC.get(self.task,
+                                                                                      BEST_METRIC[problem_type])

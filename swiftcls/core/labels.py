@@ -23,6 +23,12 @@ logger = logging.getLogger(__name__)
 _INT = re.compile(r"^[+-]?\d+$")
 _FLOAT = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$|^[+-]?(nan|inf|infinity)$", re.IGNORECASE)
 
+# Scoring tasks (--task): one-output regression heads trained on groups of rows (docs/reward_rerank.md). Their
+# best-checkpoint metric, kept apart from BEST_METRIC (which is keyed by problem type).
+SEQ_CLS, RM, RERANKER = "seq_cls", "rm", "reranker"
+SCORING_TASKS = (RM, RERANKER)
+TASK_BEST_METRIC = {RM: ("pairwise_accuracy", True), RERANKER: ("mrr@10", True)}
+
 
 def label_separator(label_sep: str, file: str) -> str | None:
     """``--label_sep`` resolved for one data file, as :func:`parse_label`'s ``sep``.

@@ -17,8 +17,11 @@ from ..core.labels import SINGLE
 from .images import open_image, process_images
 
 
-def label_dtype(problem_type: str) -> torch.dtype:
-    """Class ids are long; multi-hot vectors and scores are float."""
+def label_dtype(problem_type: str, grouped: bool = False) -> torch.dtype:
+    """Class ids are long; multi-hot vectors and scores are float; the ``[target, group, margin]`` labels of grouped
+    rows are float64, which holds group ids exactly up to 2**53 (float32 only to 2**24)."""
+    if grouped:
+        return torch.float64
     return torch.long if problem_type == SINGLE else torch.float32
 
 
@@ -78,10 +81,22 @@ class PackingCollator:
         return batch
 
 
+@dataclass
+class GroupCollator:
+    """Flattens items that are whole groups (``{"rows": [...]}``, rm pairs and reranker queries) into one batch of
+    their rows, in order, for ``inner``; plain rows pass through. A group is therefore never split across batches
+    (nor across processes): ``--per_device_train_batch_size`` counts groups, as in ms-swift."""
+
+    inner: Collator | PackingCollator
+
+    def __call__(self, items: list[dict]) -> dict:
+        return self.inner([row for item in items for row in item.get("rows", [item])])
+
+
 def make_collator(packed: bool, pad_token_id: int, padding_side: str = "right", image_processor=None,
-                  label_dtype=torch.long):
+                  label_dtype=torch.long, groups: bool = False):
     """The batch collator for a model: packed rows (no pad tokens) when ``packed``, else dynamically padded rows
-    (which also turn image rows into pixels)."""
-    if packed:
-        return PackingCollator(label_dtype)
-    return Collator(pad_token_id, padding_side, label_dtype, image_processor)
+    (which also turn image rows into pixels); ``groups`` flattens whole-group items (:class:`GroupCollator`)."""
+    inner = PackingCollator(label_dtype) if packed else Collator(pad_token_id, padding_side, label_dtype,
+                                                                 image_processor)
+    return GroupCollator(inner) if groups else inner

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from sklearn.model_selection import train_test_split
 
@@ -19,10 +20,14 @@ from .readers import SUPPORTED_SUFFIXES, ReadOptions, Record, iter_records, no_r
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
 TEXT_KEYS = ("text", "query", "content", "sentence", "sentence1")
 PAIR_KEYS = ("text_pair", "sentence2")
 LABEL_KEYS = ("label", "labels")
-TARGETS = ("text", "text_pair", "label", "messages", "images", "ignore")
+# Targets of --columns; the last group names the fields of rm/reranker rows (swiftcls/data/preference.py, rerank.py).
+TARGETS = ("text", "text_pair", "label", "messages", "images", "ignore",
+           "prompt", "chosen", "rejected", "rejected_response", "margin", "query", "document", "positive", "negative",
+           "response", "positive_messages", "negative_messages")
 
 
 @dataclass
@@ -37,6 +42,8 @@ class Example:
     file: str = ""
     row: int = 0
     raw: dict = field(default_factory=dict)
+    group: int | None = None  # rm/reranker: rows of one group (a pair, a query's documents) share it
+    margin: float = 0.0  # rm: the row's --margin column (its chosen/rejected pair must differ by at least this)
 
     @property
     def where(self) -> dict:
@@ -76,18 +83,30 @@ def _check_mapped_columns(record: Record, columns: dict[str, str], where: dict) 
     for src, target in columns.items():
         if src in record.fields or target == "ignore":
             continue
-        stand_in = next((k for k in _DEFAULTS[target] if k in record.fields and columns.get(k, k) == k), None)
+        defaults = _DEFAULTS.get(target, (target,))
+        stand_in = next((k for k in defaults if k in record.fields and columns.get(k, k) == k), None)
         if stand_in is not None:
             raise DataError(f"--columns maps '{src}' to {target}, but the row has no column '{src}' (columns found: "
                             f"{sorted(record.fields)[:12]}); column '{stand_in}' would be used instead.", field=src,
                             **where, fix=f"fix the column name in --columns, or map '{stand_in}' instead.")
 
 
-def _check_size(text: str | None, pair: str | None, messages: list[dict] | None, where: dict, limit: int) -> None:
+def check_size(text: str | None, pair: str | None, messages: list[dict] | None, where: dict, limit: int) -> None:
     size = len(text or "") + len(pair or "") + sum(len(m["content"]) for m in messages or [])
     if size > limit:
         raise DataError(f"the row holds {size} characters of text, more than --max_row_chars {limit}.", **where,
                         fix="split or shorten the row, drop it (--skip_bad_rows), or raise --max_row_chars.")
+
+
+def mapped_fields(record: Record, columns: dict[str, str]) -> dict:
+    """The record's fields renamed by ``--columns`` (``ignore``d ones dropped), after checking the mapping."""
+    _check_mapped_columns(record, columns, {"file": record.file, "row": record.row})
+    fields = {}
+    for key, value in record.fields.items():
+        target = columns.get(key, key)
+        if target != "ignore":
+            fields[target] = value
+    return fields
 
 
 def to_example(record: Record, columns: dict[str, str], require_label: bool,
@@ -98,12 +117,7 @@ def to_example(record: Record, columns: dict[str, str], require_label: bool,
     """
     options = options or ReadOptions()
     where = {"file": record.file, "row": record.row}
-    _check_mapped_columns(record, columns, where)
-    fields = {}
-    for key, value in record.fields.items():
-        target = columns.get(key, key)
-        if target != "ignore":
-            fields[target] = value
+    fields = mapped_fields(record, columns)
     messages = fields.get("messages")
     text = _first(fields, TEXT_KEYS)
     if messages is not None:
@@ -130,7 +144,7 @@ def to_example(record: Record, columns: dict[str, str], require_label: bool,
         raise DataError("text_pair must be a non-empty string.", field="text_pair", **where, fix="fill it in.")
     if pair is not None:
         check_text(pair, "text_pair", where)
-    _check_size(text if messages is None else None, pair, messages, where, options.max_row_chars)
+    check_size(text if messages is None else None, pair, messages, where, options.max_row_chars)
     raw_label = _first(fields, LABEL_KEYS)
     label = None
     if raw_label is not None and not (isinstance(raw_label, str) and not raw_label.strip()):
@@ -188,13 +202,28 @@ def read_dataset(spec: str, options: ReadOptions, skipped: list[DataError] | Non
 
 def iter_examples(specs: list[str], options: ReadOptions, columns: dict[str, str], require_label: bool = True,
                   skipped: list[DataError] | None = None, seed: int = 42) -> Iterator[Example]:
-    """Validated examples of every dataset in ``specs``, streamed from local files as they are parsed.
+    """Validated examples of every dataset in ``specs`` (see :func:`iter_converted`, with :func:`to_example`).
 
     Args:
         specs: ``--dataset`` values (``file.jsonl``, ``file.jsonl#500``, hub names).
         options: CSV/TSV/encoding options.
         columns: ``--columns`` mapping.
         require_label: Whether a row without a label is an error.
+        skipped: With ``--skip_bad_rows``, bad rows are appended here and left out; otherwise the first raises.
+        seed: Seed for ``#count`` sampling (which reads that file whole).
+    """
+    return iter_converted(specs, options, lambda record: to_example(record, columns, require_label, options),
+                          skipped, seed)
+
+
+def iter_converted(specs: list[str], options: ReadOptions, convert: Callable[[Record], T],
+                   skipped: list[DataError] | None = None, seed: int = 42) -> Iterator[T]:
+    """Every record of every dataset in ``specs`` through ``convert``, streamed from local files as they are parsed.
+
+    Args:
+        specs: ``--dataset`` values (``file.jsonl``, ``file.jsonl#500``, hub names).
+        options: CSV/TSV/encoding options.
+        convert: Validates one record and maps it (raises DataError naming file, row and field).
         skipped: With ``--skip_bad_rows``, bad rows are appended here and left out; otherwise the first raises.
         seed: Seed for ``#count`` sampling (which reads that file whole).
     """
@@ -211,7 +240,7 @@ def iter_examples(specs: list[str], options: ReadOptions, columns: dict[str, str
         for record in records:
             seen += 1
             try:
-                yield to_example(record, columns, require_label, options)
+                yield convert(record)
             except DataError as err:
                 if skipped is None:
                     raise

@@ -10,7 +10,7 @@ import transformers
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
 from ..core.errors import ConfigError
-from ..core.labels import LabelSpace
+from ..core.labels import SCORING_TASKS, LabelSpace
 from ..core.spec import ModelSpec
 from .pooling import install_pooled_forward
 from .vl import classifier_class, load_image_processor, register_conversions
@@ -99,8 +99,12 @@ def set_pad_token_id(config, pad_token_id: int) -> None:
 
 
 def load_classifier(model_dir: str, spec: ModelSpec, labels: LabelSpace, *, torch_dtype: str = "auto",
-                    attn_impl: str | None = None, trust_remote_code: bool = False, device: str | None = None):
+                    attn_impl: str | None = None, trust_remote_code: bool = False, device: str | None = None,
+                    task: str | None = None):
     """Load ``model_dir`` as a sequence classifier for ``labels``.
+
+    ``task`` (``rm``, ``reranker``) is recorded in the config as ``swiftcls_task``, so a saved checkpoint says what
+    its one-output head scores; other loaders keep treating it as an ordinary regression head.
 
     Returns:
         ``(model, tokenizer, new_modules)``: ``new_modules`` are the modules initialised from scratch
@@ -112,6 +116,8 @@ def load_classifier(model_dir: str, spec: ModelSpec, labels: LabelSpace, *, torc
         model_dir, num_labels=labels.num_labels, id2label=labels.id2label, label2id=labels.label2id,
         problem_type=labels.problem_type, trust_remote_code=trust_remote_code)
     set_pad_token_id(config, tokenizer.pad_token_id)
+    if task in SCORING_TASKS:
+        config.swiftcls_task = task
     kwargs = {"attn_implementation": attn_impl} if attn_impl else {}
     # transformers' LOAD REPORT lists the head as "MISSING ... newly initialized", which reads as an error (and at
     # export, where the head comes from the adapters next, as if it stayed random); swiftcls reports the new

@@ -56,7 +56,8 @@ def load_trained(model: str | None, adapters: str | None, model_args: ModelArgum
         return _load_onnx(model, adapters, model_dir, spec, space, model_args, payload)
     net, tokenizer, new = load_classifier(model_dir, spec, space, torch_dtype=model_args.torch_dtype,
                                           attn_impl=model_args.attn_impl,
-                                          trust_remote_code=model_args.trust_remote_code, device=device)
+                                          trust_remote_code=model_args.trust_remote_code, device=device,
+                                          task=payload.get("task"))
     untrained = [m for m in new if m.split(".")[-1] in spec.head or m in spec.head]
     if untrained and not adapters:
         # Predicting with a random head would look like it works; refuse instead.

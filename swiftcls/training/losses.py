@@ -1,8 +1,10 @@
-"""Losses: a small name -> function registry (cross-entropy, focal, BCE, MSE), and class weights.
+"""Losses: a small name -> function registry (cross-entropy, focal, BCE, MSE; the rm and reranker losses of
+swiftcls/training/ranking_losses.py), and class weights.
 
 A loss is a function ``fn(logits, labels, cfg) -> scalar tensor`` (float32 logits ``[batch, num_labels]``, the
-batch's labels, the :class:`LossConfig`) plus one entry in :data:`LOSSES` naming the problem types it serves.
-``--loss NAME`` picks it; without the flag the problem type's default is used (see :func:`default_loss`).
+batch's labels, the :class:`LossConfig`) plus one entry in :data:`LOSSES` naming the problem types it serves
+(or the scoring tasks, ``rm`` and ``reranker``, whose rows carry ``[target, group, margin]`` labels).
+``--loss NAME`` picks it; without the flag the problem type's (or task's) default is used (see :func:`default_loss`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from ..core.errors import ConfigError
-from ..core.labels import MULTI, PROBLEM_TYPES, REGRESSION, SINGLE
+from ..core.labels import MULTI, PROBLEM_TYPES, REGRESSION, RERANKER, RM, SCORING_TASKS, SINGLE
+from .ranking_losses import listwise, pairwise, pointwise
 
 FOCAL_GAMMA = 2.0  # --loss focal without --focal_gamma: the focal-loss paper's choice (Lin et al., 2017)
 
@@ -31,6 +34,9 @@ class LossConfig:
         focal_gamma: Focal loss gamma; > 0 makes ``focal`` the default loss of classification problems.
         loss: A name in :data:`LOSSES`; None picks :func:`default_loss`. Checked against the problem type here,
             so a bad ``--loss`` fails before any model is loaded.
+        task: ``seq_cls``, or a scoring task (``rm``, ``reranker``) whose losses are keyed by the task.
+        center_rewards_coefficient: rm: weight of the mean squared summed reward of each pair (TRL's
+            ``center_rewards_coefficient``), which keeps rewards centred on 0.
     """
 
     problem_type: str
@@ -38,9 +44,18 @@ class LossConfig:
     label_smoothing: float = 0.0
     focal_gamma: float = 0.0
     loss: str | None = None
+    task: str = "seq_cls"
+    center_rewards_coefficient: float = 0.0
+
+    @property
+    def kind(self) -> str:
+        """What the loss must serve: the scoring task, else the problem type."""
+        return self.task if self.task in SCORING_TASKS else self.problem_type
 
     def __post_init__(self):
-        self.loss = resolve_loss(self.loss, self.problem_type, self.focal_gamma)
+        self.loss = resolve_loss(self.loss, self.kind, self.focal_gamma)
+        if self.center_rewards_coefficient and self.task != RM:
+            raise ConfigError(f"--center_rewards_coefficient applies to --task rm, not --task {self.task}; drop it.")
         if self.loss == "focal" and not self.focal_gamma:
             self.focal_gamma = FOCAL_GAMMA
 
@@ -94,21 +109,27 @@ LOSSES: dict[str, Loss] = {
     "focal": Loss(focal, (SINGLE, MULTI)),
     "bce": Loss(bce, (MULTI,)),
     "mse": Loss(mse, (REGRESSION,)),
+    "pairwise": Loss(pairwise, (RM,)),
+    "pointwise": Loss(pointwise, (RERANKER,)),
+    "listwise": Loss(listwise, (RERANKER,)),
 }
-_DEFAULTS = {SINGLE: "cross_entropy", MULTI: "bce", REGRESSION: "mse"}
+_DEFAULTS = {SINGLE: "cross_entropy", MULTI: "bce", REGRESSION: "mse", RM: "pairwise", RERANKER: "pointwise"}
 
 
 def register_loss(name: str, fn: Callable, problem_types: tuple[str, ...] = PROBLEM_TYPES) -> None:
-    """Make ``fn`` available as ``--loss name`` (in this process) for the given problem types."""
-    unknown = set(problem_types) - set(PROBLEM_TYPES)
+    """Make ``fn`` available as ``--loss name`` (in this process) for the given problem types (or scoring tasks,
+    ``rm``/``reranker``, whose labels are ``[target, group, margin]`` rows)."""
+    unknown = set(problem_types) - set(PROBLEM_TYPES) - set(SCORING_TASKS)
     if unknown:
-        raise ConfigError(f"register_loss({name!r}): unknown problem types {sorted(unknown)}; use {PROBLEM_TYPES}.")
+        raise ConfigError(f"register_loss({name!r}): unknown problem types {sorted(unknown)}; use "
+                          f"{PROBLEM_TYPES + SCORING_TASKS}.")
     LOSSES[name] = Loss(fn, tuple(problem_types))
 
 
 def default_loss(problem_type: str, focal_gamma: float = 0.0) -> str:
-    """The loss used without ``--loss``: cross_entropy, bce or mse by problem type; focal when gamma > 0."""
-    return "focal" if focal_gamma and problem_type != REGRESSION else _DEFAULTS[problem_type]
+    """The loss used without ``--loss``: cross_entropy, bce or mse by problem type (pairwise for rm, pointwise for
+    reranker); focal when gamma > 0."""
+    return "focal" if focal_gamma and problem_type in (SINGLE, MULTI) else _DEFAULTS[problem_type]
 
 
 def resolve_loss(name: str | None, problem_type: str, focal_gamma: float = 0.0) -> str:

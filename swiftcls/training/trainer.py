@@ -9,6 +9,7 @@ import json
 import os
 
 import torch
+from torch.utils.data import SequentialSampler
 from transformers import TrainerCallback
 
 from ..core.compat import HookedTrainer
@@ -55,12 +56,19 @@ class SeqClsTrainer(HookedTrainer):
         if strategy not in ("group_by_length", "random") or not hasattr(train_dataset, "__len__"):
             return super().train_sampler(train_dataset)
         grouped = strategy == "group_by_length"
-        lengths = [len(row["input_ids"]) if grouped else 0 for row in train_dataset]
+        lengths = [_tokens(row) if grouped else 0 for row in train_dataset]
         seed = self.args.seed if self.args.data_seed is None else self.args.data_seed
         # As transformers groups: by the rows of one optimizer step (per process).
         group = self.args.train_batch_size * self.args.gradient_accumulation_steps if grouped else None
         # state.epoch is fractional mid-epoch (1.4 when resumed 40% into epoch 1) and whole at each epoch's start.
         return EpochSeededSampler(lengths, seed, lambda: int(self.state.epoch or 0), group)
+
+    def eval_sampler(self, eval_dataset):
+        # Whole groups (rm pairs, reranker queries) have no input_ids of their own for transformers' length grouping;
+        # they are evaluated in order.
+        if eval_dataset is not None and len(eval_dataset) and "rows" in eval_dataset[0]:
+            return SequentialSampler(eval_dataset) if self.args.world_size <= 1 else None
+        return super().eval_sampler(eval_dataset)
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
         inputs = self.prepare_inputs(inputs)
@@ -99,6 +107,11 @@ class SeqClsTrainer(HookedTrainer):
         optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
         self.optimizer = optimizer_cls(param_groups, **optimizer_kwargs)
         return self.optimizer
+
+
+def _tokens(item: dict) -> int:
+    """Tokens of a training item: a row, or a whole group of rows (rm pair, reranker query)."""
+    return sum(len(row["input_ids"]) for row in item["rows"]) if "rows" in item else len(item["input_ids"])
 
 
 class ArgsSaver(TrainerCallback):

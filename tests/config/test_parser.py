@@ -107,6 +107,13 @@ def test_sft_defaults_follow_the_run():
     assert isinstance(mine, TrainingArguments) and mine.report_to == [] and mine.remove_unused_columns is False
 
 
+def test_max_negative_samples_defaults_to_ms_swift_env(monkeypatch):
+    assert parse_args(SftArguments, [*BASE, "--task", "reranker"]).max_negative_samples == 7
+    monkeypatch.setenv("MAX_NEGATIVE_SAMPLES", "3")
+    assert parse_args(SftArguments, [*BASE, "--task", "reranker"]).max_negative_samples == 3
+    assert parse_args(SftArguments, [*BASE, "--max_negative_samples", "5"]).max_negative_samples == 5
+
+
 def test_swift_gradient_checkpointing_name_without_a_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error", FutureWarning)
@@ -121,6 +128,9 @@ def test_swift_gradient_checkpointing_name_without_a_warning():
     (SftArguments, [*BASE, "--max_length", "0"], "--max_length must be a positive"),
     (SftArguments, [*BASE, "--eval_strategy", "steps", "--val_dataset", "v", "--save_strategy", "epoch",
                     "--load_best_model_at_end", "true"], "load_best_model_at_end"),  # transformers' own check
+    (SftArguments, [*BASE, "--task", "rm", "--num_labels", "2"], "--task rm trains a one-output regression head"),
+    (SftArguments, [*BASE, "--task", "reranker", "--class_weights", "auto"], "--class_weights: classification"),
+    (SftArguments, [*BASE, "--task", "reranker", "--max_negative_samples", "0"], "--max_negative_samples must be"),
     (InferArguments, ["--model", "m"], "--dataset is required"),
     (ExportArguments, ["--model", "m"], "--output_dir is required"),
     (DeployArguments, ["--model", "m", "--max_queue", "0"], "--max_queue must be at least 1"),

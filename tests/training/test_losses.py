@@ -20,8 +20,10 @@ WEIGHTS = [0.5, 2.0, 1.5]
 
 def test_registry_lookup_and_defaults():
     assert {name: loss.problem_types for name, loss in LOSSES.items()} == {
-        "cross_entropy": (SINGLE,), "focal": (SINGLE, MULTI), "bce": (MULTI,), "mse": (REGRESSION,)}
-    assert [default_loss(p) for p in (SINGLE, MULTI, REGRESSION)] == ["cross_entropy", "bce", "mse"]
+        "cross_entropy": (SINGLE,), "focal": (SINGLE, MULTI), "bce": (MULTI,), "mse": (REGRESSION,),
+        "pairwise": ("rm",), "pointwise": ("reranker",), "listwise": ("reranker",)}
+    assert [default_loss(p) for p in (SINGLE, MULTI, REGRESSION, "rm", "reranker")] == [
+        "cross_entropy", "bce", "mse", "pairwise", "pointwise"]
     # --focal_gamma alone keeps selecting the focal loss, as before the registry existed.
     assert [LossConfig(p, focal_gamma=2.0).loss for p in (SINGLE, MULTI, REGRESSION)] == ["focal", "focal", "mse"]
     assert LossConfig(SINGLE, loss="focal").focal_gamma == losses.FOCAL_GAMMA
@@ -30,7 +32,8 @@ def test_registry_lookup_and_defaults():
 
 def test_unknown_or_mismatched_loss_is_a_config_error():
     with pytest.raises(ConfigError, match=r"--loss 'focl' is not a registered loss; registered: \['bce', "
-                                          r"'cross_entropy', 'focal', 'mse'\]\. Did you mean --loss focal\?"):
+                                          r"'cross_entropy', 'focal', 'listwise', 'mse', 'pairwise', 'pointwise'\]\. "
+                                          r"Did you mean --loss focal\?"):
         LossConfig(SINGLE, loss="focl")
     with pytest.raises(ConfigError, match="--loss mse serves \\['regression'\\], not this single_label_classification "
                                           "task; use --loss cross_entropy"):
