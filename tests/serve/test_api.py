@@ -79,15 +79,18 @@ def test_api_key_on_every_route_but_health_including_routes_added_later(client):
     c.app.include_router(extra)
     c.app.get("/v1/extra2")(lambda: {"secret": 2})
     routes = _protected_routes(c.app)
-    assert {("POST", "/classify"), ("POST", "/v1/classify"), ("GET", "/v1/models"), ("GET", "/metrics"),
-            ("GET", "/docs"), ("GET", "/openapi.json"), ("GET", "/v1/extra"), ("GET", "/v1/extra2")} <= set(routes)
+    assert {("POST", "/classify"), ("POST", "/v1/classify"), ("POST", "/score"), ("POST", "/rerank"),
+            ("GET", "/v1/models"), ("GET", "/metrics"), ("GET", "/docs"), ("GET", "/openapi.json"),
+            ("GET", "/v1/extra"), ("GET", "/v1/extra2")} <= set(routes)
     for method, path in routes:
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret"},
                         {"Authorization": "Bearer s3cre"}):
             resp = c.request(method, path, json={"input": "x"}, headers=headers)
             assert resp.status_code == 401, (method, path, headers, resp.text)
             assert "API key" in resp.json()["error"]["message"] and resp.headers["www-authenticate"] == "Bearer"
-        assert c.request(method, path, json={"input": "x"}, headers=AUTH).status_code == 200, (method, path)
+        # With the key the request reaches the route: /score and /rerank then refuse this two-label model (400).
+        expected = 400 if path.endswith(("/score", "/rerank")) else 200
+        assert c.request(method, path, json={"input": "x"}, headers=AUTH).status_code == expected, (method, path)
     assert c.get("/health").status_code == 200  # health stays open for probes
     assert c.get("/v1/extra2", headers=AUTH).json() == {"secret": 2}
     # The key is read from SWIFTCLS_API_KEY when --api_key is not given.
