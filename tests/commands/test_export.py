@@ -310,3 +310,32 @@ def test_lmdeploy_reward_layout_scores_chat_rows_as_swiftcls(runs, tmp_path):
     scalar = reward_scalar(out, rows, config["pad_token_id"])
     torch.testing.assert_close(scalar, torch.from_numpy(expected), atol=1e-4, rtol=1e-4)
     assert not torch.allclose(scalar[0], scalar[1], atol=1e-4)
+
+
+def test_one_output_export_is_vllm_cross_encoder_layout_with_its_score_template(runs, tmp_path):
+    """vLLM layout (num_labels 1, regression) plus score_template.jinja: rendered as vLLM renders a (query,
+    document) pair and tokenized as vLLM tokenizes it, it gives swiftcls's token ids; swiftcls_task survives."""
+    import shutil
+
+    from swiftcls.inference.prompts import score_template, training_encoder
+
+    run = runs("regression")
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(run["ckpt"], ckpt)
+    config = json.loads((ckpt / "config.json").read_text())
+    (ckpt / "config.json").write_text(json.dumps({**config, "swiftcls_task": "reranker"}))  # as --task reranker
+    out = Path(export_main(["--model", str(ckpt), "--output_dir", str(tmp_path / "out")]))
+    config = json.loads((out / "config.json").read_text())
+    assert config["architectures"] == ["Qwen2ForSequenceClassification"] and config["num_labels"] == 1
+    assert config["problem_type"] == "regression" and config["swiftcls_task"] == "reranker"
+    template = (out / "score_template.jinja").read_text()
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    train = json.loads((out / "args.json").read_text())
+    encoder = training_encoder(tokenizer, run["spec"], train)
+    for query, doc in (("alpha beta", "gamma up"), ('a "quoted" {{ x }} \\ query', "  two\nlines  ")):
+        rendered = tokenizer.apply_chat_template([{"role": "query", "content": query},
+                                                  {"role": "document", "content": doc}],
+                                                 chat_template=template, tokenize=False)  # what vLLM does
+        assert tokenizer(rendered)["input_ids"] == encoder.encode([Example(query, doc)])[0]["input_ids"]
+    assert score_template(training_encoder(tokenizer, run["spec"], {**train, "chat_template_applied": False})) == (
+        "{{ messages[0]['content'] }}{{ \"\\n\" }}{{ messages[1]['content'] }}")  # no chat template: query\ndoc
