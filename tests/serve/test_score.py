@@ -1,5 +1,8 @@
 """``/score`` and ``/rerank`` (vLLM's shapes) and ``Classifier.score``/``rank`` on a one-output head, in-process."""
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -127,3 +130,17 @@ def test_score_refuses_a_multi_output_model_with_a_400_that_says_why(client):
     assert c.post("/classify", json={"input": "q"}).status_code == 200
     with pytest.raises(ConfigError, match="one-output model.*2 outputs.*predict_proba"):
         c.app.state.service.clf.score("q", ["d"])  # the Python API says the same
+
+
+def test_example_rerank_client_against_a_live_server(live, regression):
+    server = live("regression", api_key="s3cret")
+    path = Path(__file__).resolve().parents[2] / "examples" / "rerank_client.py"
+    spec = importlib.util.spec_from_file_location("rerank_client", path)
+    client = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(client)
+    url, scores = f"http://127.0.0.1:{server.port}", regression.score(QUERY, DOCS)
+    np.testing.assert_allclose(client.score(url, QUERY, DOCS, api_key="s3cret"), scores, atol=1e-5)
+    top = client.rerank(url, QUERY, DOCS, top_n=2, api_key="s3cret")
+    assert [r["index"] for r in top] == list(np.argsort(-np.asarray(scores), kind="stable"))[:2]
+    with pytest.raises(SystemExit, match="HTTP 401"):
+        client.rerank(url, QUERY, DOCS)
