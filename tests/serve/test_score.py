@@ -118,20 +118,6 @@ def test_score_and_rerank_errors_are_clear(client):
     assert c.get("/health").json()["requests"] == 0  # none of these reached the batcher
 
 
-def test_score_refuses_a_multi_output_model_with_a_400_that_says_why(client):
-    c = client("single")
-    for path, body in (("/score", {"text_1": "q", "text_2": ["a", "b"]}),
-                       ("/rerank", {"query": "q", "documents": "a"})):
-        resp = c.post(path, json=body)
-        err = resp.json()["error"]
-        assert resp.status_code == 400 and err["code"] == 400, resp.text
-        assert f"{path} needs a one-output model" in err["message"] and "2 outputs" in err["message"]
-        assert "use /classify" in err["message"]
-    assert c.post("/classify", json={"input": "q"}).status_code == 200
-    with pytest.raises(ConfigError, match="one-output model.*2 outputs.*predict_proba"):
-        c.app.state.service.clf.score("q", ["d"])  # the Python API says the same
-
-
 def test_example_rerank_client_against_a_live_server(live, regression):
     server = live("regression", api_key="s3cret")
     path = Path(__file__).resolve().parents[2] / "examples" / "rerank_client.py"
