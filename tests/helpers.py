@@ -39,6 +39,18 @@ def make_rows(n, kind, seed=0):
     return rows
 
 
+def score_rows(n, seed=0):
+    """(query, document, relevance) regression rows: relevance = how many of the query's words the document has."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        query = rng.sample(WORDS, 2)
+        hits = rng.randint(0, 2)
+        document = query[:hits] + rng.sample([w for w in WORDS if w not in query], 3 - hits)
+        rows.append({"text": " ".join(query), "text_pair": " ".join(document), "label": float(hits)})
+    return rows
+
+
 def mixed_rows(problem_type, seed=0):
     """Encoded rows of very different lengths (1 to 40 tokens), with labels of the problem type."""
     rng = random.Random(seed)

@@ -12,6 +12,7 @@ from ..serve.app import api_key, create_app
 from ..serve.server import bind, serve, uvicorn_server, warn_if_exposed
 
 ROUTES = "POST /classify, GET /v1/models, GET /health, GET /metrics, docs at /docs"
+SCORE_ROUTES = "POST /score, POST /rerank"  # one-output models only
 
 
 def deploy_main(args: DeployArguments | Sequence[str] | dict | None = None) -> None:
@@ -32,7 +33,8 @@ def deploy_main(args: DeployArguments | Sequence[str] | dict | None = None) -> N
         warn_if_exposed(args.host, api_key(args))
         host, port = sock.getsockname()[:2]
         host = f"[{host}]" if ":" in host else host
-        print(f"Serving {name} on http://{host}:{port} ({ROUTES})", flush=True)
+        routes = f"{ROUTES}, {SCORE_ROUTES}" if len(clf.labels) == 1 else ROUTES
+        print(f"Serving {name} on http://{host}:{port} ({routes})", flush=True)
         serve(uvicorn_server(app, args), sock)
     finally:
         sock.close()

@@ -4,6 +4,8 @@
 tokenizer, training ``args.json``, model card); ``--to lmdeploy`` rewrites a regression or binary head as the reward
 head of the LMDeploy architecture the family's template names (``lmdeploy_reward_arch``, e.g. ``Qwen2ForRewardModel``);
 ``--to onnx`` writes ``model.onnx`` (optionally int8) for onnxruntime, see :mod:`swiftcls.models.onnx`.
+A one-output decoder's ``--to hf`` export also carries ``score_template.jinja``, the ``--chat-template`` that makes
+vLLM's ``/score`` and ``/rerank`` build swiftcls's (query, document) prompt.
 Written into a temporary folder and renamed into place. See docs/serving.md.
 """
 
@@ -25,6 +27,7 @@ from ..core.files import normal_file_modes
 from ..core.labels import REGRESSION, LabelSpace
 from ..core.spec import ModelSpec, spec_for_config
 from ..core.version import __version__
+from ..inference.prompts import SCORE_TEMPLATE, score_template, training_encoder
 from ..models.card import model_card
 from ..models.layouts import reward_head, reward_refusal, vllm_head_layout
 from ..models.loading import set_pad_token_id
@@ -122,6 +125,10 @@ def export_main(args: ExportArguments | Sequence[str] | dict | None = None) -> s
         card = model_card(str(out), space, payload, source, spec.chat_template_kwargs,
                           spec.lmdeploy_reward_arch if reward else None, onnx)
         (tmp / "README.md").write_text(card, encoding="utf-8")
+        template = score_template(training_encoder(tokenizer, spec, payload or {})) if (
+            space.num_labels == 1 and not reward and not onnx) else None
+        if template:  # vLLM's /score and /rerank build swiftcls's pair prompt with it (--chat-template)
+            (tmp / SCORE_TEMPLATE).write_text(template + "\n", encoding="utf-8")
         normal_file_modes(tmp)  # safetensors writes 0600
         try:
             os.replace(tmp, out)

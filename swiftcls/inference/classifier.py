@@ -133,6 +133,50 @@ class Classifier:
         probs = self.predict_proba(texts, text_pairs, batch_size)
         return [self.prediction(p) for p in probs]
 
+    def score(self, query: str | list[str], docs: list[str] | str, batch_size: int = 32) -> list[float]:
+        """The one-output head's value for each (query, document) pair: a reward or a relevance score.
+
+        Pairs are formatted as ``text``/``text_pair`` rows are in training (decoders: one user turn
+        ``"query\\ndocument"``; encoders: ``tokenizer(query, document)``), the same scores ``/score`` serves.
+
+        Args:
+            query: One query scored against every document, or one query per document.
+            docs: One document or a list of documents.
+            batch_size: Rows per forward pass.
+
+        Raises:
+            ConfigError: The model has more than one output, or the lengths do not pair up.
+        """
+        if len(self.labels) != 1:
+            raise ConfigError(f"score() and rank() need a one-output model (a reward model, a reranker or a "
+                              f"num_labels=1 regression head); this one has {len(self.labels)} outputs "
+                              f"({self.problem_type}: {', '.join(self.labels)}). Use predict_proba() instead.")
+        docs = [docs] if isinstance(docs, str) else list(docs)
+        queries = [query] * len(docs) if isinstance(query, str) else list(query)
+        if len(queries) != len(docs):
+            raise ConfigError(f"{len(queries)} queries but {len(docs)} documents: give one query, or one per "
+                              "document.")
+        return [float(p[0]) for p in self.predict_proba(queries, docs, batch_size)] if docs else []
+
+    def rank(self, query: str, docs: list[str], top_n: int | None = None, batch_size: int = 32) -> list[dict]:
+        """The documents ordered by :meth:`score` for ``query``, best first (ties keep their order).
+
+        Args:
+            query: The query.
+            docs: The documents to rank.
+            top_n: Keep only the best ``top_n`` (default: all).
+            batch_size: Rows per forward pass.
+
+        Returns:
+            ``[{"index": i, "document": docs[i], "score": s}, ...]``, ``index`` being the position in ``docs``.
+        """
+        if not isinstance(query, str):
+            raise ConfigError(f"rank() takes one query string, not {type(query).__name__}; score() pairs lists.")
+        docs = [docs] if isinstance(docs, str) else list(docs)
+        scores = self.score(query, docs, batch_size)
+        order = sorted(range(len(docs)), key=lambda i: -scores[i])
+        return [{"index": i, "document": docs[i], "score": scores[i]} for i in order[:top_n]]
+
     def __repr__(self) -> str:
         kind = "regression" if self.problem_type == REGRESSION else f"{len(self.labels)} labels"
         return f"Classifier({self.spec.name}, {self.problem_type}, {kind}, device={self.device})"

@@ -1,11 +1,14 @@
-"""The prompt formatting a checkpoint was trained with, read back from its ``args.json``."""
+"""The prompt formatting a checkpoint was trained with, read back from its ``args.json``; vLLM's score template
+of it."""
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import fields
 
 from ..config.data import DataArguments
+from ..data.dataset import Example
 from ..data.encode import PromptEncoder
 
 logger = logging.getLogger(__name__)
@@ -36,3 +39,53 @@ def training_encoder(tokenizer, spec, train: dict, data_args: DataArguments | No
             chosen[name] = train[saved_as]
     return PromptEncoder(tokenizer, spec, chosen["max_length"], chosen["use_chat_template"], chosen["system"],
                          chosen["truncation_side"], chosen["min_pixels"], chosen["max_pixels"])
+
+
+SCORE_TEMPLATE = "score_template.jinja"
+_QUERY, _DOCUMENT = "\x00swiftcls-query\x00", "\x00swiftcls-document\x00"
+
+
+def score_template(encoder: PromptEncoder) -> str | None:
+    """A Jinja template that makes vLLM's ``/score`` and ``/rerank`` build swiftcls's decoder pair prompt.
+
+    vLLM 0.32 renders a cross-encoder's (query, document) pair through the ``--chat-template`` it is given (offline:
+    ``LLM.score(..., chat_template=...)``) as the messages ``[{"role": "query"}, {"role": "document"}]`` and
+    tokenizes the result with the special tokens; without one, a decoder gets ``tokenizer(query, document)``, which
+    is not what swiftcls trained on. This template is swiftcls's prompt for a ``text``/``text_pair`` row (one user
+    turn ``"query\\ndocument"`` of the chat template, with the training ``--system``; or ``query\\ndocument`` without
+    a chat template), fixed at export, with the two texts put where they go. The text around them is written as
+    Jinja string literals, so no whitespace control of the template engine can change it.
+
+    Args:
+        encoder: The checkpoint's training formatting (:func:`training_encoder`).
+
+    Returns:
+        The template, or None for encoders (vLLM's ``tokenizer(query, document)`` is already swiftcls's prompt).
+    """
+    if encoder.spec.kind != "decoder":
+        return None
+    if encoder.chat:
+        rendered = encoder.render(Example(_QUERY, _DOCUMENT))
+        prefix, rest = rendered.split(_QUERY)
+        middle, suffix = rest.split(_DOCUMENT)
+        # vLLM tokenizes with the special tokens: a BOS the tokenizer adds must not come twice.
+        lead = _added_prefix(encoder.tokenizer)
+        if lead and prefix.startswith(lead):
+            prefix = prefix[len(lead):]
+    else:  # no chat template: swiftcls tokenizes "query\ndocument" with the special tokens, as vLLM does
+        prefix, middle, suffix = "", "\n", ""
+    return (f"{_literal(prefix)}{{{{ messages[0]['content'] }}}}{_literal(middle)}"
+            f"{{{{ messages[1]['content'] }}}}{_literal(suffix)}")
+
+
+def _added_prefix(tokenizer) -> str:
+    """The text of the special tokens the tokenizer puts before a text (a BOS), or ``""``."""
+    full, plain = tokenizer("x")["input_ids"], tokenizer("x", add_special_tokens=False)["input_ids"]
+    if len(full) <= len(plain) or full[len(full) - len(plain):] != plain:
+        return ""
+    return tokenizer.decode(full[:len(full) - len(plain)])
+
+
+def _literal(text: str) -> str:
+    """``text`` as a Jinja expression printing it verbatim (a JSON string is a valid Jinja string literal)."""
+    return "{{ " + json.dumps(text, ensure_ascii=False) + " }}" if text else ""

@@ -137,6 +137,11 @@ def vllm_notes(space: LabelSpace, payload: dict, chat_kwargs: dict) -> str:
                   f"names = {space.names!r}",
                   'labels = [[n for n, p in zip(names, item["probs"]) if p >= threshold] for item in response["data"]]',
                   "```", "", "A runnable client: `examples/vllm_client.py` in the swiftcls repository.", ""]
+    if space.num_labels == 1:  # a reward model / reranker: vLLM's cross-encoder routes
+        lines += ["- One output: vLLM also serves `/score` and `/rerank` (offline `LLM.score`) with this model, its "
+                  "score being the head's value. If this folder has `score_template.jinja` (decoders), pass it as "
+                  "`--chat-template MODEL_DIR/score_template.jinja` (offline: `chat_template=` its text): without "
+                  "it vLLM joins query and document differently from training and the scores differ.", ""]
     return "\n".join(lines)
 
 

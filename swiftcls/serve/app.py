@@ -1,9 +1,10 @@
 """The ``swiftcls deploy`` web app: FastAPI routes, the API key, limits and metrics around one classifier.
 
-Routes: ``POST /classify`` (and ``/v1/classify``), ``GET /v1/models``, ``GET /metrics``, ``GET /docs`` and
-``GET /openapi.json``, and ``GET /health``. With an API key, the key check is a dependency of the app itself,
-so every FastAPI route (also one added later with ``@app.get`` or ``include_router``) requires it; ``/health``
-alone is a plain Starlette route outside FastAPI's dependencies, open to load-balancer probes.
+Routes: ``POST /classify``, ``/score`` and ``/rerank`` (also under ``/v1/``; ``/v2/rerank``), ``GET /v1/models``,
+``GET /metrics``, ``GET /docs`` and ``GET /openapi.json``, and ``GET /health``. With an API key, the key check is a
+dependency of the app itself, so every FastAPI route (also one added later with ``@app.get`` or ``include_router``)
+requires it; ``/health`` alone is a plain Starlette route outside FastAPI's dependencies, open to load-balancer
+probes.
 See docs/serving.md ("Server").
 """
 
@@ -30,13 +31,21 @@ from .errors import CLOSE, RequestError, install_error_handlers
 from .inputs import read_request
 from .limits import RequestLimits
 from .metrics import MetricsMiddleware, ServerMetrics
-from .schemas import ClassifyRequest, ClassifyResponse, ErrorResponse, ModelList
+from .schemas import (
+    ClassifyRequest,
+    ClassifyResponse,
+    ErrorResponse,
+    ModelList,
+    RerankRequest,
+    RerankResponse,
+    ScoreRequest,
+    ScoreResponse,
+)
 from .service import ClassifyService
 
 PUBLIC = frozenset({"/health"})
-_ERRORS = {code: {"model": ErrorResponse} for code in (401, 403, 404, 408, 413, 422, 503, 504)}
-_BODY = {"requestBody": {"required": True, "content": {"application/json": {
-    "schema": {"$ref": "#/components/schemas/ClassifyRequest"}}}}}
+_ERRORS = {code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 408, 413, 422, 503, 504)}
+_REQUESTS = {ClassifyResponse: ClassifyRequest, ScoreResponse: ScoreRequest, RerankResponse: RerankRequest}
 
 
 def api_key(args: DeployArguments) -> str | None:
@@ -56,22 +65,43 @@ async def require_key(request: Request,
                            headers={"WWW-Authenticate": "Bearer"})
 
 
+async def _body(request: Request) -> tuple[bytes, float]:
+    """The raw body and the request's deadline (``time.monotonic()``), or a 504/400 when the body does not come.
+
+    Bodies are read here rather than by FastAPI, so the API key is checked first and any Content-Type is accepted.
+    """
+    timeout = request.app.state.service.args.request_timeout
+    deadline = time.monotonic() + timeout
+    try:
+        return await asyncio.wait_for(request.body(), timeout), deadline
+    except asyncio.TimeoutError:
+        raise RequestError(504, f"the request body did not arrive within --request_timeout {timeout:g} s.",
+                           headers=CLOSE) from None
+    except ClientDisconnect:  # gone, or cut by --read_timeout (which answered 408): nobody reads this answer
+        raise RequestError(400, "the client disconnected before sending the whole body.", headers=CLOSE) from None
+
+
 async def classify(request: Request) -> dict:
     """vLLM's ``/classify``: ``input`` (one text or a list) or one chat in ``messages``.
 
-    Send raw text: the server formats it as in training (chat template, system prompt, max length). The body
-    is parsed here rather than by FastAPI, so the API key is checked first and any Content-Type is accepted.
+    Send raw text: the server formats it as in training (chat template, system prompt, max length).
     """
-    service: ClassifyService = request.app.state.service
-    deadline = time.monotonic() + service.args.request_timeout
-    try:
-        raw = await asyncio.wait_for(request.body(), service.args.request_timeout)
-    except asyncio.TimeoutError:
-        raise RequestError(504, f"the request body did not arrive within --request_timeout "
-                                f"{service.args.request_timeout:g} s.", headers=CLOSE) from None
-    except ClientDisconnect:  # gone, or cut by --read_timeout (which answered 408): nobody reads this answer
-        raise RequestError(400, "the client disconnected before sending the whole body.", headers=CLOSE) from None
-    return await service.classify(read_request(raw), deadline)
+    raw, deadline = await _body(request)
+    return await request.app.state.service.classify(read_request(raw), deadline)
+
+
+async def score(request: Request) -> dict:
+    """vLLM's ``/score``: ``text_1`` (one query or one per document) against ``text_2``; one-output models only."""
+    request.app.state.service.check_scorer("/score")
+    raw, deadline = await _body(request)
+    return await request.app.state.service.score(read_request(raw, ScoreRequest), deadline)
+
+
+async def rerank(request: Request) -> dict:
+    """vLLM's ``/rerank``: ``query`` and ``documents``, answered best first (``top_n``); one-output models only."""
+    request.app.state.service.check_scorer("/rerank")
+    raw, deadline = await _body(request)
+    return await request.app.state.service.rerank(read_request(raw, RerankRequest), deadline)
 
 
 async def models(request: Request) -> dict:
@@ -100,11 +130,24 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", **request.app.state.service.batcher.stats})
 
 
+# POST routes: path, handler, response model, summary. vLLM 0.32 serves /score and /rerank also under /v1/ (and
+# /rerank under /v2/, the Cohere path); clients of either server work unchanged.
+_POSTS = (("/classify", classify, ClassifyResponse, "Classify texts (vLLM's /classify)"),
+          ("/v1/classify", classify, ClassifyResponse, "Same as /classify"),
+          ("/score", score, ScoreResponse, "Score (query, document) pairs with a one-output model (vLLM's /score)"),
+          ("/v1/score", score, ScoreResponse, "Same as /score"),
+          ("/rerank", rerank, RerankResponse, "Rank documents for a query with a one-output model (vLLM's /rerank)"),
+          ("/v1/rerank", rerank, RerankResponse, "Same as /rerank"),
+          ("/v2/rerank", rerank, RerankResponse, "Same as /rerank"))
+
+
 def _add_routes(app: FastAPI) -> None:
     app.router.routes.append(Route("/health", health, methods=["GET"]))  # not a FastAPI route: no key
-    for path, summary in (("/classify", "Classify texts (vLLM's /classify)"), ("/v1/classify", "Same as /classify")):
-        app.add_api_route(path, classify, methods=["POST"], response_model=ClassifyResponse, responses=_ERRORS,
-                          openapi_extra=_BODY, summary=summary)
+    for path, handler, response, summary in _POSTS:
+        body = {"requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"$ref": f"#/components/schemas/{_REQUESTS[response].__name__}"}}}}}
+        app.add_api_route(path, handler, methods=["POST"], response_model=response, responses=_ERRORS,
+                          openapi_extra=body, summary=summary)
     app.add_api_route("/v1/models", models, methods=["GET"], response_model=ModelList, responses=_ERRORS,
                       summary="The served model")
     app.add_api_route("/metrics", metrics, methods=["GET"], response_class=Response, responses=_ERRORS,
@@ -114,12 +157,13 @@ def _add_routes(app: FastAPI) -> None:
 
 
 def _openapi(app: FastAPI) -> dict:
-    """FastAPI's schema plus the request body of ``/classify``, which the route parses itself (see there)."""
+    """FastAPI's schema plus the request bodies of the POST routes, which parse them themselves (see ``_body``)."""
     if app.openapi_schema is None:
         schema = app.openapi()
-        request = ClassifyRequest.model_json_schema(ref_template="#/components/schemas/{model}")
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        components.update(request.pop("$defs", {}), ClassifyRequest=request)
+        for model in _REQUESTS.values():
+            request = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(request.pop("$defs", {}), **{model.__name__: request})
         schema["paths"]["/health"] = {"get": {"summary": "Liveness and batcher counters (no key)",
                                               "responses": {"200": {"description": "ok"}}}}
     return app.openapi_schema

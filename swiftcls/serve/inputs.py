@@ -1,4 +1,4 @@
-"""``/classify`` bodies into examples: JSON and shape (:mod:`~swiftcls.serve.schemas`), the server's limits, images.
+"""Request bodies into examples: JSON and shape (:mod:`~swiftcls.serve.schemas`), the server's limits, images.
 
 Accepted bodies (vLLM's ``/classify``, plus two swiftcls extensions marked *):
 
@@ -27,26 +27,29 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ..config.deploy import DeployArguments
 from ..data.dataset import Example
 from ..data.images import IMAGE_TAG
 from .errors import RequestError, validation_message
-from .schemas import ChatMessage, ClassifyRequest, ImagePart
+from .schemas import ChatMessage, ClassifyRequest, ImagePart, RerankRequest, ScoreRequest
+
+_WANTED = {ClassifyRequest: "with 'input' or 'messages'", ScoreRequest: "with 'text_1' and 'text_2'",
+           RerankRequest: "with 'query' and 'documents'"}
 
 
-def read_request(raw: bytes) -> ClassifyRequest:
-    """The validated request in a body, or a 422 :class:`RequestError` saying what is wrong."""
+def read_request(raw: bytes, schema: type[BaseModel] = ClassifyRequest) -> BaseModel:
+    """The validated request in a body (a ``schema`` instance), or a 422 :class:`RequestError` saying what is wrong."""
     try:
         body = json.loads(raw or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:  # RecursionError: nested too deep
         raise RequestError(422, f"the body is not valid JSON ({type(err).__name__}: {err}).") from None
     if not isinstance(body, dict):
-        raise RequestError(422, "the request body must be a JSON object with 'input' or 'messages'.")
+        raise RequestError(422, f"the request body must be a JSON object ({_WANTED.get(schema, 'see /docs')}).")
     _check_unicode(body)
     try:
-        return ClassifyRequest.model_validate(body)
+        return schema.model_validate(body)
     except ValidationError as err:
         raise RequestError(422, *validation_message(err)) from None
 
@@ -224,3 +227,28 @@ def parse_request(req: ClassifyRequest, args: DeployArguments, fetcher: ImageFet
         raise RequestError(422, f"more than --max_inputs {args.max_inputs} images in one request.", "images")
     return [Example(text, pair, images=[fetcher.fetch(u) for u in urls], file="<request>", row=i + 1)
             for i, (text, pair, urls) in enumerate(zip(texts, pairs, images))]
+
+
+def parse_pairs(first: tuple[str, list[str]], second: tuple[str, list[str]], args: DeployArguments) -> list[Example]:
+    """The (query, document) examples of a ``/score`` or ``/rerank`` body under the server's limits.
+
+    One query against N documents (1 <-> N) or N queries each with its document (N <-> N), as vLLM pairs them.
+    Each pair is encoded as a ``text``/``text_pair`` row is in training (decoders: one user turn
+    ``"query\\ndocument"``; encoders: ``tokenizer(query, document)``).
+
+    Args:
+        first: The name of the query side in the body and its texts.
+        second: The name of the document side and its texts.
+        args: The server's limits (``--max_inputs`` pairs, ``--max_text_length`` characters per text).
+    """
+    (name_1, texts_1), (name_2, texts_2) = first, second
+    _check_lengths(texts_1, name_1, args.max_text_length)
+    _check_lengths(texts_2, name_2, args.max_text_length)
+    if len(texts_1) != 1 and len(texts_1) != len(texts_2):
+        raise RequestError(422, f"'{name_1}' has {len(texts_1)} texts and '{name_2}' {len(texts_2)}: send one "
+                                f"'{name_1}' (scored against every '{name_2}') or one per '{name_2}'.", name_1)
+    if len(texts_2) > args.max_inputs:
+        raise RequestError(422, f"{len(texts_2)} pairs, more than the server's --max_inputs {args.max_inputs}; "
+                                "split the request.", name_2)
+    queries = texts_1 * len(texts_2) if len(texts_1) == 1 else texts_1
+    return [Example(q, d, file="<request>", row=i + 1) for i, (q, d) in enumerate(zip(queries, texts_2))]

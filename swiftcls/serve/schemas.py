@@ -1,4 +1,4 @@
-"""Pydantic shapes of the server's JSON: vLLM's ``/classify`` request and response, ``/v1/models``, errors.
+"""Pydantic shapes of the server's JSON: vLLM's ``/classify``, ``/score``, ``/rerank``, ``/v1/models``, errors.
 
 Requests follow vLLM's ``/classify`` (``input`` or one chat in ``messages``) plus swiftcls's ``text_pair`` and
 ``images``; unknown fields are ignored, as vLLM clients send more (``truncate_prompt_tokens``, ``priority``,
@@ -146,3 +146,112 @@ class ErrorResponse(BaseModel):
     """Every refusal: ``{"error": {"message", "type", "param", "code"}}``."""
 
     error: ErrorInfo
+
+
+# vLLM's /score accepts its two sides under any of these names (0.32: ScoreTextRequest, ScoreQueriesDocumentsRequest,
+# ScoreQueriesItemsRequest, ScoreDataRequest); a body uses one pair.
+SCORE_PAIRS = (("text_1", "text_2"), ("queries", "documents"), ("queries", "items"), ("data_1", "data_2"))
+
+
+class ScoreRequest(BaseModel):
+    """vLLM's ``/score`` body: one query against N documents (1 <-> N) or N pairs (N <-> N), text only.
+
+    The sides are ``text_1``/``text_2`` or, as vLLM also accepts, ``queries``/``documents``, ``queries``/``items``
+    or ``data_1``/``data_2``.
+    """
+
+    model: str | None = Field(None, description="Must match the served model name when given (else 404).")
+    text_1: str | list[str] | None = Field(None, description="The query, or one query per text_2.")
+    text_2: str | list[str] | None = Field(None, description="The documents scored against text_1.")
+    queries: str | list[str] | None = Field(None, description="Same as text_1.")
+    documents: str | list[str] | None = Field(None, description="Same as text_2 (with queries).")
+    items: str | list[str] | None = Field(None, description="Same as text_2 (with queries).")
+    data_1: str | list[str] | None = Field(None, description="Same as text_1.")
+    data_2: str | list[str] | None = Field(None, description="Same as text_2.")
+    use_activation: bool | None = Field(None, description="Accepted for vLLM clients; a one-output head's score "
+                                                          "is its raw value either way.")
+
+    @field_validator("text_1", "text_2", "queries", "documents", "items", "data_1", "data_2", mode="before")
+    @classmethod
+    def _texts(cls, value: Any, info) -> Any:
+        return _text_or_texts(value, info.field_name)
+
+    @model_validator(mode="after")
+    def _one_pair(self) -> ScoreRequest:
+        given = [pair for pair in SCORE_PAIRS if getattr(self, pair[0]) is not None and getattr(self, pair[1])
+                 is not None]
+        used = {name for pair in SCORE_PAIRS for name in pair if getattr(self, name) is not None}
+        if len(given) != 1 or used != set(given[0]):
+            raise PydanticCustomError("shape", "give the two sides as exactly one of the pairs 'text_1'/'text_2', "
+                                               "'queries'/'documents', 'queries'/'items', 'data_1'/'data_2'.")
+        return self
+
+    def sides(self) -> tuple[tuple[str, list[str]], tuple[str, list[str]]]:
+        """``((name_1, texts_1), (name_2, texts_2))`` of the pair the body used, single strings as lists."""
+        pair = next(p for p in SCORE_PAIRS if getattr(self, p[0]) is not None and getattr(self, p[1]) is not None)
+        return tuple((name, [v] if isinstance(v := getattr(self, name), str) else v) for name in pair)
+
+
+class RerankRequest(BaseModel):
+    """vLLM's (Jina/Cohere-style) ``/rerank`` body: one query, its documents, ``top_n``."""
+
+    model: str | None = Field(None, description="Must match the served model name when given (else 404).")
+    query: str = Field(description="The query every document is scored against.")
+    documents: str | list[str] = Field(description="The documents to rank (text only).")
+    top_n: int = Field(0, ge=0, description="Return only the best top_n results (0: all).")
+    use_activation: bool | None = Field(None, description="Accepted for vLLM clients; see /score.")
+
+    @field_validator("documents", mode="before")
+    @classmethod
+    def _texts(cls, value: Any, info) -> Any:
+        return _text_or_texts(value, info.field_name)
+
+
+class ScoreData(BaseModel):
+    """One pair's score."""
+
+    index: int
+    object: Literal["score"] = "score"
+    score: float = Field(description="The one-output head's value for (text_1, text_2): the reward or relevance.")
+
+
+class ScoreResponse(BaseModel):
+    """vLLM's ``/score`` response."""
+
+    id: str
+    object: Literal["list"] = "list"
+    created: int
+    model: str
+    data: list[ScoreData]
+    usage: Usage
+
+
+class RerankDocument(BaseModel):
+    """The document of one result, as sent."""
+
+    text: str | None = None
+    multi_modal: None = None
+
+
+class RerankResult(BaseModel):
+    """One document's place: its index in the request and its score."""
+
+    index: int
+    document: RerankDocument
+    relevance_score: float
+
+
+class RerankUsage(BaseModel):
+    """Token counts of a rerank request."""
+
+    prompt_tokens: int
+    total_tokens: int
+
+
+class RerankResponse(BaseModel):
+    """vLLM's ``/rerank`` response: results sorted by ``relevance_score``, best first."""
+
+    id: str
+    model: str
+    usage: RerankUsage
+    results: list[RerankResult]

@@ -263,3 +263,79 @@ def test_cli_errors_and_import_stays_light(capsys):
         swiftcls.NoSuchThing  # noqa: B018
     code = "import sys, swiftcls; assert 'torch' not in sys.modules and 'transformers' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+PROMPT = [{"role": "system", "content": "rate the answer"}, {"role": "user", "content": "alpha beta?"}]
+CHATS = [PROMPT + [{"role": "assistant", "content": answer}] for answer in ("up up up", "gamma", "delta omega kappa")]
+
+
+def conversation_scores(run, conversations):
+    """swiftcls's one-output value of whole conversations (the reward of prompt + response), before export."""
+    model, tokenizer, spec, _, train = load_trained(run["ckpt"], None, ModelArguments(torch_dtype="float32"), "cpu")
+    encoder = PromptEncoder(tokenizer, spec, train["max_length"], train["chat_template_applied"], train["system"],
+                            train["truncation_side"])
+    rows = encoder.encode([Example(None, messages=m) for m in conversations])
+    assert all(encoder.tokenizer.decode(r["input_ids"]).count("<|im_start|>assistant") == 2 for r in rows)
+    return predict_logits(model, rows, Collator(tokenizer.pad_token_id))[:, 0], rows
+
+
+def test_infer_writes_one_score_per_pair_and_per_whole_conversation(runs, tmp_path):
+    """A one-output model: ``pred`` is the head's value; a ``messages`` row with the response scores it all."""
+    from swiftcls import Classifier
+
+    run = runs("regression")
+    pairs = [{"query": "alpha beta", "text_pair": doc} for doc in ("alpha up", "kappa", "up up beta")]
+    data = write(tmp_path / "rows.jsonl", pairs + [{"messages": m} for m in CHATS])
+    out = tmp_path / "scores.jsonl"
+    infer_main(["--model", run["ckpt"], "--dataset", data, "--result_path", str(out)])
+    written = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(written) == len(pairs) + len(CHATS) and all(isinstance(r["pred"], float) for r in written)
+    assert [r.get("text_pair") for r in written[:3]] == [p["text_pair"] for p in pairs]  # the row is kept
+    clf = Classifier.from_pretrained(run["ckpt"], device="cpu")
+    np.testing.assert_allclose([r["pred"] for r in written[:3]],
+                               clf.score("alpha beta", [p["text_pair"] for p in pairs]), atol=1e-5)
+    expected, _ = conversation_scores(run, CHATS)
+    np.testing.assert_allclose([r["pred"] for r in written[3:]], expected, atol=1e-5)
+    assert len({round(r["pred"], 5) for r in written[3:]}) == len(CHATS)  # the response changes the reward
+
+
+def test_lmdeploy_reward_layout_scores_chat_rows_as_swiftcls(runs, tmp_path):
+    """A reward head exported --to lmdeploy gives each (prompt, response) conversation swiftcls's score."""
+    run = runs("regression")
+    out = tmp_path / "rm"
+    export_main([*run["source"], "--output_dir", str(out), "--to", "lmdeploy"])
+    config = json.loads((out / "config.json").read_text())
+    assert config["architectures"] == ["Qwen2ForRewardModel"] and config["problem_type"] == "regression"
+    expected, rows = conversation_scores(run, CHATS)
+    scalar = reward_scalar(out, rows, config["pad_token_id"])
+    torch.testing.assert_close(scalar, torch.from_numpy(expected), atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(scalar[0], scalar[1], atol=1e-4)
+
+
+def test_one_output_export_is_vllm_cross_encoder_layout_with_its_score_template(runs, tmp_path):
+    """vLLM layout (num_labels 1, regression) plus score_template.jinja: rendered as vLLM renders a (query,
+    document) pair and tokenized as vLLM tokenizes it, it gives swiftcls's token ids; swiftcls_task survives."""
+    import shutil
+
+    from swiftcls.inference.prompts import score_template, training_encoder
+
+    run = runs("regression")
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(run["ckpt"], ckpt)
+    config = json.loads((ckpt / "config.json").read_text())
+    (ckpt / "config.json").write_text(json.dumps({**config, "swiftcls_task": "reranker"}))  # as --task reranker
+    out = Path(export_main(["--model", str(ckpt), "--output_dir", str(tmp_path / "out")]))
+    config = json.loads((out / "config.json").read_text())
+    assert config["architectures"] == ["Qwen2ForSequenceClassification"] and config["num_labels"] == 1
+    assert config["problem_type"] == "regression" and config["swiftcls_task"] == "reranker"
+    template = (out / "score_template.jinja").read_text()
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    train = json.loads((out / "args.json").read_text())
+    encoder = training_encoder(tokenizer, run["spec"], train)
+    for query, doc in (("alpha beta", "gamma up"), ('a "quoted" {{ x }} \\ query', "  two\nlines  ")):
+        rendered = tokenizer.apply_chat_template([{"role": "query", "content": query},
+                                                  {"role": "document", "content": doc}],
+                                                 chat_template=template, tokenize=False)  # what vLLM does
+        assert tokenizer(rendered)["input_ids"] == encoder.encode([Example(query, doc)])[0]["input_ids"]
+    assert score_template(training_encoder(tokenizer, run["spec"], {**train, "chat_template_applied": False})) == (
+        "{{ messages[0]['content'] }}{{ \"\\n\" }}{{ messages[1]['content'] }}")  # no chat template: query\ndoc

@@ -3,7 +3,8 @@
 Tiny models with head_dim 32 (vLLM's CPU attention needs >= 32) are trained a few steps, exported, and scored by
 ``swiftcls infer`` with ``--infer_backend pt`` and ``--infer_backend vllm`` (vLLM ``LLM.classify()``); the
 probabilities must agree within 1e-4 for single-label, multi-label, regression and Qwen2-VL / Qwen3-VL with
-images. Run::
+images; and ``LLM.score`` (vLLM's ``/score`` and ``/rerank``) of one-output exports (MiniLM-style BERT and Qwen2,
+the latter with the export's ``score_template.jinja``) must equal ``Classifier.score``. Run::
 
     /work/venv-vllm/bin/python -m pytest -m vllm tests/inference/test_vllm.py
 
@@ -11,11 +12,13 @@ images. Run::
 """
 
 import json
+import os
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import make_rows, sft, write, write_images
+from helpers import make_rows, score_rows, sft, write, write_images
 from tiny_models import VLLM_QWEN3_VL_SIZES, VLLM_SIZES, VLLM_VL_SIZES, make_tiny_model, make_tiny_vl
 
 from swiftcls import export_main, infer_main
@@ -72,6 +75,42 @@ def test_vllm_classify_matches_swiftcls(kind, tmp_path, tiny_model_dir):
     assert not np.allclose(want[0], want[-1], atol=1e-4)  # different inputs really score differently
     print(f"{kind}: max |vllm - swiftcls| = {np.abs(np.asarray(got) - np.asarray(want)).max():.2e} "
           f"over {len(pt)} rows", file=sys.stderr)
+
+
+QUERY, DOCS = "alpha beta", ["alpha beta kappa", "gamma delta omega", "alpha sigma theta", "kappa up"]
+
+
+@pytest.mark.vllm
+@pytest.mark.parametrize("family", ["bert", "qwen2"])
+def test_vllm_score_of_a_one_output_export_matches_swiftcls(family, tmp_path, tiny_model_dir):
+    """A one-output (reranker-style) export is a vLLM cross-encoder: ``LLM.score`` (what ``/score`` and ``/rerank``
+    run) gives swiftcls's scores. Decoders need the export's score_template.jinja as the chat template."""
+    pytest.importorskip("vllm")
+    import vllm
+
+    from swiftcls import Classifier
+
+    sizes = {"hidden_size": 64, "num_attention_heads": 2} if family == "bert" else VLLM_SIZES
+    base = make_tiny_model(family, tmp_path / "base", sizes=sizes)
+    data = write(tmp_path / "data.jsonl", score_rows(16))
+    ckpt = sft(["--model", str(base), "--dataset", data, "--tuner_type", "full", "--max_steps", "2",
+                "--learning_rate", "5e-3", "--per_device_train_batch_size", "8", "--output_dir", str(tmp_path / "run"),
+                "--use_cpu", "true", "--eval_strategy", "no", "--warmup_ratio", "0"])["last_model_checkpoint"]
+    export = Path(export_main(["--model", ckpt, "--output_dir", str(tmp_path / "exported")]))
+    want = Classifier.from_pretrained(str(export), device="cpu", torch_dtype="float32").score(QUERY, DOCS)
+    template = export / "score_template.jinja"
+    assert template.is_file() == (family != "bert")  # encoders: vLLM's tokenizer(query, document) is swiftcls's
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    llm = vllm.LLM(model=str(export), runner="pooling", dtype="float32", max_model_len=128, seed=0,
+                   enforce_eager=True)
+    chat_template = template.read_text() if template.is_file() else None
+    got = [o.outputs.score for o in llm.score(QUERY, DOCS, chat_template=chat_template, use_tqdm=False)]
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
+    assert not np.allclose(want[0], want[1:], atol=1e-4)  # different documents really score differently
+    if chat_template:  # without the template vLLM builds another prompt for a decoder: another score
+        plain = [o.outputs.score for o in llm.score(QUERY, DOCS, use_tqdm=False)]
+        assert not np.allclose(plain, want, atol=1e-4)
+    print(f"{family}: max |vllm score - swiftcls| = {np.abs(np.asarray(got) - want).max():.2e}", file=sys.stderr)
 
 
 def test_vllm_backend_refuses_adapters_with_the_export_command(tmp_path):

@@ -20,3 +20,6 @@ def test_vllm_notes_give_the_request_settings_and_a_working_threshold_snippet():
     assert scope["labels"] == [["red", "blue"], []]
     plain = vllm_notes(LabelSpace(SINGLE, ["a", "b"]), {"max_length": 64}, {})
     assert "add_generation_prompt" not in plain and "threshold" not in plain and "chat_template_kwargs" not in plain
+    assert "score_template" not in plain and "score_template" not in notes
+    one = vllm_notes(LabelSpace("regression", ["score"]), {"max_length": 64}, {})  # a reward model / reranker
+    assert "`/score` and `/rerank`" in one and "--chat-template MODEL_DIR/score_template.jinja" in one

@@ -1,8 +1,8 @@
 """Fixtures of the server tests: tiny trained runs, the app under TestClient, and real uvicorn servers.
 
-Three tiny runs are trained once per session: single-label LoRA (served from the adapter checkpoint),
-multi-label full fine-tuning (exported, served from the export) and a Qwen2-VL image classifier (served from
-its checkpoint).
+Four tiny runs are trained once per session: single-label LoRA (served from the adapter checkpoint),
+multi-label full fine-tuning (exported, served from the export), a one-output regression head on (query, document)
+pairs (served from its checkpoint; /score and /rerank) and a Qwen2-VL image classifier (served from its checkpoint).
 """
 
 import http.client
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from helpers import make_rows, sft, write, write_images
+from helpers import make_rows, score_rows, sft, write, write_images
 
 from swiftcls import DeployArguments, export_main
 from swiftcls.inference.classifier import Classifier
@@ -41,6 +41,11 @@ def trained(tiny_model_dir, tiny_vl_dir, tmp_path_factory):
             ckpt = sft(["--model", str(tiny_model_dir("qwen2")), "--dataset", train, "--tuner_type", "lora",
                         *common])["last_model_checkpoint"]
             cache[kind] = ({}, {"adapters": ckpt})
+        elif kind == "regression":  # a one-output head on (query, document) pairs: what a reranker is
+            train = write(root / "t.jsonl", score_rows(16))
+            ckpt = sft(["--model", str(tiny_model_dir("qwen2")), "--dataset", train, "--tuner_type", "full",
+                        *common])["last_model_checkpoint"]
+            cache[kind] = ({"model": ckpt}, {})
         elif kind == "multi":
             train = write(root / "t.jsonl", make_rows(16, "multi"))
             ckpt = sft(["--model", str(tiny_model_dir("qwen2")), "--dataset", train, "--tuner_type", "full",

@@ -79,17 +79,28 @@ def test_api_key_on_every_route_but_health_including_routes_added_later(client):
     c.app.include_router(extra)
     c.app.get("/v1/extra2")(lambda: {"secret": 2})
     routes = _protected_routes(c.app)
-    assert {("POST", "/classify"), ("POST", "/v1/classify"), ("GET", "/v1/models"), ("GET", "/metrics"),
-            ("GET", "/docs"), ("GET", "/openapi.json"), ("GET", "/v1/extra"), ("GET", "/v1/extra2")} <= set(routes)
+    assert {("POST", "/classify"), ("POST", "/v1/classify"), ("POST", "/score"), ("POST", "/rerank"),
+            ("GET", "/v1/models"), ("GET", "/metrics"), ("GET", "/docs"), ("GET", "/openapi.json"),
+            ("GET", "/v1/extra"), ("GET", "/v1/extra2")} <= set(routes)
     for method, path in routes:
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret"},
                         {"Authorization": "Bearer s3cre"}):
             resp = c.request(method, path, json={"input": "x"}, headers=headers)
             assert resp.status_code == 401, (method, path, headers, resp.text)
             assert "API key" in resp.json()["error"]["message"] and resp.headers["www-authenticate"] == "Bearer"
-        assert c.request(method, path, json={"input": "x"}, headers=AUTH).status_code == 200, (method, path)
+        resp = c.request(method, path, json={"input": "x"}, headers=AUTH)
+        if path.endswith(("/score", "/rerank")):  # reached: and refused, as this model has two outputs
+            route = "/score" if path.endswith("/score") else "/rerank"
+            assert resp.status_code == 400 and resp.json()["error"]["code"] == 400, (path, resp.text)
+            assert resp.json()["error"]["message"].startswith(f"{route} needs a one-output model (a reward model")
+            assert "this one has 2 outputs (single_label_classification: " in resp.json()["error"]["message"]
+            assert resp.json()["error"]["message"].endswith("use /classify for it.")
+        else:
+            assert resp.status_code == 200, (method, path)
     assert c.get("/health").status_code == 200  # health stays open for probes
     assert c.get("/v1/extra2", headers=AUTH).json() == {"secret": 2}
+    with pytest.raises(ConfigError, match="one-output model.*2 outputs.*predict_proba"):
+        c.app.state.service.clf.score("q", ["d"])  # Classifier.score refuses the same model
     # The key is read from SWIFTCLS_API_KEY when --api_key is not given.
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SWIFTCLS_API_KEY", "from-env")
