@@ -8,9 +8,11 @@ from pathlib import Path
 from transformers import AutoConfig
 
 from ..config.model import ModelArguments
+from ..core.decisions import CALIBRATION_KEY, THRESHOLDS_KEY, read_decisions
 from ..core.errors import ConfigError
 from ..core.labels import LabelSpace
 from ..core.spec import spec_for_config
+from .calibrated import apply_decisions
 from .loading import load_classifier
 from .registry import read_model_type, resolve_model
 from .tuners import load_adapters
@@ -34,7 +36,9 @@ def load_trained(model: str | None, adapters: str | None, model_args: ModelArgum
         device: Target device.
 
     Returns:
-        ``(model, tokenizer, spec, label_space, training_args_dict)``.
+        ``(model, tokenizer, spec, label_space, training_args_dict)``; the dict also holds the checkpoint's tuned
+        ``swiftcls_thresholds``. A calibration temperature the checkpoint carries is folded into the returned
+        model's head (:mod:`swiftcls.models.calibrated`), so its logits are the calibrated ones, as an export's.
     """
     payload = read_args_json(adapters or model)
     if adapters:
@@ -62,4 +66,14 @@ def load_trained(model: str | None, adapters: str | None, model_args: ModelArgum
                           "LMDeploy reward export is for LMDeploy only.")
     if adapters:
         net = load_adapters(net, adapters)
+    source = Path(adapters) / "args.json" if adapters else Path(model_dir) / "config.json"
+    fields = _json(source) if not adapters else (payload if (Path(adapters) / "args.json").is_file() else {})
+    decisions = read_decisions(fields, space.names, str(source))
+    apply_decisions(net, spec, decisions, fields.get(CALIBRATION_KEY))
+    if decisions.thresholds is not None:
+        payload = {**payload, THRESHOLDS_KEY: decisions.thresholds}
     return net.eval(), tokenizer, spec, space, payload
+
+
+def _json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
