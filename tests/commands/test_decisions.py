@@ -4,6 +4,7 @@ Tiny BERT runs (one epoch, validation rows), trained once per module: multi-labe
 LoRA. The reference numbers come from plain transformers on the sft checkpoint and the temperature in its files.
 """
 
+import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -47,6 +48,13 @@ def runs(tiny_model_dir, tmp_path_factory):
     return get
 
 
+def vllm_client():
+    spec = importlib.util.spec_from_file_location("vllm_client", Path(__file__).parents[2] / "examples/vllm_client.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def plain_logits(folder, texts=TEXTS):
     """Logits of plain transformers (no swiftcls code) for raw texts."""
     tokenizer = AutoTokenizer.from_pretrained(folder)
@@ -80,6 +88,10 @@ def test_multi_label_thresholds_and_temperature_reach_every_consumer(runs, tmp_p
     assert exported[THRESHOLDS_KEY] == tuned and exported[CALIBRATION_KEY]["folded_into_head"] is True
     assert THRESHOLDS_KEY not in json.loads((Path(out) / "args.json").read_text())
     np.testing.assert_allclose(expit(plain_logits(out)), expected, atol=1e-5)  # folded head == calibrated probs
+    client = vllm_client()  # the example client applies the tuned thresholds vLLM ignores
+    settings = client.load_settings(out)
+    assert settings["thresholds"] == [tuned[n] for n in names]
+    assert client.predictions({"data": [{"probs": row.tolist()} for row in expected]}, settings) == want
     card = (Path(out) / "README.md").read_text()
     assert "| label | threshold |" in card and f"| {names[0]} | {tuned[names[0]]:.4f} |" in card
 
