@@ -66,8 +66,9 @@ def load_trained(model: str | None, adapters: str | None, model_args: ModelArgum
                           "LMDeploy reward export is for LMDeploy only.")
     if adapters:
         net = load_adapters(net, adapters)
+    # A LoRA checkpoint has no config.json: its decisions are in its own args.json (never the run folder's).
     source = Path(adapters) / "args.json" if adapters else Path(model_dir) / "config.json"
-    fields = _json(source) if not adapters else (payload if (Path(adapters) / "args.json").is_file() else {})
+    fields = _json(source)
     decisions = read_decisions(fields, space.names, str(source))
     apply_decisions(net, spec, decisions, fields.get(CALIBRATION_KEY))
     if decisions.thresholds is not None:
