@@ -45,8 +45,8 @@ def _number(value, where: str, low: float, high: float, strict_low: bool) -> flo
     ok = ok and (value > low if strict_low else value >= low) and value <= high
     if not ok:
         bound = f"{'>' if strict_low else '>='} {low:g} and <= {high:g}"
-        raise ConfigError(f"{where}: {value!r} is not a number {bound}. Fix the field or remove it (swiftcls then "
-                          "uses the global --threshold and no calibration).")
+        raise ConfigError(f"{where}: {value!r} is not a number {bound}. Fix the value, or remove the field to go "
+                          "back to the training --threshold (thresholds) or to raw probabilities (calibration).")
     return float(value)
 
 
