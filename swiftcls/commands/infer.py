@@ -14,14 +14,16 @@ import torch
 
 from ..config.infer import EvalArguments, InferArguments
 from ..config.parser import to_arguments
+from ..core.decisions import THRESHOLDS_KEY, decisions_file, thresholds_for, write_decisions
 from ..core.errors import ConfigError
-from ..core.labels import REGRESSION, SCORING_TASKS, LabelSpace
+from ..core.labels import MULTI, REGRESSION, SCORING_TASKS, LabelSpace
 from ..data.collators import make_collator
 from ..data.dataset import check_usable, encode_labels, iter_examples, parse_columns, write_skipped
+from ..inference.decide import decisions_report, score_with
 from ..inference.predict import label_matrix, predict_logits, prediction, stream_logits
 from ..inference.prompts import training_encoder
 from ..inference.vllm_backend import VllmScorer, load_for_vllm
-from ..metrics.classification import compute_metrics, format_report, logits_to_probs, save_metrics
+from ..metrics.classification import format_report, logits_to_probs, save_metrics
 from ..models.packing import known_attn, use_padding_free
 from ..models.trained import load_trained
 from .common import read_options
@@ -80,7 +82,13 @@ def run_infer(args: InferArguments, metrics_only: bool = False) -> dict:
         task = train.get("task") or getattr(model.config, "swiftcls_task", None)
     if metrics_only and task in SCORING_TASKS:  # rm pairs / reranker queries: scored and ranked group by group
         return eval_groups(args, task, encoder, predict)
-    threshold = args.threshold if args.threshold is not None else train.get("threshold", 0.5)
+    # Per-label thresholds tuned at training (or saved by eval --save_thresholds); --threshold overrides them all.
+    threshold = thresholds_for(train, space.names, args.threshold)
+    tune = getattr(args, "tune_thresholds", False)
+    if tune and space.problem_type != MULTI:
+        raise ConfigError(f"--tune_thresholds is for multi-label models; this one is {space.problem_type}.")
+    if tune and args.save_thresholds:
+        decisions_file(args.adapters or args.model)  # a folder swiftcls can write to, checked before predicting
     skipped = []
     examples = iter_examples(args.dataset, read_options(args), parse_columns(args.columns),
                              require_label=metrics_only, skipped=skipped if args.skip_bad_rows else None,
@@ -117,15 +125,29 @@ def run_infer(args: InferArguments, metrics_only: bool = False) -> dict:
         summary["result_path"] = result_path
         print(f"Wrote {scores.rows} predictions to {result_path}")
     if scores.complete:
-        metrics = compute_metrics(space.problem_type, np.concatenate(scores.logits),
-                                  label_matrix(scores.labels, space.problem_type), space.id2label, threshold)
+        metrics = score_with(np.concatenate(scores.logits), label_matrix(scores.labels, space.problem_type), space,
+                             threshold, tune)
         metrics_path = args.metrics_path or (os.path.splitext(result_path)[0] + "_metrics.json")
         save_metrics(metrics, metrics_path)
         print(format_report(metrics, space.problem_type))
+        if report := decisions_report(metrics):
+            print(report)
         summary.update(metrics=metrics, metrics_path=metrics_path)
+        if tune and args.save_thresholds:
+            summary["thresholds_path"] = _save_thresholds(args.adapters or args.model, metrics["thresholds"])
     elif metrics_only:
         raise ConfigError("swiftcls eval needs a label on every row.")
     return summary
+
+
+def _save_thresholds(checkpoint: str, block: dict) -> str:
+    """Write the thresholds tuned by eval into the checkpoint (only its swiftcls_thresholds field changes)."""
+    kept = set(block["thresholds_kept_default"])
+    tuned = {n: t for n, t in block["thresholds"].items() if n not in kept}
+    path = write_decisions(checkpoint, {THRESHOLDS_KEY: tuned})
+    print(f"Saved {len(tuned)} tuned thresholds in {path} (field {THRESHOLDS_KEY}; the previous ones are in the "
+          "metrics file under thresholds.model_thresholds).")
+    return str(path)
 
 
 class _Scores:
@@ -144,7 +166,7 @@ class _Scores:
 
 
 def _write_predictions(f, chunk: list, rows: list[dict], logits: np.ndarray, space: LabelSpace,
-                       threshold: float) -> None:
+                       threshold: list[float]) -> None:
     for ex, row, p in zip(chunk, rows, logits_to_probs(logits, space.problem_type)):
         record = {**ex.raw, "pred": prediction(p, space, threshold)}
         if "images" in row:  # the resolved paths of the images the prediction saw

@@ -13,16 +13,18 @@ from ..config.deepspeed import zero_stage
 from ..config.output import check_output_dir
 from ..config.parser import to_arguments
 from ..config.sft import SftArguments
+from ..core.decisions import write_decisions
 from ..core.errors import ConfigError
-from ..core.labels import REGRESSION, SCORING_TASKS, SEQ_CLS, LabelSpace, read_label_names
+from ..core.labels import REGRESSION, SCORING_TASKS, LabelSpace, read_label_names
 from ..core.spec import ModelSpec, spec_for_config
 from ..core.version import __version__
 from ..data.collators import label_dtype, make_collator
 from ..data.dataset import encode_labels, load_examples, parse_columns, split_validation, write_skipped
 from ..data.encode import PromptEncoder
-from ..inference.predict import evaluate_rows
+from ..inference.decide import decide, decisions_report
+from ..inference.predict import evaluate_rows, label_matrix, predict_logits
 from ..metrics.classification import format_report, make_compute_metrics, save_metrics
-from ..metrics.plots import plot_confusion_matrix, plot_curves
+from ..metrics.plots import plot_confusion_matrix, plot_curves, plot_reliability
 from ..metrics.ranking import make_scoring_metrics
 from ..models.loading import load_classifier
 from ..models.packing import known_attn, use_padding_free
@@ -112,7 +114,7 @@ def sft_main(args: SftArguments | Sequence[str] | dict | None = None) -> dict:
         callbacks=[ArgsSaver(payload, encoder.image_processor)], spec=spec, head_lr=args.head_lr,
         vit_lr=args.vit_lr, loss_config=loss_config)
     trainer.train(resume_from_checkpoint=resume)
-    return _finish(trainer, payload, space, val_rows, args.threshold, args.task)
+    return _finish(trainer, payload, space, val_rows, args)
 
 
 def _read_data(args: SftArguments) -> tuple:
@@ -166,9 +168,9 @@ def _labelled_rows(encoder: PromptEncoder, examples: list, labels: list, desc: s
     return [{**r, "labels": labels[i]} for i, r in zip(kept, rows)]
 
 
-def _finish(trainer: SeqClsTrainer, payload: dict, space: LabelSpace, val_rows: list, threshold: float,
-            task: str = SEQ_CLS) -> dict:
-    """Save the last model if no checkpoint holds it, evaluate, and write metrics and plots."""
+def _finish(trainer: SeqClsTrainer, payload: dict, space: LabelSpace, val_rows: list, args: SftArguments) -> dict:
+    """Save the last model if no checkpoint holds it, evaluate, calibrate and tune thresholds, and write metrics
+    and plots."""
     out = trainer.args.output_dir
     state = trainer.state
     last = os.path.join(out, f"checkpoint-{state.global_step}")
@@ -185,17 +187,40 @@ def _finish(trainer: SeqClsTrainer, payload: dict, space: LabelSpace, val_rows: 
     if trainer.is_world_process_zero():
         plot_curves(state.log_history, os.path.join(out, "curves.png"))
     if val_rows:
-        metrics = evaluate_rows(trainer.model, val_rows, space, trainer.data_collator,
-                                trainer.args.per_device_eval_batch_size, trainer.args.device, threshold, task)
-        summary["metrics"] = metrics
+        if args.task in SCORING_TASKS:  # rm pairs / reranker groups: ranked, no calibration or thresholds
+            decided = None
+            metrics = summary["metrics"] = evaluate_rows(
+                trainer.model, val_rows, space, trainer.data_collator, trainer.args.per_device_eval_batch_size,
+                trainer.args.device, args.threshold, args.task)
+        else:
+            logits = predict_logits(trainer.model, val_rows, trainer.data_collator,
+                                    trainer.args.per_device_eval_batch_size, trainer.args.device, desc="Evaluating")
+            labels = label_matrix([r["labels"] for r in val_rows], space.problem_type)
+            decided = decide(logits, labels, space, args.calibrate, args.threshold_strategy, args.threshold)
+            metrics = summary["metrics"] = decided.metrics
         if trainer.is_world_process_zero():
+            if decided is not None:
+                _save_decisions(decided, summary, args.load_best_model_at_end and state.best_model_checkpoint or last)
             save_metrics(metrics, os.path.join(out, "eval_metrics.json"))
             if "confusion_matrix" in metrics:
                 plot_confusion_matrix(metrics["confusion_matrix"], space.names,
                                       os.path.join(out, "confusion_matrix.png"))
+            if decided is not None and decided.diagrams:
+                plot_reliability(decided.diagrams, os.path.join(out, "reliability.png"))
             print(format_report(metrics, space.problem_type))
+            if report := decisions_report(metrics):
+                print(report)
     if trainer.is_world_process_zero():
         save_metrics(summary, os.path.join(out, "summary.json"))
         print(f"best_model_checkpoint: {summary['best_model_checkpoint']}\n"
               f"last_model_checkpoint: {summary['last_model_checkpoint']}")
     return summary
+
+
+def _save_decisions(decided, summary: dict, checkpoint: str) -> None:
+    """Store the temperature and thresholds in the checkpoint whose weights were evaluated (the best one when
+    training loaded it at the end, else the last): they belong to those weights only."""
+    if decided.fields:
+        path = write_decisions(checkpoint, decided.fields)
+        summary["decisions_checkpoint"] = checkpoint
+        logger.info("saved %s in %s", ", ".join(sorted(decided.fields)), path)

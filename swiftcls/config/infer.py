@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ..core.errors import ConfigError
 from .data import DataArguments
+from .decisions import TuneArguments
 from .fields import arg
 from .model import ClassifierArguments
 
@@ -36,5 +37,10 @@ class InferArguments(ClassifierArguments, DataArguments, InferOutputArguments):
 
 
 @dataclass
-class EvalArguments(InferArguments):
+class EvalArguments(InferArguments, TuneArguments):
     """Every option of ``swiftcls eval`` (as infer; every row needs a label and only metrics are written)."""
+
+    def __post_init__(self):
+        if self.save_thresholds and not self.tune_thresholds:
+            raise ConfigError("--save_thresholds saves what --tune_thresholds tunes: pass both.")
+        super().__post_init__()

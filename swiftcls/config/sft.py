@@ -19,6 +19,7 @@ from transformers import TrainingArguments
 from ..core.errors import ConfigError
 from ..core.labels import BEST_METRIC, LOWER_IS_BETTER, TASK_BEST_METRIC
 from .data import DataArguments
+from .decisions import DecisionArguments
 from .deepspeed import prepare_deepspeed, resolve_deepspeed
 from .fields import arg
 from .model import ModelArguments, PredictionArguments
@@ -171,7 +172,7 @@ class TrainingDefaults(TrainingArguments):
 
 @dataclass
 class SftArguments(ModelArguments, DataArguments, ValidationDataArguments, TaskArguments, TunerArguments,
-                   PredictionArguments, TrainingDefaults):
+                   PredictionArguments, DecisionArguments, TrainingDefaults):
     """Every option of ``swiftcls sft``: ``sft_main(SftArguments(model=..., dataset=[...]))``.
 
     It is a ``transformers.TrainingArguments``, handed to the Trainer as is.

@@ -11,6 +11,7 @@ import torch
 
 from ..config.model import ClassifierArguments
 from ..config.parser import from_dict
+from ..core.decisions import thresholds_for
 from ..core.errors import ConfigError, SwiftClsError
 from ..core.flags import in_python_words
 from ..core.labels import REGRESSION
@@ -29,7 +30,9 @@ class Classifier:
     Attributes:
         labels: Label names in id order (``["score"]`` for one-output regression).
         problem_type: ``single_label_classification``, ``multi_label_classification`` or ``regression``.
-        threshold: Multi-label probability threshold (the one used in training; may be changed).
+        thresholds: Multi-label probability threshold per label name: tuned on validation at training (or by
+            ``swiftcls eval --save_thresholds``), else the training ``--threshold``; may be changed.
+        threshold: Setting it sets every label's threshold to that value (reading it gives the training one).
         model: The underlying transformers model.
         tokenizer: Its tokenizer.
         device: Where the model runs.
@@ -39,7 +42,8 @@ class Classifier:
                  attn_impl: str | None = None):
         self.model, self.tokenizer, self.spec, self.space, self.device = model, tokenizer, spec, space, device
         self.labels, self.problem_type = list(space.names), space.problem_type
-        self.threshold = float(train.get("threshold", 0.5))
+        self._default_threshold = float(train.get("threshold", 0.5))
+        self.thresholds = dict(zip(self.labels, thresholds_for(train, self.labels)))
         self.encoder = training_encoder(tokenizer, spec, train)
         # Same batching as `swiftcls infer`: packed rows (no pad tokens) where the model supports it.
         packed = use_padding_free(padding_free, spec, model, attn_impl, device)
@@ -83,6 +87,16 @@ class Classifier:
             clf.threshold = args.threshold
         return clf
 
+    @property
+    def threshold(self) -> float:
+        """The training ``--threshold`` (or the last value set); per-label values are in :attr:`thresholds`."""
+        return self._default_threshold
+
+    @threshold.setter
+    def threshold(self, value: float) -> None:
+        self._default_threshold = float(value)
+        self.thresholds = dict.fromkeys(self.labels, float(value))
+
     def _logits(self, texts: list[str] | str, text_pairs: list[str] | str | None, batch_size: int) -> np.ndarray:
         texts = [texts] if isinstance(texts, str) else list(texts)
         pairs = [text_pairs] if isinstance(text_pairs, str) else list(text_pairs or [None] * len(texts))
@@ -108,7 +122,7 @@ class Classifier:
 
     def prediction(self, probs: np.ndarray):
         """What :meth:`predict` returns for one row of :meth:`predict_proba` scores."""
-        return prediction(probs, self.space, self.threshold)
+        return prediction(probs, self.space, [self.thresholds[n] for n in self.labels])
 
     def predict_proba(self, texts: list[str] | str, text_pairs: list[str] | str | None = None,
                       batch_size: int = 32) -> np.ndarray:
@@ -123,7 +137,7 @@ class Classifier:
 
     def predict(self, texts: list[str] | str, text_pairs: list[str] | str | None = None,
                 batch_size: int = 32) -> list:
-        """One prediction per text: a label name, a list of names (multi-label, ``threshold``) or a float.
+        """One prediction per text: a label name, a list of names (multi-label, :attr:`thresholds`) or a float.
 
         Args:
             texts: One text or a list of texts (a single string still returns a list of one).

@@ -79,10 +79,12 @@ def evaluate_rows(model, rows: list[dict], space: LabelSpace, collator, batch_si
     return compute_metrics(space.problem_type, logits, labels, space.id2label, threshold)
 
 
-def prediction(probs: np.ndarray, space: LabelSpace, threshold: float):
-    """What a user sees for one row of scores: a label name, a list of names (multi-label) or the value(s)."""
+def prediction(probs: np.ndarray, space: LabelSpace, threshold: float | list[float]):
+    """What a user sees for one row of scores: a label name, a list of names (multi-label: each label whose
+    probability is >= its threshold; ``threshold`` is one number or one per label) or the value(s)."""
     if space.problem_type == REGRESSION:
         return float(probs[0]) if len(probs) == 1 else [float(p) for p in probs]
     if space.problem_type == MULTI:
-        return [space.names[i] for i, p in enumerate(probs) if p >= threshold]
+        limits = np.broadcast_to(np.asarray(threshold, dtype=np.float64), (len(probs),))
+        return [space.names[i] for i, p in enumerate(probs) if p >= limits[i]]
     return space.names[int(np.argmax(probs))]

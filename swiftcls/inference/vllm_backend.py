@@ -13,6 +13,7 @@ LoRA checkpoints are refused with the command that exports them: vLLM needs merg
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import torch
 from transformers import AutoConfig
 
 from ..config.infer import InferArguments
+from ..core.decisions import THRESHOLDS_KEY, read_decisions
 from ..core.errors import ConfigError
 from ..core.labels import REGRESSION, SINGLE, LabelSpace
 from ..core.spec import spec_for_config
@@ -63,11 +65,21 @@ def load_for_vllm(args: InferArguments):
         raise ConfigError(f"--model {args.model}: architecture {arch} is not a classifier checkpoint vLLM "
                           "reads. Use a folder written by swiftcls export --to hf (VL models: always export; an "
                           "LMDeploy reward layout is for LMDeploy only).")
+    space = LabelSpace.from_config(config)
+    config_path = Path(model_dir) / "config.json"
+    decisions = read_decisions(json.loads(config_path.read_text(encoding="utf-8")), space.names, str(config_path))
+    if decisions.temperature is not None and not decisions.folded:
+        # vLLM reads the head as saved; only an export has the temperature folded into it.
+        raise ConfigError(f"--model {args.model}: this checkpoint's calibration temperature is applied by swiftcls "
+                          "at load time, which vLLM does not do. Export it first (swiftcls export --model "
+                          f"{args.model} --output_dir DIR folds it into the head), or use --infer_backend pt.")
+    if decisions.thresholds is not None:
+        payload = {**payload, THRESHOLDS_KEY: decisions.thresholds}
     import_vllm()
     tokenizer = load_tokenizer(model_dir, spec, args.trust_remote_code)
     if spec.multimodal:
         tokenizer.image_processor = load_image_processor(model_dir)
-    return model_dir, tokenizer, spec, LabelSpace.from_config(config), payload
+    return model_dir, tokenizer, spec, space, payload
 
 
 def _prompt(tokenizer, image_token: str | None, example, row: dict) -> dict:

@@ -129,3 +129,31 @@ def plot_curves(log_history: list[dict], path: str) -> str | None:
         plt.close(fig)
         raise
     return _save(fig, path)
+
+
+def plot_reliability(diagrams: dict[str, dict], path: str) -> str:
+    """Reliability diagram: accuracy against confidence per bin, one line per probability source.
+
+    Args:
+        diagrams: ``{name: reliability dict}`` as :func:`swiftcls.metrics.calibration.reliability` returns
+            (e.g. ``{"uncalibrated": ..., "calibrated": ...}``); empty bins are left out.
+        path: Where to write the PNG.
+
+    Returns:
+        The path written.
+    """
+    fig, ax = plt.subplots(figsize=(5, 5))
+    try:
+        ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfectly calibrated")
+        for name, rel in diagrams.items():
+            points = [(c, a) for c, a, n in zip(rel["confidence"], rel["accuracy"], rel["count"]) if n]
+            if points:
+                ax.plot(*zip(*points), marker="o", markersize=4, label=name)
+        ax.set(xlabel="confidence (predicted probability)", ylabel="accuracy (observed frequency)",
+               xlim=(0, 1), ylim=(0, 1), title="Reliability diagram")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper left", fontsize=8)
+    except Exception:
+        plt.close(fig)
+        raise
+    return _save(fig, path)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..core.labels import MULTI, REGRESSION, SINGLE, LabelSpace
 from ..core.version import __version__
+from .card_decisions import decision_lines, vllm_threshold_lines
 from .registry import PKG_PREFIX
 
 _ACTIVATION = {SINGLE: ".softmax(-1)", MULTI: ".sigmoid()", REGRESSION: ""}
@@ -131,12 +132,7 @@ def vllm_notes(space: LabelSpace, payload: dict, chat_kwargs: dict) -> str:
         lines += [f"- Also send `\"chat_template_kwargs\": {json.dumps(chat_kwargs)}` with them (and pass the same "
                   "arguments to `apply_chat_template` when you format prompts yourself), as in training.", ""]
     if space.problem_type == MULTI:
-        lines += [f"- vLLM's `label` is the highest-scoring label even for this multi-label model. Apply the "
-                  f"training threshold {payload.get('threshold', 0.5)} to `probs` (label-id order) instead:", "",
-                  "```python", f"threshold = {payload.get('threshold', 0.5)}  # args.json \"threshold\"",
-                  f"names = {space.names!r}",
-                  'labels = [[n for n, p in zip(names, item["probs"]) if p >= threshold] for item in response["data"]]',
-                  "```", "", "A runnable client: `examples/vllm_client.py` in the swiftcls repository.", ""]
+        lines += vllm_threshold_lines(space, payload)
     if space.num_labels == 1:  # a reward model / reranker: vLLM's cross-encoder routes
         lines += ["- One output: vLLM also serves `/score` and `/rerank` (offline `LLM.score`) with this model, its "
                   "score being the head's value. If this folder has `score_template.jinja` (decoders), pass it as "
@@ -161,9 +157,7 @@ def model_card(path: str, space: LabelSpace, payload: dict, source: str, chat_kw
              f"A {space.problem_type.replace('_', ' ')} model fine-tuned with swiftcls {__version__} from `{base}` "
              f"({payload.get('tuner_type', 'unknown')} fine-tuning; exported from `{shown_source}`).", "",
              "| id | label |", "|---|---|", *(f"| {i} | {name} |" for i, name in enumerate(space.names)), ""]
-    if space.problem_type == MULTI:
-        lines += [f"Multi-label: a label is predicted when its sigmoid probability is >= "
-                  f"{payload.get('threshold', 0.5)} (the training threshold).", ""]
+    lines += decision_lines(space, payload)
     if payload.get("dataset"):
         lines += [f"Training data: {', '.join(f'`{_shown(d)}`' for d in payload['dataset'])}.", ""]
     if metrics:

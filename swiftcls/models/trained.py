@@ -8,9 +8,11 @@ from pathlib import Path
 from transformers import AutoConfig
 
 from ..config.model import ModelArguments
+from ..core.decisions import CALIBRATION_KEY, THRESHOLDS_KEY, read_decisions
 from ..core.errors import ConfigError
 from ..core.labels import LabelSpace
 from ..core.spec import spec_for_config
+from .calibrated import apply_decisions
 from .loading import load_classifier, load_tokenizer
 from .onnx import load_onnx
 from .registry import read_model_type, resolve_model
@@ -35,7 +37,9 @@ def load_trained(model: str | None, adapters: str | None, model_args: ModelArgum
         device: Target device.
 
     Returns:
-        ``(model, tokenizer, spec, label_space, training_args_dict)``.
+        ``(model, tokenizer, spec, label_space, training_args_dict)``; the dict also holds the checkpoint's tuned
+        ``swiftcls_thresholds``. A calibration temperature the checkpoint carries is folded into the returned
+        model's head (:mod:`swiftcls.models.calibrated`), so its logits are the calibrated ones, as an export's.
     """
     payload = read_args_json(adapters or model)
     if adapters:
@@ -52,7 +56,13 @@ def load_trained(model: str | None, adapters: str | None, model_args: ModelArgum
     else:
         raise ConfigError("pass --model (a trained checkpoint) or --adapters (a LoRA checkpoint).")
     spec = spec_for_config(read_model_type(model_dir))
-    if getattr(model_args, "infer_backend", "pt") == "onnxruntime":
+    # A LoRA checkpoint has no config.json: its decisions are in its own args.json (never the run folder's).
+    source = Path(adapters) / "args.json" if adapters else Path(model_dir) / "config.json"
+    fields = _json(source)
+    decisions = read_decisions(fields, space.names, str(source))
+    if decisions.thresholds is not None:
+        payload = {**payload, THRESHOLDS_KEY: decisions.thresholds}
+    if getattr(model_args, "infer_backend", "pt") == "onnxruntime":  # an export: any temperature is in the graph
         return _load_onnx(model, adapters, model_dir, spec, space, model_args, payload)
     net, tokenizer, new = load_classifier(model_dir, spec, space, torch_dtype=model_args.torch_dtype,
                                           attn_impl=model_args.attn_impl,
@@ -66,6 +76,7 @@ def load_trained(model: str | None, adapters: str | None, model_args: ModelArgum
                           "LMDeploy reward export is for LMDeploy only.")
     if adapters:
         net = load_adapters(net, adapters)
+    apply_decisions(net, spec, decisions, fields.get(CALIBRATION_KEY))
     return net.eval(), tokenizer, spec, space, payload
 
 
@@ -81,3 +92,7 @@ def _load_onnx(model: str | None, adapters: str | None, model_dir: str, spec, sp
     config = AutoConfig.from_pretrained(model_dir, trust_remote_code=model_args.trust_remote_code)
     tokenizer = load_tokenizer(model_dir, spec, model_args.trust_remote_code)
     return load_onnx(model_dir, config), tokenizer, spec, space, payload
+
+
+def _json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
