@@ -6,7 +6,7 @@ import logging
 import os
 from collections.abc import Sequence
 
-from transformers import set_seed
+from transformers import EarlyStoppingCallback, set_seed
 
 from ..config.deepspeed import zero_stage
 from ..config.output import check_output_dir
@@ -22,6 +22,7 @@ from ..data.encode import PromptEncoder
 from ..inference.predict import evaluate_rows
 from ..metrics.classification import format_report, make_compute_metrics, save_metrics
 from ..metrics.plots import plot_confusion_matrix, plot_curves
+from ..metrics.ranking_plots import plot_pr_roc
 from ..models.loading import load_classifier
 from ..models.packing import known_attn, use_padding_free
 from ..models.registry import read_model_type, resolve_model
@@ -95,10 +96,19 @@ def sft_main(args: SftArguments | Sequence[str] | dict | None = None) -> dict:
         data_collator=make_collator(packed, tokenizer.pad_token_id, spec.padding_side, encoder.image_processor,
                                     label_dtype(space.problem_type)),
         compute_metrics=make_compute_metrics(space.problem_type, space.id2label, args.threshold),
-        callbacks=[ArgsSaver(payload, encoder.image_processor)], spec=spec, head_lr=args.head_lr,
+        callbacks=_callbacks(args, payload, encoder.image_processor), spec=spec, head_lr=args.head_lr,
         vit_lr=args.vit_lr, loss_config=loss_config)
     trainer.train(resume_from_checkpoint=resume)
     return _finish(trainer, payload, space, val_rows, args.threshold)
+
+
+def _callbacks(args: SftArguments, payload: dict, image_processor) -> list:
+    """``args.json`` in every checkpoint, and early stopping when asked for (its flags were checked in
+    ``SftArguments``)."""
+    callbacks = [ArgsSaver(payload, image_processor)]
+    if args.early_stopping_patience is not None:
+        callbacks.append(EarlyStoppingCallback(args.early_stopping_patience, args.early_stopping_threshold))
+    return callbacks
 
 
 def _read_data(args: SftArguments) -> tuple:
@@ -178,6 +188,8 @@ def _finish(trainer: SeqClsTrainer, payload: dict, space: LabelSpace, val_rows: 
             if "confusion_matrix" in metrics:
                 plot_confusion_matrix(metrics["confusion_matrix"], space.names,
                                       os.path.join(out, "confusion_matrix.png"))
+            if "curves" in metrics:
+                plot_pr_roc(metrics["curves"], os.path.join(out, "pr_roc.png"))
             print(format_report(metrics, space.problem_type))
     if trainer.is_world_process_zero():
         save_metrics(summary, os.path.join(out, "summary.json"))

@@ -100,11 +100,26 @@ def test_sft_defaults_follow_the_run():
     assert full.learning_rate == 2e-5 and full.data_seed == 7
     assert full.eval_strategy == "epoch" == full.save_strategy and full.load_best_model_at_end
     full.set_problem_type("regression")
-    assert (full.metric_for_best_model, full.greater_is_better) == ("mse", False)
+    assert (full.metric_for_best_model, full.greater_is_better) == ("pearson", True)
+    for problem_type, metric in (("single_label_classification", "f1_macro"),
+                                 ("multi_label_classification", "f1_micro")):
+        auto = SftArguments(model="m", dataset=["d"], val_dataset=["v"])
+        auto.set_problem_type(problem_type)
+        assert (auto.metric_for_best_model, auto.greater_is_better) == (metric, True)
     mine = SftArguments(model="m", dataset=["d"], val_dataset=["v"], metric_for_best_model="mae")
     mine.set_problem_type("single_label_classification")  # the user's metric stays, and lower mae is better
     assert (mine.metric_for_best_model, mine.greater_is_better) == ("mae", False)
     assert isinstance(mine, TrainingArguments) and mine.report_to == [] and mine.remove_unused_columns is False
+
+
+def test_early_stopping_settles_the_best_checkpoint_flags():
+    args = parse_args(SftArguments, [*BASE, "--val_dataset", "v", "--early_stopping_patience", "3",
+                                     "--early_stopping_threshold", "0.01"])
+    assert (args.early_stopping_patience, args.early_stopping_threshold) == (3, 0.01)
+    assert args.load_best_model_at_end and args.save_strategy == args.eval_strategy == "epoch"
+    best = parse_args(SftArguments, [*BASE, "--val_dataset", "v", "--early_stopping_patience", "1",
+                                     "--save_strategy", "best"])  # saves only improvements: still loadable
+    assert best.load_best_model_at_end
 
 
 def test_swift_gradient_checkpointing_name_without_a_warning():
@@ -121,6 +136,17 @@ def test_swift_gradient_checkpointing_name_without_a_warning():
     (SftArguments, [*BASE, "--max_length", "0"], "--max_length must be a positive"),
     (SftArguments, [*BASE, "--eval_strategy", "steps", "--val_dataset", "v", "--save_strategy", "epoch",
                     "--load_best_model_at_end", "true"], "load_best_model_at_end"),  # transformers' own check
+    (SftArguments, [*BASE, "--early_stopping_patience", "2"], "needs validation rows.*--val_dataset"),
+    (SftArguments, [*BASE, "--early_stopping_patience", "2", "--val_dataset", "v", "--eval_strategy", "no"],
+     "needs evaluations: use --eval_strategy epoch"),
+    (SftArguments, [*BASE, "--early_stopping_patience", "2", "--val_dataset", "v", "--load_best_model_at_end",
+                    "false"], "drop --load_best_model_at_end false"),
+    (SftArguments, [*BASE, "--early_stopping_patience", "2", "--val_dataset", "v", "--eval_strategy", "steps",
+                    "--save_strategy", "epoch"], "--save_strategy epoch differs from --eval_strategy steps"),
+    (SftArguments, [*BASE, "--early_stopping_patience", "0", "--val_dataset", "v"], "must be a number of evaluat"),
+    (SftArguments, [*BASE, "--early_stopping_threshold", "0.01", "--val_dataset", "v"], "pass both"),
+    (SftArguments, [*BASE, "--early_stopping_patience", "1", "--early_stopping_threshold", "-1", "--val_dataset",
+                    "v"], "--early_stopping_threshold must be >= 0"),
     (InferArguments, ["--model", "m"], "--dataset is required"),
     (ExportArguments, ["--model", "m"], "--output_dir is required"),
     (DeployArguments, ["--model", "m", "--max_queue", "0"], "--max_queue must be at least 1"),
