@@ -119,8 +119,8 @@ class TrainingDefaults(TrainingArguments):
     per_device_train_batch_size: int = arg(8, "Training batch size per device.", aliases=("--batch_size",))
     per_device_eval_batch_size: int = arg(16, "Evaluation batch size per device.")
     learning_rate: float | None = arg(None, "Peak learning rate (default 1e-4 for LoRA, 2e-5 for full).")
-    lr_scheduler_type: str = arg("cosine", "Learning-rate schedule (linear, cosine, constant, ...).")
-    warmup_steps: float = arg(0.05, "Warm-up: a fraction of the training steps when < 1, else a number of steps.",
+    lr_scheduler_type: str = arg("linear", "Learning-rate schedule (linear, cosine, constant, ...).")
+    warmup_steps: float = arg(0.0, "Warm-up: a fraction of the training steps when < 1, else a number of steps.",
                               aliases=("--warmup_ratio",))
     logging_steps: float = arg(10, "Log every N steps (a fraction of the steps when < 1).")
     logging_first_step: bool = arg(True, "Log the first step too.")
@@ -137,8 +137,9 @@ class TrainingDefaults(TrainingArguments):
     metric_for_best_model: str | None = arg(
         "auto", "Metric picking the best checkpoint (and judging --early_stopping_patience); auto: f1_macro "
                 "(single-label), f1_micro (multi-label), pearson (regression).")
-    train_sampling_strategy: str = arg("group_by_length", "random, sequential or group_by_length (batches of rows "
-                                                          "of similar length: less padding).")
+    train_sampling_strategy: str = arg("random", "random, sequential or group_by_length (batches of rows of "
+                                                 "similar length: less padding, faster, but see "
+                                                 "docs/benchmarks.md for its cost in quality).")
     disable_tqdm: bool | None = arg(False, "Hide progress bars.")
     remove_unused_columns: bool = arg(False, "Kept false: swiftcls's rows are not a datasets.Dataset.")
     label_names: list[str] | None = arg(["labels"], "The batch key holding the labels.")

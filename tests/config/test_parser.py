@@ -23,7 +23,7 @@ def test_every_trainer_option_is_a_flag_with_its_default_in_help():
             assert ours[f.name].init
     # Every flag shows its default; swiftcls's own defaults where they differ from transformers'.
     assert help_text.count("(default:") >= len([f for f in ours.values() if f.init])
-    assert "--lr_scheduler_type LR_SCHEDULER_TYPE" in help_text and "(default: cosine)" in help_text
+    assert "--lr_scheduler_type LR_SCHEDULER_TYPE" in help_text and "(default: linear)" in help_text
     assert "Training (transformers.TrainingArguments)" in help_text and "Tuner:" in help_text
 
 
