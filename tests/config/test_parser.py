@@ -120,6 +120,7 @@ def test_early_stopping_settles_the_best_checkpoint_flags():
     best = parse_args(SftArguments, [*BASE, "--val_dataset", "v", "--early_stopping_patience", "1",
                                      "--save_strategy", "best"])  # saves only improvements: still loadable
     assert best.load_best_model_at_end
+    assert parse_args(SftArguments, [*BASE, "--val_dataset", "v", "--save_strategy", "best"]).load_best_model_at_end
 
 
 def test_swift_gradient_checkpointing_name_without_a_warning():
