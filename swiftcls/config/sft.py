@@ -133,13 +133,13 @@ class TrainingDefaults(TrainingArguments):
     save_total_limit: int | None = arg(2, "Keep at most this many checkpoints (the best one is always kept).")
     load_best_model_at_end: bool | None = arg(
         None, "Load the best checkpoint when training ends (default: true when evaluation and saving share a "
-              "schedule).")
+              "schedule, or with --save_strategy best).")
     metric_for_best_model: str | None = arg(
         "auto", "Metric picking the best checkpoint (and judging --early_stopping_patience); auto: f1_macro "
                 "(single-label), f1_micro (multi-label), pearson (regression).")
-    train_sampling_strategy: str = arg("random", "random, sequential or group_by_length (batches of rows of "
-                                                 "similar length: less padding, faster, but see "
-                                                 "docs/benchmarks.md for its cost in quality).")
+    train_sampling_strategy: str = arg("random", "random (the plain Trainer recipe's order), sequential or "
+                                                 "group_by_length (batches of rows of similar length: less "
+                                                 "padding, so faster with padded batches).")
     disable_tqdm: bool | None = arg(False, "Hide progress bars.")
     remove_unused_columns: bool = arg(False, "Kept false: swiftcls's rows are not a datasets.Dataset.")
     label_names: list[str] | None = arg(["labels"], "The batch key holding the labels.")
