@@ -167,6 +167,10 @@ def _finish(trainer: SeqClsTrainer, payload: dict, space: LabelSpace, val_rows: 
     out = trainer.args.output_dir
     state = trainer.state
     last = os.path.join(out, f"checkpoint-{state.global_step}")
+    if not os.path.isdir(last) and trainer.args.load_best_model_at_end and state.best_model_checkpoint:
+        # --save_strategy best saves only improvements, so the newest checkpoint is the best one; the model in memory
+        # was loaded back from it and is not the last step's: saving it as checkpoint-<last step> would mislabel it.
+        last = state.best_model_checkpoint
     if not os.path.isdir(last):
         staged = staging_dir(last)
         with disk_full_reported(out, os.path.basename(last), lambda: state_sizes(trainer.model),

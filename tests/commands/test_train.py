@@ -63,6 +63,22 @@ def test_early_stopping_stops_and_the_best_checkpoint_is_the_final_model(tiny_mo
     assert summary["metrics"]["f1_macro"] == pytest.approx(state["best_metric"])
 
 
+def test_save_strategy_best_never_saves_the_best_model_as_the_last_step(tiny_model_dir, tmp_path):
+    train = write(tmp_path / "train.jsonl", make_rows(32, "single"))
+    val = write(tmp_path / "val.jsonl", make_rows(16, "single", seed=1))
+    out = tmp_path / "out"
+    # "Best" = the highest eval loss: the first epoch, as the loss falls; later epochs are not saved.
+    summary = sft(["--model", str(tiny_model_dir("qwen2")), "--dataset", train, "--val_dataset", val,
+                   "--tuner_type", "full", "--learning_rate", "3e-3", "--num_train_epochs", "3",
+                   "--per_device_train_batch_size", "16", "--output_dir", str(out), "--use_cpu", "true",
+                   "--save_only_model", "true", "--save_strategy", "best", "--metric_for_best_model", "loss",
+                   "--greater_is_better", "true"])
+    best = summary["best_model_checkpoint"]
+    assert best.endswith("checkpoint-2")
+    # The model in memory at the end is the best one (loaded back), so no checkpoint-6 may be written from it.
+    assert not (out / "checkpoint-6").exists() and summary["last_model_checkpoint"] == best
+
+
 def test_lora_sft_then_infer_and_eval_agree(tiny_model_dir, tmp_path):
     train = write(tmp_path / "train.jsonl", make_rows(96, "single"))
     val_rows = make_rows(32, "single", seed=2)
