@@ -7,7 +7,7 @@ import logging
 import os
 from collections.abc import Sequence
 
-from transformers import set_seed
+from transformers import EarlyStoppingCallback, set_seed
 
 from ..config.deepspeed import zero_stage
 from ..config.output import check_output_dir
@@ -24,6 +24,7 @@ from ..data.encode import PromptEncoder
 from ..inference.decide import decide, decisions_report
 from ..inference.predict import evaluate_rows, label_matrix, predict_logits
 from ..metrics.classification import format_report, make_compute_metrics, save_metrics
+from ..metrics.curve_plots import plot_pr_roc
 from ..metrics.plots import plot_confusion_matrix, plot_curves, plot_reliability
 from ..metrics.ranking import make_scoring_metrics
 from ..models.loading import load_classifier
@@ -111,10 +112,19 @@ def sft_main(args: SftArguments | Sequence[str] | dict | None = None) -> dict:
                                     label_dtype(space.problem_type, scoring), groups=scoring),
         compute_metrics=(make_scoring_metrics(args.task) if scoring else
                          make_compute_metrics(space.problem_type, space.id2label, args.threshold)),
-        callbacks=[ArgsSaver(payload, encoder.image_processor)], spec=spec, head_lr=args.head_lr,
+        callbacks=_callbacks(args, payload, encoder.image_processor), spec=spec, head_lr=args.head_lr,
         vit_lr=args.vit_lr, loss_config=loss_config)
     trainer.train(resume_from_checkpoint=resume)
     return _finish(trainer, payload, space, val_rows, args)
+
+
+def _callbacks(args: SftArguments, payload: dict, image_processor) -> list:
+    """``args.json`` in every checkpoint, and early stopping when asked for (its flags were checked in
+    ``SftArguments``)."""
+    callbacks = [ArgsSaver(payload, image_processor)]
+    if args.early_stopping_patience is not None:
+        callbacks.append(EarlyStoppingCallback(args.early_stopping_patience, args.early_stopping_threshold))
+    return callbacks
 
 
 def _read_data(args: SftArguments) -> tuple:
@@ -174,6 +184,10 @@ def _finish(trainer: SeqClsTrainer, payload: dict, space: LabelSpace, val_rows: 
     out = trainer.args.output_dir
     state = trainer.state
     last = os.path.join(out, f"checkpoint-{state.global_step}")
+    if not os.path.isdir(last) and trainer.args.load_best_model_at_end and state.best_model_checkpoint:
+        # --save_strategy best saves only improvements, so the newest checkpoint is the best one; the model in memory
+        # was loaded back from it and is not the last step's: saving it as checkpoint-<last step> would mislabel it.
+        last = state.best_model_checkpoint
     if not os.path.isdir(last):
         staged = staging_dir(last)
         with disk_full_reported(out, os.path.basename(last), lambda: state_sizes(trainer.model),
@@ -207,6 +221,8 @@ def _finish(trainer: SeqClsTrainer, payload: dict, space: LabelSpace, val_rows: 
                                       os.path.join(out, "confusion_matrix.png"))
             if decided is not None and decided.diagrams:
                 plot_reliability(decided.diagrams, os.path.join(out, "reliability.png"))
+            if "curves" in metrics:
+                plot_pr_roc(metrics["curves"], os.path.join(out, "pr_roc.png"))
             print(format_report(metrics, space.problem_type))
             if report := decisions_report(metrics):
                 print(report)

@@ -35,6 +35,11 @@ class ValidationDataArguments:
                                      "folders their split, e.g. glue:sst2@validation).")
     split_dataset_ratio: float = arg(0.0, "Hold out this fraction of --dataset for validation (stratified for "
                                           "single-label) when --val_dataset is not given.")
+    early_stopping_patience: int | None = arg(None, "Stop training after this many evaluations in a row without "
+                                                    "improving --metric_for_best_model (needs validation rows; the "
+                                                    "best checkpoint is loaded at the end).")
+    early_stopping_threshold: float = arg(0.0, "With --early_stopping_patience: an evaluation counts as an "
+                                               "improvement only when the metric improves by more than this.")
 
     def __post_init__(self):
         if isinstance(self.val_dataset, str):
@@ -44,6 +49,13 @@ class ValidationDataArguments:
                               "not both.")
         if not 0 <= self.split_dataset_ratio < 1:
             raise ConfigError(f"--split_dataset_ratio must be between 0 and 1, got {self.split_dataset_ratio}.")
+        if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
+            raise ConfigError(f"--early_stopping_patience must be a number of evaluations >= 1, got "
+                              f"{self.early_stopping_patience}.")
+        if self.early_stopping_threshold < 0:
+            raise ConfigError(f"--early_stopping_threshold must be >= 0, got {self.early_stopping_threshold}.")
+        if self.early_stopping_threshold and self.early_stopping_patience is None:
+            raise ConfigError("--early_stopping_threshold only applies with --early_stopping_patience N; pass both.")
         parent = getattr(super(), "__post_init__", None)
         if parent:
             parent()
@@ -140,8 +152,8 @@ class TrainingDefaults(TrainingArguments):
     per_device_train_batch_size: int = arg(8, "Training batch size per device.", aliases=("--batch_size",))
     per_device_eval_batch_size: int = arg(16, "Evaluation batch size per device.")
     learning_rate: float | None = arg(None, "Peak learning rate (default 1e-4 for LoRA, 2e-5 for full).")
-    lr_scheduler_type: str = arg("cosine", "Learning-rate schedule (linear, cosine, constant, ...).")
-    warmup_steps: float = arg(0.05, "Warm-up: a fraction of the training steps when < 1, else a number of steps.",
+    lr_scheduler_type: str = arg("linear", "Learning-rate schedule (linear, cosine, constant, ...).")
+    warmup_steps: float = arg(0.0, "Warm-up: a fraction of the training steps when < 1, else a number of steps.",
                               aliases=("--warmup_ratio",))
     logging_steps: float = arg(10, "Log every N steps (a fraction of the steps when < 1).")
     logging_first_step: bool = arg(True, "Log the first step too.")
@@ -154,12 +166,14 @@ class TrainingDefaults(TrainingArguments):
     save_total_limit: int | None = arg(2, "Keep at most this many checkpoints (the best one is always kept).")
     load_best_model_at_end: bool | None = arg(
         None, "Load the best checkpoint when training ends (default: true when evaluation and saving share a "
-              "schedule).")
+              "schedule, or with --save_strategy best).")
     metric_for_best_model: str | None = arg(
-        "auto", "Metric picking the best checkpoint; auto: accuracy (single-label), f1_micro (multi-label), mse "
-                "(regression), pairwise_accuracy (--task rm), mrr@10 (--task reranker).")
-    train_sampling_strategy: str = arg("group_by_length", "random, sequential or group_by_length (batches of rows "
-                                                          "of similar length: less padding).")
+        "auto", "Metric picking the best checkpoint (and judging --early_stopping_patience); auto: f1_macro "
+                "(single-label), f1_micro (multi-label), pearson (regression), pairwise_accuracy (--task rm), "
+                "mrr@10 (--task reranker).")
+    train_sampling_strategy: str = arg("random", "random (the plain Trainer recipe's order), sequential or "
+                                                 "group_by_length (batches of rows of similar length: less "
+                                                 "padding, so faster with padded batches).")
     disable_tqdm: bool | None = arg(False, "Hide progress bars.")
     remove_unused_columns: bool = arg(False, "Kept false: swiftcls's rows are not a datasets.Dataset.")
     label_names: list[str] | None = arg(["labels"], "The batch key holding the labels.")
@@ -201,8 +215,10 @@ class SftArguments(ModelArguments, DataArguments, ValidationDataArguments, TaskA
             self.save_strategy = self.eval_strategy if self.eval_strategy != "no" else "epoch"
         if self.save_steps is None:
             self.save_steps = self.eval_steps or 500
+        self._check_early_stopping()
         if self.load_best_model_at_end is None:
-            self.load_best_model_at_end = self.eval_strategy != "no" and self.save_strategy == self.eval_strategy
+            self.load_best_model_at_end = self.eval_strategy != "no" and self.save_strategy in (self.eval_strategy,
+                                                                                                "best")
         if self.metric_for_best_model not in ("auto", None) and self.greater_is_better is None:
             self.greater_is_better = not self.metric_for_best_model.endswith(LOWER_IS_BETTER)
         # DeepSpeed (and its process group) must be set up before TrainingArguments reads the world size; its
@@ -215,6 +231,27 @@ class SftArguments(ModelArguments, DataArguments, ValidationDataArguments, TaskA
             super().__post_init__()
         except ValueError as err:  # transformers' checks of contradicting flags
             raise ConfigError(str(err)) from err
+
+    def _check_early_stopping(self) -> None:
+        """Early stopping needs evaluations to judge and the best checkpoint loaded at the end: without it the
+        saved model would be the last one, up to ``patience`` evaluations worse than the best."""
+        if self.early_stopping_patience is None:
+            return
+        flag = f"--early_stopping_patience {self.early_stopping_patience}"
+        if not self.has_validation:
+            raise ConfigError(f"{flag} needs validation rows to judge: pass --val_dataset FILE or "
+                              "--split_dataset_ratio 0.1.")
+        if self.eval_strategy == "no":
+            raise ConfigError(f"{flag} needs evaluations: use --eval_strategy epoch (the default) or steps, not no.")
+        if self.metric_for_best_model is None:
+            raise ConfigError(f"{flag} needs a --metric_for_best_model (auto picks one by problem type).")
+        if self.load_best_model_at_end is False:
+            raise ConfigError(f"{flag} with --load_best_model_at_end false would keep the last model, which is "
+                              "worse than the best one: drop --load_best_model_at_end false.")
+        if self.save_strategy not in (self.eval_strategy, "best"):
+            raise ConfigError(f"{flag} loads the best checkpoint at the end, so checkpoints must be saved when the "
+                              f"model is evaluated: --save_strategy {self.save_strategy} differs from --eval_strategy "
+                              f"{self.eval_strategy}; pass --save_strategy {self.eval_strategy} (or best).")
 
     def set_problem_type(self, problem_type: str) -> None:
         """Settle what depends on the labels, known once the data is read: the ``auto`` best-checkpoint metric."""

@@ -14,7 +14,7 @@ SINGLE, MULTI, REGRESSION = "single_label_classification", "multi_label_classifi
 PROBLEM_TYPES = (SINGLE, MULTI, REGRESSION)
 # The metric that picks the best checkpoint per problem type and whether higher is better; metric names ending in one
 # of LOWER_IS_BETTER are errors (lower is better).
-BEST_METRIC = {SINGLE: ("accuracy", True), MULTI: ("f1_micro", True), REGRESSION: ("mse", False)}
+BEST_METRIC = {SINGLE: ("f1_macro", True), MULTI: ("f1_micro", True), REGRESSION: ("pearson", True)}
 LOWER_IS_BETTER = ("loss", "mse", "mae", "rmse")
 MAX_INFERRED_IDS = 100_000  # larger ids without --num_labels are almost surely a wrong column, not a class
 DELIMITED_SUFFIXES = (".csv", ".tsv")  # files whose cells are plain strings, so a list can only be written "a,b"

@@ -14,6 +14,7 @@ from scipy.special import expit, softmax
 from sklearn.metrics import accuracy_score, confusion_matrix, hamming_loss, precision_recall_fscore_support
 
 from ..core.labels import BEST_METRIC, MULTI, PROBLEM_TYPES, REGRESSION, SINGLE
+from .curves import ranking_metrics
 
 _AVERAGES = ("micro", "macro", "weighted")
 
@@ -138,14 +139,14 @@ def compute_metrics(problem_type: str, logits: np.ndarray, labels: np.ndarray,
 
     Returns:
         A flat dict of scalar metrics, plus "per_class", "confusion_matrix" and "labels" (single)
-        or "per_label" (multi).
+        or "per_label" (multi); binary and multi-label also get ROC-AUC, average precision and their
+        "curves" (:func:`~swiftcls.metrics.curves.ranking_metrics`).
     """
     _check(problem_type)
-    if problem_type == SINGLE:
-        return _single(logits, labels, id2label)
-    if problem_type == MULTI:
-        return _multi(logits, labels, id2label, threshold)
-    return _regression(logits, labels)
+    if problem_type == REGRESSION:
+        return _regression(logits, labels)
+    out = _single(logits, labels, id2label) if problem_type == SINGLE else _multi(logits, labels, id2label, threshold)
+    return {**out, **ranking_metrics(logits, labels, problem_type, _names(id2label, _as_2d(logits).shape[1]))}
 
 
 def headline(metrics: dict, problem_type: str) -> dict:

@@ -36,10 +36,47 @@ def test_every_problem_type_trains_and_loss_falls(tiny_model_dir, tmp_path, kind
     metrics = summary["metrics"]
     if kind == "single":
         assert metrics["accuracy"] > 0.8 and (out / "confusion_matrix.png").is_file()
+        assert metrics["roc_auc"] > 0.8 and (out / "pr_roc.png").is_file()
     elif kind == "multi":
         assert metrics["f1_micro"] > 0.7
+        assert metrics["roc_auc_macro"] > 0.7 and (out / "pr_roc.png").is_file()
     else:
         assert metrics["pearson"] > 0.7
+
+
+def test_early_stopping_stops_and_the_best_checkpoint_is_the_final_model(tiny_model_dir, tmp_path):
+    train = write(tmp_path / "train.jsonl", make_rows(32, "single"))
+    val = write(tmp_path / "val.jsonl", make_rows(16, "single", seed=1))
+    out = tmp_path / "out"
+    # No evaluation can improve f1_macro by more than 1, so the second one runs out the patience of 1.
+    summary = sft(["--model", str(tiny_model_dir("qwen2")), "--dataset", train, "--val_dataset", val,
+                   "--tuner_type", "full", "--learning_rate", "3e-3", "--num_train_epochs", "8",
+                   "--per_device_train_batch_size", "16", "--output_dir", str(out), "--use_cpu", "true",
+                   "--save_only_model", "true", "--early_stopping_patience", "1", "--early_stopping_threshold", "1"])
+    assert summary["last_model_checkpoint"].endswith("checkpoint-4")  # 2 of 8 epochs of 2 steps
+    state = json.loads((out / "checkpoint-4" / "trainer_state.json").read_text())
+    evals = {e["step"]: e["eval_f1_macro"] for e in state["log_history"] if "eval_f1_macro" in e}
+    assert sorted(evals) == [2, 4] and state["best_metric"] == max(evals.values())
+    best_step = int(summary["best_model_checkpoint"].rsplit("-", 1)[1])
+    assert evals[best_step] == state["best_metric"]
+    # The final evaluation scores the model loaded from the best checkpoint, not the last one.
+    assert summary["metrics"]["f1_macro"] == pytest.approx(state["best_metric"])
+
+
+def test_save_strategy_best_never_saves_the_best_model_as_the_last_step(tiny_model_dir, tmp_path):
+    train = write(tmp_path / "train.jsonl", make_rows(32, "single"))
+    val = write(tmp_path / "val.jsonl", make_rows(16, "single", seed=1))
+    out = tmp_path / "out"
+    # "Best" = the highest eval loss: the first epoch, as the loss falls; later epochs are not saved.
+    summary = sft(["--model", str(tiny_model_dir("qwen2")), "--dataset", train, "--val_dataset", val,
+                   "--tuner_type", "full", "--learning_rate", "3e-3", "--num_train_epochs", "3",
+                   "--per_device_train_batch_size", "16", "--output_dir", str(out), "--use_cpu", "true",
+                   "--save_only_model", "true", "--save_strategy", "best", "--metric_for_best_model", "loss",
+                   "--greater_is_better", "true"])
+    best = summary["best_model_checkpoint"]
+    assert best.endswith("checkpoint-2")
+    # The model in memory at the end is the best one (loaded back), so no checkpoint-6 may be written from it.
+    assert not (out / "checkpoint-6").exists() and summary["last_model_checkpoint"] == best
 
 
 def test_lora_sft_then_infer_and_eval_agree(tiny_model_dir, tmp_path):

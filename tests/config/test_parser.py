@@ -23,7 +23,7 @@ def test_every_trainer_option_is_a_flag_with_its_default_in_help():
             assert ours[f.name].init
     # Every flag shows its default; swiftcls's own defaults where they differ from transformers'.
     assert help_text.count("(default:") >= len([f for f in ours.values() if f.init])
-    assert "--lr_scheduler_type LR_SCHEDULER_TYPE" in help_text and "(default: cosine)" in help_text
+    assert "--lr_scheduler_type LR_SCHEDULER_TYPE" in help_text and "(default: linear)" in help_text
     assert "Training (transformers.TrainingArguments)" in help_text and "Tuner:" in help_text
 
 
@@ -100,7 +100,12 @@ def test_sft_defaults_follow_the_run():
     assert full.learning_rate == 2e-5 and full.data_seed == 7
     assert full.eval_strategy == "epoch" == full.save_strategy and full.load_best_model_at_end
     full.set_problem_type("regression")
-    assert (full.metric_for_best_model, full.greater_is_better) == ("mse", False)
+    assert (full.metric_for_best_model, full.greater_is_better) == ("pearson", True)
+    for problem_type, metric in (("single_label_classification", "f1_macro"),
+                                 ("multi_label_classification", "f1_micro")):
+        auto = SftArguments(model="m", dataset=["d"], val_dataset=["v"])
+        auto.set_problem_type(problem_type)
+        assert (auto.metric_for_best_model, auto.greater_is_better) == (metric, True)
     mine = SftArguments(model="m", dataset=["d"], val_dataset=["v"], metric_for_best_model="mae")
     mine.set_problem_type("single_label_classification")  # the user's metric stays, and lower mae is better
     assert (mine.metric_for_best_model, mine.greater_is_better) == ("mae", False)
@@ -112,6 +117,17 @@ def test_max_negative_samples_defaults_to_ms_swift_env(monkeypatch):
     monkeypatch.setenv("MAX_NEGATIVE_SAMPLES", "3")
     assert parse_args(SftArguments, [*BASE, "--task", "reranker"]).max_negative_samples == 3
     assert parse_args(SftArguments, [*BASE, "--max_negative_samples", "5"]).max_negative_samples == 5
+
+
+def test_early_stopping_settles_the_best_checkpoint_flags():
+    args = parse_args(SftArguments, [*BASE, "--val_dataset", "v", "--early_stopping_patience", "3",
+                                     "--early_stopping_threshold", "0.01"])
+    assert (args.early_stopping_patience, args.early_stopping_threshold) == (3, 0.01)
+    assert args.load_best_model_at_end and args.save_strategy == args.eval_strategy == "epoch"
+    best = parse_args(SftArguments, [*BASE, "--val_dataset", "v", "--early_stopping_patience", "1",
+                                     "--save_strategy", "best"])  # saves only improvements: still loadable
+    assert best.load_best_model_at_end
+    assert parse_args(SftArguments, [*BASE, "--val_dataset", "v", "--save_strategy", "best"]).load_best_model_at_end
 
 
 def test_swift_gradient_checkpointing_name_without_a_warning():
@@ -131,6 +147,17 @@ def test_swift_gradient_checkpointing_name_without_a_warning():
     (SftArguments, [*BASE, "--task", "rm", "--num_labels", "2"], "--task rm trains a one-output regression head"),
     (SftArguments, [*BASE, "--task", "reranker", "--class_weights", "auto"], "--class_weights: classification"),
     (SftArguments, [*BASE, "--task", "reranker", "--max_negative_samples", "0"], "--max_negative_samples must be"),
+    (SftArguments, [*BASE, "--early_stopping_patience", "2"], "needs validation rows.*--val_dataset"),
+    (SftArguments, [*BASE, "--early_stopping_patience", "2", "--val_dataset", "v", "--eval_strategy", "no"],
+     "needs evaluations: use --eval_strategy epoch"),
+    (SftArguments, [*BASE, "--early_stopping_patience", "2", "--val_dataset", "v", "--load_best_model_at_end",
+                    "false"], "drop --load_best_model_at_end false"),
+    (SftArguments, [*BASE, "--early_stopping_patience", "2", "--val_dataset", "v", "--eval_strategy", "steps",
+                    "--save_strategy", "epoch"], "--save_strategy epoch differs from --eval_strategy steps"),
+    (SftArguments, [*BASE, "--early_stopping_patience", "0", "--val_dataset", "v"], "must be a number of evaluat"),
+    (SftArguments, [*BASE, "--early_stopping_threshold", "0.01", "--val_dataset", "v"], "pass both"),
+    (SftArguments, [*BASE, "--early_stopping_patience", "1", "--early_stopping_threshold", "-1", "--val_dataset",
+                    "v"], "--early_stopping_threshold must be >= 0"),
     (InferArguments, ["--model", "m"], "--dataset is required"),
     (ExportArguments, ["--model", "m"], "--output_dir is required"),
     (DeployArguments, ["--model", "m", "--max_queue", "0"], "--max_queue must be at least 1"),

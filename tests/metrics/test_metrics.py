@@ -155,12 +155,13 @@ def test_headline_and_defaults():
     assert "per_class" not in h and "confusion_matrix" not in h and "labels" not in h
     assert h["accuracy"] == m["accuracy"]
     assert "per_label" not in headline(compute_metrics(MULTI, ML_LOGITS, ML_LABELS), MULTI)
-    assert default_metric_for_best(SINGLE) == ("accuracy", True)
+    assert default_metric_for_best(SINGLE) == ("f1_macro", True)
     assert default_metric_for_best(MULTI) == ("f1_micro", True)
-    assert default_metric_for_best(REG) == ("mse", False)
+    assert default_metric_for_best(REG) == ("pearson", True)
     # The names must be keys that compute_metrics really produces.
+    assert "f1_macro" in compute_metrics(SINGLE, LOGITS3, Y3)
     assert "f1_micro" in compute_metrics(MULTI, ML_LOGITS, ML_LABELS)
-    assert "mse" in compute_metrics(REG, LOGITS3[:, :1], Y3)
+    assert "pearson" in compute_metrics(REG, LOGITS3[:, :1], Y3)
     with pytest.raises(ValueError):
         default_metric_for_best("ranking")
 

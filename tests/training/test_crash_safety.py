@@ -75,6 +75,8 @@ def job(tiny_model_dir, tmp_path_factory):
         return ["sft", "--model", str(tiny_model_dir("qwen2")), "--dataset", data, "--per_device_train_batch_size",
                 "2", "--gradient_accumulation_steps", "2", "--max_steps", "12", "--save_strategy", "steps",
                 "--save_steps", "4", "--learning_rate", "5e-3", "--warmup_ratio", "0.2", "--use_cpu", "true",
+                # The length-grouped order and a cosine schedule: the resume paths with the most state to restore.
+                "--train_sampling_strategy", "group_by_length", "--lr_scheduler_type", "cosine",
                 "--logging_steps", "1", "--output_dir", str(out), "--report_to", "none"]
 
     reference = tmp / "reference"
