@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..config.deploy import DeployArguments
 from ..core.errors import DataError, SwiftClsError
+from ..data.chunking import row_tokens
 from ..metrics.classification import logits_to_probs
 from .batcher import DeadlineExceeded, MicroBatcher, QueueFull
 from .errors import RequestError
@@ -82,7 +83,7 @@ class ClassifyService:
                 await run_in_threadpool(fetcher.cleanup)
         # vLLM's use_activation=false returns raw logits instead of softmax/sigmoid scores.
         probs = logits if req.use_activation is False else logits_to_probs(logits, self.clf.problem_type)
-        names, tokens = self.clf.labels, sum(len(r["input_ids"]) for r in rows)
+        names, tokens = self.clf.labels, sum(map(row_tokens, rows))
         data = [{"index": i, "label": names[int(np.argmax(p))], "probs": [float(x) for x in p],
                  "num_classes": len(p), "pred": self.clf.prediction(p)} for i, p in enumerate(probs)]
         return {"id": f"classify-{uuid.uuid4().hex}", "object": "list", "created": int(time.time()),

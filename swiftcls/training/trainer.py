@@ -13,6 +13,7 @@ from transformers import TrainerCallback
 
 from ..core.compat import HookedTrainer
 from ..core.spec import ModelSpec
+from ..data.chunking import row_tokens
 from ..models.pooling import classifier_logits
 from .checkpoints import save_atomically
 from .losses import LossConfig, classification_loss
@@ -55,7 +56,7 @@ class SeqClsTrainer(HookedTrainer):
         if strategy not in ("group_by_length", "random") or not hasattr(train_dataset, "__len__"):
             return super().train_sampler(train_dataset)
         grouped = strategy == "group_by_length"
-        lengths = [len(row["input_ids"]) if grouped else 0 for row in train_dataset]
+        lengths = [row_tokens(row) if grouped else 0 for row in train_dataset]
         seed = self.args.seed if self.args.data_seed is None else self.args.data_seed
         # As transformers groups: by the rows of one optimizer step (per process).
         group = self.args.train_batch_size * self.args.gradient_accumulation_steps if grouped else None
