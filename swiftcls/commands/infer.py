@@ -66,6 +66,11 @@ def run_infer(args: InferArguments, metrics_only: bool = False) -> dict:
     if args.infer_backend == "vllm":  # checked before reading data: a LoRA checkpoint or no vllm fails fast
         model_dir, tokenizer, spec, space, train = load_for_vllm(args)
         encoder = training_encoder(tokenizer, spec, train, args)
+        if encoder.chunked:
+            raise ConfigError("--infer_backend vllm scores one input per row and cannot pool the windows of "
+                              "--long_text chunk (this model's setting, args.json). Use --infer_backend pt (the "
+                              "default), which pools them, or --long_text truncate to score truncated rows with "
+                              "vLLM; see docs/long_text.md.")
         predict = VllmScorer(model_dir, encoder, space.problem_type, args.torch_dtype, device)
     else:
         model, tokenizer, spec, space, train = load_trained(args.model, args.adapters, args, device)

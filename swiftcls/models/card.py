@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..core.labels import MULTI, REGRESSION, SINGLE, LabelSpace
 from ..core.version import __version__
+from .aggregate import card_note
 from .registry import PKG_PREFIX
 
 _ACTIVATION = {SINGLE: ".softmax(-1)", MULTI: ".sigmoid()", REGRESSION: ""}
@@ -151,5 +152,5 @@ def model_card(path: str, space: LabelSpace, payload: dict, source: str, chat_kw
     lines += ["## Use", "", _REWARD_USAGE.format(path=path, meaning=meaning, arch=reward) if reward
               else _usage(path, space, payload, chat_kwargs)]
     if not reward:
-        lines += ["", vllm_notes(space, payload, chat_kwargs)]
+        lines += ["", vllm_notes(space, payload, chat_kwargs), *card_note(payload)]
     return "\n".join(lines)
