@@ -33,9 +33,10 @@ from transformers.trainer_utils import rotate_checkpoints as _rotate_checkpoints
 class HookedTrainer(Trainer):
     """``transformers.Trainer`` with public names for the private hooks swiftcls needs.
 
-    Subclasses override :meth:`write_checkpoint` instead of the private ``Trainer._save_checkpoint`` and
-    :meth:`train_sampler` instead of ``Trainer._get_train_sampler``, and call :meth:`hf_save_checkpoint`,
-    :meth:`hf_train_sampler`, :meth:`run_output_dir`, :meth:`output_dir_redirected` and :meth:`prepare_inputs`
+    Subclasses override :meth:`write_checkpoint` instead of the private ``Trainer._save_checkpoint``,
+    :meth:`train_sampler` instead of ``Trainer._get_train_sampler`` and :meth:`eval_sampler` instead of
+    ``Trainer._get_eval_sampler``, and call :meth:`hf_save_checkpoint`, :meth:`hf_train_sampler`,
+    :meth:`hf_eval_sampler`, :meth:`run_output_dir`, :meth:`output_dir_redirected` and :meth:`prepare_inputs`
     instead of the private methods they wrap.
     """
 
@@ -67,6 +68,20 @@ class HookedTrainer(Trainer):
 
     def _get_train_sampler(self, train_dataset=None):  # the private hook Trainer calls for the train dataloader
         return self.train_sampler(self.train_dataset if train_dataset is None else train_dataset)
+
+    def eval_sampler(self, eval_dataset: Any) -> torch.utils.data.Sampler | None:
+        """The sampler that orders evaluation rows; Trainer calls this when it builds an eval dataloader.
+
+        The default is transformers' own choice (:meth:`hf_eval_sampler`).
+        """
+        return self.hf_eval_sampler(eval_dataset)
+
+    def hf_eval_sampler(self, eval_dataset: Any) -> torch.utils.data.Sampler | None:
+        """transformers' ``Trainer._get_eval_sampler`` (length-grouped with ``group_by_length``, else in order)."""
+        return super()._get_eval_sampler(eval_dataset)
+
+    def _get_eval_sampler(self, eval_dataset):  # the private hook Trainer calls for eval dataloaders
+        return self.eval_sampler(eval_dataset)
 
     def run_output_dir(self, trial: Any = None) -> str:
         """The folder this run's ``checkpoint-N`` folders go to (``output_dir``; per trial in a search)."""

@@ -63,6 +63,15 @@ class SeqClsTrainer(HookedTrainer):
         # state.epoch is fractional mid-epoch (1.4 when resumed 40% into epoch 1) and whole at each epoch's start.
         return EpochSeededSampler(lengths, seed, lambda: int(self.state.epoch or 0), group)
 
+    def eval_sampler(self, eval_dataset):
+        # transformers' length-grouped eval sampler reads row["input_ids"], which chunked rows keep per window: group
+        # by every row's token count instead, seeded the same way.
+        if self.args.train_sampling_strategy != "group_by_length" or not hasattr(eval_dataset, "__len__"):
+            return super().eval_sampler(eval_dataset)
+        seed = self.args.seed if self.args.data_seed is None else self.args.data_seed
+        return EpochSeededSampler([row_tokens(row) for row in eval_dataset], seed, lambda: 0,
+                                  self.args.eval_batch_size)
+
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
         inputs = self.prepare_inputs(inputs)
         labels = inputs.get("labels")

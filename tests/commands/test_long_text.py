@@ -22,10 +22,16 @@ TEXTS = ["short and sweet", *LONG[:3]]
 def run(tiny_model_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("long")
     rows = [{"text": t, "label": "ab"[i % 2]} for i, t in enumerate(LONG + ["tiny", "small one"])]
+    # Validation rows, chunked too: Trainer's evaluation (length-grouped by default) and the final report.
     summary = sft(["--model", str(tiny_model_dir("bert")), "--dataset", write(root / "t.jsonl", rows),
+                   "--val_dataset", write(root / "v.jsonl", rows[::-1]), "--eval_strategy", "steps", "--eval_steps",
+                   "1",
                    "--max_length", "32", "--long_text", "chunk", "--chunk_stride", "4", "--chunk_pooling", "max",
                    "--max_chunks", "8", "--max_steps", "2", "--tuner_type", "full", "--per_device_train_batch_size",
                    "4", "--use_cpu", "true", "--learning_rate", "1e-3", "--output_dir", str(root / "run")])
+    assert summary["metrics"]["accuracy"] is not None
+    state = json.loads((root / "run" / "checkpoint-2" / "trainer_state.json").read_text())
+    assert [e["eval_accuracy"] for e in state["log_history"] if "eval_accuracy" in e]
     return root, summary["last_model_checkpoint"]
 
 

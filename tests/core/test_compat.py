@@ -95,6 +95,20 @@ def test_train_sampler_orders_the_train_dataloader(tmp_path):
     assert isinstance(default.hf_train_sampler(default.train_dataset), torch.utils.data.RandomSampler)
 
 
+def test_eval_sampler_orders_the_eval_dataloader(tmp_path):
+    """Trainer still builds its eval dataloaders through the private ``_get_eval_sampler`` hook."""
+
+    class Reversed(compat.HookedTrainer):
+        def eval_sampler(self, eval_dataset):
+            return list(reversed(range(len(eval_dataset))))
+
+    run = trainer(tmp_path / "run", Reversed, per_device_eval_batch_size=2)
+    assert [batch["x"][:, 0].tolist() for batch in run.get_eval_dataloader(run.train_dataset)] == [[3.0, 2.0],
+                                                                                                   [1.0, 0.0]]
+    default = trainer(tmp_path / "default")
+    assert isinstance(default.hf_eval_sampler(default.train_dataset), torch.utils.data.SequentialSampler)
+
+
 def test_length_grouped_indices_is_a_seeded_length_grouping():
     lengths = [5, 40, 3, 17, 9, 22, 1, 30, 12, 8, 27, 2, 15, 6, 33, 11]
     order = compat.length_grouped_indices(lengths, 2, torch.Generator().manual_seed(0))
@@ -296,7 +310,7 @@ class T(Trainer):
             pass
 
     assert private_overrides(Saving) == ["_save_checkpoint"]
-    assert private_overrides(compat.HookedTrainer) == ["_get_train_sampler", "_save_checkpoint"]
+    assert private_overrides(compat.HookedTrainer) == ["_get_eval_sampler", "_get_train_sampler", "_save_checkpoint"]
 
 
 def test_only_compat_touches_transformers_internals():
