@@ -46,6 +46,6 @@ def card_note(payload: dict) -> list[str]:
             f"windows sharing {payload.get('chunk_stride')} tokens (at most {payload.get('max_chunks')}), each scored, "
             f"and the {payload.get('chunk_pooling')} of their logits is the text's. swiftcls (`infer`, `eval`, "
             "`deploy`, `Classifier`) does this from `args.json`. vLLM, plain transformers and other loaders score one "
-            "input: they see the text truncated to its first window, which can differ from swiftcls's prediction "
-            "on long texts. To match swiftcls there, split the text the same way, score each window and pool the "
-            "logits yourself (see docs/long_text.md of swiftcls).", ""]
+            f"input: they see the text truncated to {payload.get('max_length')} tokens (vLLM keeps the last ones), "
+            "and can predict differently from swiftcls on long texts. To match swiftcls there, split the text the "
+            "same way, score each window and pool the logits yourself (see docs/long_text.md of swiftcls).", ""]
