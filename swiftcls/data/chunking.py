@@ -61,6 +61,9 @@ class ChunkConfig:
 
 def window_starts(n: int, size: int, stride: int) -> list[int]:
     """Start offsets of windows of ``size`` tokens over ``n`` tokens, consecutive windows sharing ``stride``."""
+    if size <= stride:  # a window with no new text would never reach the end
+        raise ConfigError(f"windows here hold {size} text tokens (--max_length minus the prompt around the text), "
+                          f"no more than --chunk_stride {stride}; lower --chunk_stride or raise --max_length.")
     starts = [0]
     while starts[-1] + size < n:
         starts.append(starts[-1] + size - stride)

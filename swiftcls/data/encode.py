@@ -202,7 +202,7 @@ class PromptEncoder:
         head, body = (None, ex.text) if ex.text_pair is None else (ex.text, ex.text_pair)
         if head is not None:  # the first text takes at most half the room, so windows still hold new text
             head_ids = self.tokenizer(head, add_special_tokens=False)["input_ids"]
-            half = (self.max_length - self._overhead) // 2
+            half = (self.max_length - self._overhead) // 2 - 1  # - 1: the newline before the chunked text
             head = head if len(head_ids) <= half else self.tokenizer.decode(head_ids[:half])
         content = chunking.MARKER if head is None else f"{head}\n{chunking.MARKER}"
         prompt = self.render(ex, content) if self.chat else content

@@ -62,9 +62,11 @@ def stream_logits(encoder: PromptEncoder, examples: Iterable, predict, skipped: 
     rows the encoder rejects (bad images) are recorded there and left out.
     """
     total = len(examples) if hasattr(examples, "__len__") else None
+    # Chunked rows hold up to max_chunks windows each: fewer rows per chunk keep the windows in memory bounded alike.
+    chunk_rows = chunk_rows or max(STREAM_ROWS // (encoder.chunk.max_chunks if encoder.chunked else 1), 64)
     bar = tqdm(total=total, desc="Predicting", unit="row", disable=total is not None and total <= 32)
     rows_in = iter(examples)
-    while chunk := list(islice(rows_in, chunk_rows or STREAM_ROWS)):
+    while chunk := list(islice(rows_in, chunk_rows)):
         kept, rows = encoder.encode_kept(chunk, skipped=skipped)
         chunk = [chunk[i] for i in kept]
         if chunk:

@@ -30,6 +30,8 @@ def test_window_starts():
     assert window_starts(10, 4, 1) == [0, 3, 6]  # [0,4) [3,7) [6,10)
     assert window_starts(4, 4, 1) == [0]
     assert window_starts(11, 4, 0) == [0, 4, 8]
+    with pytest.raises(ConfigError, match="--chunk_stride 4"):
+        window_starts(10, 4, 4)
 
 
 def assert_covers(contents, body, stride):
