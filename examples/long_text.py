@@ -8,7 +8,8 @@ The data comes from the shared folder (``$SWIFTCLS_SHARED``, default ``../shared
     python examples/long_text.py --output_dir runs/long_text            # builds the data, trains both ways
     python examples/long_text.py --output_dir runs/long_text --max_length 128 --train_rows 2000 --seed 1
 
-Prints the dev accuracy of each mode. Files that already exist are never overwritten (pick a new --output_dir).
+Prints the dev accuracy of each mode. Training on the long rows needs enough rows and steps to find the review among
+the windows (docs/benchmarks.md, "Long documents"). Existing files are never overwritten (pick a new --output_dir).
 """
 
 from __future__ import annotations
