@@ -25,7 +25,7 @@ from ..inference.prompts import training_encoder
 from ..inference.vllm_backend import VllmScorer, load_for_vllm
 from ..metrics.classification import format_report, logits_to_probs, save_metrics
 from ..models.packing import known_attn, use_padding_free
-from ..models.trained import load_trained
+from ..models.trained import load_trained, read_args_json
 from .common import read_options
 from .scoring import eval_groups
 
@@ -67,6 +67,11 @@ def run_infer(args: InferArguments, metrics_only: bool = False) -> dict:
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     attn_impl = known_attn(args.attn_impl)
     if args.infer_backend == "vllm":  # checked before reading data: a LoRA checkpoint or no vllm fails fast
+        if (args.long_text or read_args_json(args.adapters or args.model).get("long_text")) == "chunk":
+            raise ConfigError("--infer_backend vllm scores one input per row and cannot pool the windows of "
+                              "--long_text chunk (this model's setting, args.json). Use --infer_backend pt (the "
+                              "default), which pools them, or --long_text truncate to score truncated rows with "
+                              "vLLM; see docs/long_text.md.")
         model_dir, tokenizer, spec, space, train = load_for_vllm(args)
         encoder = training_encoder(tokenizer, spec, train, args)
         predict = VllmScorer(model_dir, encoder, space.problem_type, args.torch_dtype, device)

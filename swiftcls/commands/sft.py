@@ -18,6 +18,7 @@ from ..core.errors import ConfigError
 from ..core.labels import REGRESSION, SCORING_TASKS, LabelSpace, read_label_names
 from ..core.spec import ModelSpec, spec_for_config
 from ..core.version import __version__
+from ..data.chunking import ChunkConfig
 from ..data.collators import label_dtype, make_collator
 from ..data.dataset import encode_labels, load_examples, parse_columns, split_validation, write_skipped
 from ..data.encode import PromptEncoder
@@ -72,6 +73,7 @@ def sft_main(args: SftArguments | Sequence[str] | dict | None = None) -> dict:
             args.class_weights, train_y, space.problem_type, space.num_labels), args.label_smoothing,
             args.focal_gamma, args.loss)
     args.set_problem_type(space.problem_type)
+    args.long_text = args.long_text or "truncate"  # saved resolved: infer/eval/deploy read it from args.json
 
     device = "cpu" if args.use_cpu else None
     model, tokenizer, new_modules = load_classifier(
@@ -81,7 +83,8 @@ def sft_main(args: SftArguments | Sequence[str] | dict | None = None) -> dict:
     packed = use_padding_free(args.padding_free, spec, model, args.attn_impl, device)
     model = _tune(model, spec, new_modules, args)
     encoder = PromptEncoder(tokenizer, spec, args.max_length, args.use_chat_template, args.system,
-                            args.truncation_side, args.min_pixels, args.max_pixels)
+                            args.truncation_side, args.min_pixels, args.max_pixels, args.long_text,
+                            ChunkConfig(args.chunk_stride, args.chunk_pooling, args.max_chunks))
     row_errors = skipped if args.skip_bad_rows else None  # image rows can still fail here
     if scoring:
         train_rows = encode_groups(encoder, train_ex, "Tokenizing train", row_errors)

@@ -32,8 +32,19 @@ class DataArguments:
     label_sep: str = arg("auto", "What separates several labels in one string label: auto (a comma in CSV/TSV "
                                  "cells; in JSON/JSONL/parquet a string with a comma is an error, write a list), "
                                  "none (never split), or the separator, e.g. '|'.")
-    max_length: int = arg(512, "Maximum tokens per row; longer rows are truncated.")
-    truncation_side: Literal["left", "right"] = arg("right", "Which side to cut when a row is too long.")
+    max_length: int = arg(512, "Maximum tokens per row (per window with --long_text chunk); longer rows are "
+                               "truncated or chunked.")
+    truncation_side: Literal["left", "right"] = arg("right", "Which side to cut when a row is too long (chunked "
+                                                             "rows: which end the windows start from).")
+    long_text: Literal["truncate", "chunk"] | None = arg(None, "Rows longer than --max_length: truncate them, or "
+                                                               "chunk them into overlapping windows whose logits are "
+                                                               "pooled per row (text and text_pair rows; see "
+                                                               "docs/long_text.md). Default: truncate in sft, the "
+                                                               "checkpoint's setting (args.json) in infer/eval.")
+    chunk_stride: int = arg(32, "--long_text chunk: tokens consecutive windows share (overlap).")
+    chunk_pooling: Literal["mean", "max"] = arg("mean", "--long_text chunk: how the windows' logits become the row's.")
+    max_chunks: int = arg(32, "--long_text chunk: the most windows one row keeps; the rest of a longer row is cut "
+                              "(with a warning), which bounds memory per row.")
     use_chat_template: bool | None = arg(None, "Wrap text in the tokenizer's chat template (default: the family "
                                                "template's setting, and only if the tokenizer has one).")
     system: str | None = arg(None, "System prompt added to chat-template prompts.")
@@ -54,6 +65,9 @@ class DataArguments:
             self.data_seed = getattr(self, "seed", 42)  # sft has a --seed (TrainingArguments); infer/eval do not
         if self.max_length < 1:
             raise ConfigError(f"--max_length must be a positive number of tokens, got {self.max_length}.")
+        if self.chunk_stride < 0 or self.max_chunks < 1:
+            raise ConfigError(f"--chunk_stride must be >= 0 and --max_chunks >= 1, got {self.chunk_stride} and "
+                              f"{self.max_chunks}.")
         if self.max_row_chars < 1:
             raise ConfigError(f"--max_row_chars must be a positive number of characters, got {self.max_row_chars}.")
         if not self.label_sep:

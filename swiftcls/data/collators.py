@@ -14,7 +14,32 @@ from pathlib import Path
 import torch
 
 from ..core.labels import SINGLE
+from .chunking import POOLING, WINDOWS, as_windows
 from .images import open_image, process_images
+
+# Batch keys of chunked rows (--long_text chunk): the row each window belongs to and how their logits are pooled,
+# read by swiftcls/models/aggregate.py.
+WINDOW_ROW, WINDOW_POOLING = "window_row", "window_pooling"
+
+
+def flatten_windows(rows: list[dict]) -> tuple[list[dict], dict]:
+    """A batch's model rows (every window of a chunked row, in row order) and the batch keys mapping windows back
+    to rows; rows without windows give themselves and no keys, so such batches are exactly as before."""
+    if not any(WINDOWS in r for r in rows):
+        return rows, {}
+    windows = [as_windows(r) for r in rows]
+    owner = [i for i, ws in enumerate(windows) for _ in ws]
+    pooling = next(r[POOLING] for r in rows if WINDOWS in r)
+    return [w for ws in windows for w in ws], {WINDOW_ROW: torch.tensor(owner, dtype=torch.long),
+                                               WINDOW_POOLING: pooling}
+
+
+def _with_labels_first(rows: list[dict], tensors: dict, dtype: torch.dtype) -> dict:
+    """``tensors`` with the rows' labels as first key: Trainer's find_batch_size reads the first tensor, which must
+    count rows, not windows or 1 (packed)."""
+    if "labels" not in rows[0]:
+        return tensors
+    return {"labels": torch.tensor([r["labels"] for r in rows], dtype=dtype), **tensors}
 
 
 def label_dtype(problem_type: str, grouped: bool = False) -> torch.dtype:
@@ -39,6 +64,10 @@ class Collator:
     image_processor: object = None
 
     def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
+        windows, keys = flatten_windows(rows)
+        return _with_labels_first(rows, {**self._pad(windows), **keys}, self.label_dtype)
+
+    def _pad(self, rows: list[dict]) -> dict[str, torch.Tensor]:
         longest = max(len(r["input_ids"]) for r in rows)
         batch = {"input_ids": [], "attention_mask": []}
         has_types = "token_type_ids" in rows[0]
@@ -52,8 +81,6 @@ class Collator:
             for key, (values, fill) in parts.items():
                 batch[key].append([fill] * pad + values if self.padding_side == "left" else values + [fill] * pad)
         tensors = {k: torch.tensor(v, dtype=torch.long) for k, v in batch.items()}
-        if "labels" in rows[0]:
-            tensors["labels"] = torch.tensor([r["labels"] for r in rows], dtype=self.label_dtype)
         images = [path for r in rows for path in r.get("images", ())]
         if images:
             tensors.update(process_images(self.image_processor, [open_image(Path(p), {}) for p in images]))
@@ -67,18 +94,15 @@ class PackingCollator:
     label_dtype: torch.dtype = torch.long
 
     def __call__(self, rows: list[dict]) -> dict:
-        lengths = [len(r["input_ids"]) for r in rows]
+        windows, keys = flatten_windows(rows)  # each window is one packed sequence
+        lengths = [len(w["input_ids"]) for w in windows]
         cu = torch.tensor([0, *itertools.accumulate(lengths)], dtype=torch.int32)
-        batch = {}
-        if "labels" in rows[0]:
-            # First key: Trainer's find_batch_size reads the first tensor, which must count rows, not 1.
-            batch["labels"] = torch.tensor([r["labels"] for r in rows], dtype=self.label_dtype)
-        batch.update({
-            "input_ids": torch.tensor([[t for r in rows for t in r["input_ids"]]], dtype=torch.long),
+        batch = {
+            "input_ids": torch.tensor([[t for w in windows for t in w["input_ids"]]], dtype=torch.long),
             "position_ids": torch.tensor([[p for n in lengths for p in range(n)]], dtype=torch.long),
             "cu_seq_lens_q": cu, "cu_seq_lens_k": cu, "max_length_q": max(lengths), "max_length_k": max(lengths),
-        })
-        return batch
+        }
+        return _with_labels_first(rows, {**batch, **keys}, self.label_dtype)
 
 
 @dataclass

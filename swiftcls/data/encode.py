@@ -9,7 +9,8 @@ from tqdm.auto import tqdm
 
 from ..core.errors import ConfigError, DataError
 from ..core.spec import ModelSpec
-from . import images
+from . import chunking, images
+from .chunking import ChunkConfig
 from .dataset import Example
 from .truncate import ChatTruncator, char_budget, clip, cut_order
 
@@ -42,6 +43,8 @@ class PromptEncoder:
     truncation_side: str = "right"
     min_pixels: int | None = None
     max_pixels: int | None = None
+    long_text: str | None = "truncate"  # None: truncate (a checkpoint from before --long_text)
+    chunk: ChunkConfig = ChunkConfig()
 
     def __post_init__(self):
         has_template = bool(getattr(self.tokenizer, "chat_template", None))
@@ -52,11 +55,17 @@ class PromptEncoder:
         if self.image_processor is not None:
             images.set_pixel_budget(self.image_processor, self.min_pixels, self.max_pixels)
         self._budget = None  # char_budget, computed the first time a long text needs it
-        overhead = self.overhead()
+        self._overhead = overhead = self.overhead()
         if self.max_length <= overhead:
             logger.warning("--max_length %d leaves no room for text: the %s alone take(s) %d tokens, so rows are "
                            "cut to (almost) nothing. Raise --max_length.", self.max_length,
                            "chat template" if self.chat else "special tokens", overhead)
+        self.long_text = self.long_text or "truncate"
+        if self.long_text not in ("truncate", "chunk"):
+            raise ConfigError(f"--long_text must be truncate or chunk, got {self.long_text!r}.")
+        self.chunked = self.long_text == "chunk"
+        if self.chunked:
+            self.chunk.check(self.max_length - overhead)
 
     def overhead(self) -> int:
         """Tokens of a row with empty text: the chat template (with ``--system``) or the special tokens."""
@@ -66,11 +75,13 @@ class PromptEncoder:
 
     def _clip(self, ex: Example) -> Example:
         """``ex`` with every text cut to the character budget on the truncation side (``<image>`` tags kept)."""
+        # Chunked rows keep up to max_chunks windows of text, truncated ones one.
+        span = self.max_length * (self.chunk.max_chunks if self.chunked else 1)
         texts = [ex.text or "", ex.text_pair or "", *(m["content"] for m in ex.messages or [])]
-        if max(map(len, texts)) <= 2 * self.max_length:  # no budget is smaller: skip reading the vocabulary
+        if max(map(len, texts)) <= 2 * span:  # no budget is smaller: skip reading the vocabulary
             return ex
         if self._budget is None:
-            self._budget = char_budget(self.tokenizer, self.max_length)
+            self._budget = char_budget(self.tokenizer, span)
         budget, side = self._budget, self.truncation_side
 
         def cut(text):
@@ -157,24 +168,66 @@ class PromptEncoder:
                         f"the text cut, more than --max_length {self.max_length}; image tokens cannot be truncated.",
                         field="images", **ex.where, fix="raise --max_length or lower --max_pixels.")
 
-    def _encoder_batch(self, chunk: list[Example]) -> dict:
-        """Encoder ids of a chunk; rows with and without a text pair (concatenated files) are tokenized apart,
-        as the tokenizer takes a list of pairs only when every row has one."""
+    def _encoder_rows(self, chunk: list[Example]) -> list[dict]:
+        """Encoder rows of a chunk (windows of long rows with ``--long_text chunk``); rows with and without a text
+        pair (concatenated files) are tokenized apart, as the tokenizer takes a list of pairs only when every row
+        has one."""
         texts = [ex.text if ex.messages is None else self._content(ex) for ex in chunk]
         pairs = [ex.text_pair for ex in chunk]
-        with_pair = [i for i, p in enumerate(pairs) if p is not None]
-        if len(with_pair) in (0, len(chunk)):
-            return self.tokenizer(texts, pairs if with_pair else None, truncation=True, max_length=self.max_length)
-        alone = [i for i, p in enumerate(pairs) if p is None]
-        parts = [(with_pair, self.tokenizer([texts[i] for i in with_pair], [pairs[i] for i in with_pair],
-                                            truncation=True, max_length=self.max_length)),
-                 (alone, self.tokenizer([texts[i] for i in alone], truncation=True, max_length=self.max_length))]
-        batch = {k: [None] * len(chunk) for k in parts[0][1].keys()}
-        for rows, out in parts:
-            for k in batch:
-                for i, value in zip(rows, out[k]):
-                    batch[k][i] = value
-        return batch
+        rows = [None] * len(chunk)
+        for paired in (True, False):
+            idx = [i for i, p in enumerate(pairs) if (p is not None) == paired]
+            if not idx:
+                continue
+            part, part_pairs = [texts[i] for i in idx], [pairs[i] for i in idx] if paired else None
+            if self.chunked:
+                windows = chunking.encoder_windows(self.tokenizer, part, part_pairs, self.max_length,
+                                                   self.chunk.stride)
+                got = self._capped(windows, [chunk[i] for i in idx])
+            else:
+                out = self.tokenizer(part, part_pairs, truncation=True, max_length=self.max_length)
+                got = [{k: out[k][j] for k in ("input_ids", "token_type_ids") if k in out} for j in range(len(idx))]
+            for i, row in zip(idx, got):
+                rows[i] = row
+        return rows
+
+    def _capped(self, windows: list[list[dict]], examples: list[Example]) -> list[dict]:
+        """Rows from their windows, at most ``max_chunks`` each (a one-window row is an ordinary row)."""
+        windows = chunking.cap_windows(windows, self.chunk, [ex.where for ex in examples])
+        return [chunking.windowed(w, self.chunk) for w in windows]
+
+    def _decoder_windows(self, ex: Example) -> list[dict]:
+        """Windows of a long text or text+pair row for a decoder: the prompt (chat template, or the raw text with the
+        tokenizer's BOS) around each window of the text, or of ``text_pair`` with ``text`` kept in every window."""
+        head, body = (None, ex.text) if ex.text_pair is None else (ex.text, ex.text_pair)
+        if head is not None:  # the first text takes at most half the room, so windows still hold new text
+            head_ids = self.tokenizer(head, add_special_tokens=False)["input_ids"]
+            half = (self.max_length - self._overhead) // 2 - 1  # - 1: the newline before the chunked text
+            head = head if len(head_ids) <= half else self.tokenizer.decode(head_ids[:half])
+        content = chunking.MARKER if head is None else f"{head}\n{chunking.MARKER}"
+        prompt = self.render(ex, content) if self.chat else content
+        body_ids = self.tokenizer(body, add_special_tokens=False)["input_ids"]
+        return chunking.wrapped_windows(self.tokenizer, prompt, body_ids, self.max_length, self.chunk.stride,
+                                        self.truncation_side, leading_specials=not self.chat)
+
+    def _decoder_rows(self, chunk: list[Example]) -> list[dict]:
+        """Decoder rows of a chunk: chat prompts, or the raw text; over-long ones cut (``--long_text truncate``) or
+        split into windows (``chunk``: text rows; ``messages`` rows are cut as with truncate)."""
+        if self.chat:
+            ids = self.tokenizer([self.render(ex) for ex in chunk], add_special_tokens=False)["input_ids"]
+        else:  # chunked rows need their whole length to know they are long
+            cut = {} if self.chunked else {"truncation": True, "max_length": self.max_length}
+            ids = self.tokenizer([self._content(ex) for ex in chunk], **cut)["input_ids"]
+        rows = [{"input_ids": row} for row in ids]
+        long = [i for i, row in enumerate(ids) if len(row) > self.max_length and not chunk[i].images]
+        windowed = [i for i in long if self.chunked and chunk[i].messages is None]
+        for i, row in zip(windowed, self._capped([self._decoder_windows(chunk[i]) for i in windowed],
+                                                 [chunk[i] for i in windowed])):
+            rows[i] = row
+        for i in sorted(set(long) - set(windowed)):
+            rows[i] = {"input_ids": self._shorten(chunk[i]) if self.chat else self.tokenizer(
+                self._content(chunk[i]), truncation=True, max_length=self.max_length)["input_ids"]}
+        return rows
 
     def encode(self, examples: list[Example], desc: str = "Tokenizing") -> list[dict]:
         """Token ids (and token type ids for encoders) for each example, in order."""
@@ -197,13 +250,7 @@ class PromptEncoder:
         bar = tqdm(total=len(examples), desc=desc, unit="row", disable=len(examples) < 5000)
         for start in range(0, len(examples), _CHUNK):
             chunk = [self._clip(ex) for ex in examples[start:start + _CHUNK]]
-            if self.chat:
-                batch = self.tokenizer([self.render(ex) for ex in chunk], add_special_tokens=False)
-            elif self.spec.kind == "decoder":
-                batch = self.tokenizer([self._content(ex) for ex in chunk], truncation=True,
-                                       max_length=self.max_length)
-            else:
-                batch = self._encoder_batch(chunk)
+            rows = self._decoder_rows(chunk) if self.spec.kind == "decoder" else self._encoder_rows(chunk)
             for i, ex in enumerate(chunk):
                 if ex.images:
                     try:
@@ -214,9 +261,7 @@ class PromptEncoder:
                         skipped.append(err)
                         continue
                 else:
-                    row = {k: batch[k][i] for k in ("input_ids", "token_type_ids") if k in batch}
-                    if self.chat and len(row["input_ids"]) > self.max_length:
-                        row["input_ids"] = self._shorten(ex)
+                    row = rows[i]
                 kept.append(start + i)
                 out.append(row)
             bar.update(len(chunk))

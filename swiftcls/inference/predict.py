@@ -10,6 +10,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..core.labels import MULTI, REGRESSION, SCORING_TASKS, SEQ_CLS, SINGLE, LabelSpace
+from ..data.chunking import as_windows, row_tokens
 from ..data.encode import PromptEncoder
 from ..metrics.classification import compute_metrics
 from ..metrics.ranking import scoring_metrics
@@ -19,19 +20,34 @@ from ..models.pooling import classifier_logits
 @torch.no_grad()
 def predict_logits(model, rows: list[dict], collator, batch_size: int = 32,
                    device: str | torch.device = "cpu", desc: str = "Predicting", progress: bool = True) -> np.ndarray:
-    """Logits for ``rows`` in their original order; batches are formed from length-sorted rows (less padding)."""
-    order = sorted(range(len(rows)), key=lambda i: len(rows[i]["input_ids"]))
+    """Logits for ``rows`` in their original order; batches are formed from length-sorted rows (less padding).
+
+    ``batch_size`` counts model rows: a chunked row (``--long_text chunk``) counts its windows, and a batch takes
+    whole rows (at least one), so memory per forward pass stays bounded and a row's windows are pooled together.
+    """
+    order = sorted(range(len(rows)), key=lambda i: row_tokens(rows[i]))
     out = [None] * len(rows)
     model.to(device)
-    steps = range(0, len(order), batch_size)
-    for start in tqdm(steps, desc=desc, unit="batch", disable=not progress or len(order) <= batch_size):
-        idx = order[start:start + batch_size]
+    batches = _batches(order, [len(as_windows(r)) for r in rows], batch_size)
+    for idx in tqdm(batches, desc=desc, unit="batch", disable=not progress or len(order) <= batch_size):
         batch = collator([{k: v for k, v in rows[i].items() if k != "labels"} for i in idx])
         batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
         logits = classifier_logits(model, batch).float().cpu().numpy()
         for i, row_logits in zip(idx, logits):
             out[i] = row_logits
     return np.stack(out)
+
+
+def _batches(order: list[int], windows: list[int], batch_size: int) -> list[list[int]]:
+    """``order`` cut into batches of at most ``batch_size`` windows (one row when a row alone has more)."""
+    batches, current, size = [], [], 0
+    for i in order:
+        if current and size + windows[i] > batch_size:
+            batches.append(current)
+            current, size = [], 0
+        current.append(i)
+        size += windows[i]
+    return batches + [current] if current else batches
 
 
 STREAM_ROWS = 4096
@@ -47,9 +63,11 @@ def stream_logits(encoder: PromptEncoder, examples: Iterable, predict, skipped: 
     rows the encoder rejects (bad images) are recorded there and left out.
     """
     total = len(examples) if hasattr(examples, "__len__") else None
+    # Chunked rows hold up to max_chunks windows each: fewer rows per chunk keep the windows in memory bounded alike.
+    chunk_rows = chunk_rows or max(STREAM_ROWS // (encoder.chunk.max_chunks if encoder.chunked else 1), 64)
     bar = tqdm(total=total, desc="Predicting", unit="row", disable=total is not None and total <= 32)
     rows_in = iter(examples)
-    while chunk := list(islice(rows_in, chunk_rows or STREAM_ROWS)):
+    while chunk := list(islice(rows_in, chunk_rows)):
         kept, rows = encoder.encode_kept(chunk, skipped=skipped)
         chunk = [chunk[i] for i in kept]
         if chunk:

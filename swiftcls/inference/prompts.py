@@ -8,6 +8,7 @@ import logging
 from dataclasses import fields
 
 from ..config.data import DataArguments
+from ..data.chunking import ChunkConfig
 from ..data.dataset import Example
 from ..data.encode import PromptEncoder
 
@@ -15,7 +16,9 @@ logger = logging.getLogger(__name__)
 
 # Prompt settings saved in args.json (name there) that decide how rows are tokenized.
 PROMPT_FIELDS = {"max_length": "max_length", "use_chat_template": "chat_template_applied", "system": "system",
-                 "truncation_side": "truncation_side", "min_pixels": "min_pixels", "max_pixels": "max_pixels"}
+                 "truncation_side": "truncation_side", "min_pixels": "min_pixels", "max_pixels": "max_pixels",
+                 "long_text": "long_text", "chunk_stride": "chunk_stride", "chunk_pooling": "chunk_pooling",
+                 "max_chunks": "max_chunks"}
 
 
 def training_encoder(tokenizer, spec, train: dict, data_args: DataArguments | None = None) -> PromptEncoder:
@@ -38,7 +41,8 @@ def training_encoder(tokenizer, spec, train: dict, data_args: DataArguments | No
         else:
             chosen[name] = train[saved_as]
     return PromptEncoder(tokenizer, spec, chosen["max_length"], chosen["use_chat_template"], chosen["system"],
-                         chosen["truncation_side"], chosen["min_pixels"], chosen["max_pixels"])
+                         chosen["truncation_side"], chosen["min_pixels"], chosen["max_pixels"], chosen["long_text"],
+                         ChunkConfig(chosen["chunk_stride"], chosen["chunk_pooling"], chosen["max_chunks"]))
 
 
 SCORE_TEMPLATE = "score_template.jinja"

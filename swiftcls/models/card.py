@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..core.labels import MULTI, REGRESSION, SINGLE, LabelSpace
 from ..core.version import __version__
+from .aggregate import card_note
 from .card_decisions import decision_lines, vllm_threshold_lines
 from .registry import PKG_PREFIX
 
@@ -174,5 +175,5 @@ def model_card(path: str, space: LabelSpace, payload: dict, source: str, chat_kw
         usage = _usage(path, space, payload, chat_kwargs)
     lines += ["## Use", "", usage]
     if not (reward or onnx):
-        lines += ["", vllm_notes(space, payload, chat_kwargs)]
+        lines += ["", vllm_notes(space, payload, chat_kwargs), *card_note(payload)]
     return "\n".join(lines)

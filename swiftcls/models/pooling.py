@@ -12,6 +12,7 @@ import torch
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from ..core.spec import ModelSpec
+from .aggregate import aggregate
 from .packing import packed_last_hidden
 
 
@@ -75,7 +76,8 @@ MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "pixel_values",
 def classifier_logits(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Logits ``[batch, num_labels]`` for a batch of ``input_ids``/``attention_mask`` (+``token_type_ids``).
 
-    Always goes through ``model(...)`` so wrappers (DDP, DeepSpeed, PEFT) see the call.
+    Always goes through ``model(...)`` so wrappers (DDP, DeepSpeed, PEFT) see the call. A batch of chunked rows
+    (``--long_text chunk``) gets one pooled logit vector per row (:mod:`swiftcls.models.aggregate`).
     """
     inputs = {k: v for k, v in batch.items() if k in MODEL_INPUTS}
-    return model(**inputs).logits
+    return aggregate(model(**inputs).logits, batch)

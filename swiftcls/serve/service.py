@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..config.deploy import DeployArguments
 from ..core.errors import DataError, SwiftClsError
+from ..data.chunking import row_tokens
 from ..metrics.classification import logits_to_probs
 from .batcher import DeadlineExceeded, MicroBatcher, QueueFull
 from .errors import RequestError
@@ -88,7 +89,7 @@ class ClassifyService:
         finally:  # the forward pass has read the request's images (or will never run)
             if fetcher.tmp_dir is not None:
                 await run_in_threadpool(fetcher.cleanup)
-        return logits, sum(len(r["input_ids"]) for r in rows)
+        return logits, sum(map(row_tokens, rows))  # every window of a chunked row
 
     async def classify(self, req: ClassifyRequest, deadline: float) -> dict:
         """The response to one request; ``deadline`` is a ``time.monotonic()`` value (later: 504)."""

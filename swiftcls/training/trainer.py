@@ -14,6 +14,7 @@ from transformers import TrainerCallback
 
 from ..core.compat import HookedTrainer
 from ..core.spec import ModelSpec
+from ..data.chunking import row_tokens
 from ..models.pooling import classifier_logits
 from .checkpoints import save_atomically
 from .losses import LossConfig, classification_loss
@@ -68,7 +69,13 @@ class SeqClsTrainer(HookedTrainer):
         # they are evaluated in order.
         if eval_dataset is not None and len(eval_dataset) and "rows" in eval_dataset[0]:
             return SequentialSampler(eval_dataset) if self.args.world_size <= 1 else None
-        return super().eval_sampler(eval_dataset)
+        # transformers' length-grouped eval sampler reads row["input_ids"], which chunked rows keep per window: group
+        # by every row's token count instead, seeded the same way.
+        if self.args.train_sampling_strategy != "group_by_length" or not hasattr(eval_dataset, "__len__"):
+            return super().eval_sampler(eval_dataset)
+        seed = self.args.seed if self.args.data_seed is None else self.args.data_seed
+        return EpochSeededSampler([row_tokens(row) for row in eval_dataset], seed, lambda: 0,
+                                  self.args.eval_batch_size)
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
         inputs = self.prepare_inputs(inputs)
@@ -111,7 +118,7 @@ class SeqClsTrainer(HookedTrainer):
 
 def _tokens(item: dict) -> int:
     """Tokens of a training item: a row, or a whole group of rows (rm pair, reranker query)."""
-    return sum(len(row["input_ids"]) for row in item["rows"]) if "rows" in item else len(item["input_ids"])
+    return sum(row_tokens(row) for row in item["rows"]) if "rows" in item else row_tokens(item)
 
 
 class ArgsSaver(TrainerCallback):

@@ -142,6 +142,9 @@ def test_swift_gradient_checkpointing_name_without_a_warning():
     (SftArguments, ["--model", "m"], "--dataset is required"),
     (SftArguments, [*BASE, "--val_dataset", "v", "--split_dataset_ratio", "0.1"], "not both"),
     (SftArguments, [*BASE, "--max_length", "0"], "--max_length must be a positive"),
+    (SftArguments, [*BASE, "--long_text", "chunk", "--chunk_stride", "-1"], "--chunk_stride must be >= 0"),
+    (InferArguments, ["--model", "m", "--dataset", "d", "--max_chunks", "0"], "--max_chunks >= 1"),
+    (SftArguments, [*BASE, "--long_text", "split"], "long_text"),
     (SftArguments, [*BASE, "--eval_strategy", "steps", "--val_dataset", "v", "--save_strategy", "epoch",
                     "--load_best_model_at_end", "true"], "load_best_model_at_end"),  # transformers' own check
     (SftArguments, [*BASE, "--task", "rm", "--num_labels", "2"], "--task rm trains a one-output regression head"),
