@@ -14,12 +14,14 @@ from ..config.parser import to_arguments
 from ..config.sft import SftArguments
 from ..core.errors import ConfigError
 from ..core.labels import LabelSpace, read_label_names
+from ..core.prompt_template import fill_labels
 from ..core.spec import ModelSpec, spec_for_config
 from ..core.version import __version__
 from ..data.collators import label_dtype, make_collator
 from ..data.dataset import encode_labels, load_examples, parse_columns, split_validation, write_skipped
 from ..data.encode import PromptEncoder
 from ..inference.predict import evaluate_rows
+from ..inference.zero_shot import check_label_head, label_name_head
 from ..metrics.classification import format_report, make_compute_metrics, save_metrics
 from ..metrics.plots import plot_confusion_matrix, plot_curves
 from ..models.loading import load_classifier
@@ -56,6 +58,11 @@ def sft_main(args: SftArguments | Sequence[str] | dict | None = None) -> dict:
     model_dir = resolve_model(args.model, args.use_hf, args.model_revision)
     spec = spec_for_config(read_model_type(model_dir))
     space, train_ex, train_y, val_ex, val_y, skipped = _read_data(args)
+    if args.head_init == "label_names":  # before the model loads: a wrong family or task fails fast
+        check_label_head(spec, space)
+        if zero_stage(args.deepspeed) == 3:
+            raise ConfigError("--head_init label_names with ZeRO-3: the head is partitioned at load and cannot be "
+                              "copied from the LM head; use zero2 (or no DeepSpeed) for label-name heads.")
     args.set_problem_type(space.problem_type)
     loss_config = LossConfig(space.problem_type, resolve_class_weights(args.class_weights, train_y, space.problem_type,
                                                                        space.num_labels),
@@ -67,9 +74,12 @@ def sft_main(args: SftArguments | Sequence[str] | dict | None = None) -> dict:
         trust_remote_code=args.trust_remote_code, device=device)
     _announce_new_modules(new_modules, spec, space)
     packed = use_padding_free(args.padding_free, spec, model, args.attn_impl, device)
+    encoder = PromptEncoder(tokenizer, spec, args.max_length, args.use_chat_template,
+                            fill_labels(args.system, space.names), args.truncation_side, args.min_pixels,
+                            args.max_pixels, fill_labels(args.prompt, space.names))
+    if args.head_init == "label_names":  # before LoRA copies the head into its modules_to_save
+        label_name_head(model, spec, model_dir, encoder, space)
     model = _tune(model, spec, new_modules, args)
-    encoder = PromptEncoder(tokenizer, spec, args.max_length, args.use_chat_template, args.system,
-                            args.truncation_side, args.min_pixels, args.max_pixels)
     row_errors = skipped if args.skip_bad_rows else None  # image rows can still fail here
     train_rows = _labelled_rows(encoder, train_ex, train_y, "Tokenizing train", row_errors)
     val_rows = _labelled_rows(encoder, val_ex, val_y, "Tokenizing val", row_errors)

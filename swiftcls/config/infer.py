@@ -9,6 +9,7 @@ from ..core.errors import ConfigError
 from .data import DataArguments
 from .fields import arg
 from .model import ClassifierArguments
+from .zero_shot import PromptArguments, ZeroShotArguments
 
 
 @dataclass
@@ -26,7 +27,7 @@ class InferOutputArguments:
 
 
 @dataclass
-class InferArguments(ClassifierArguments, DataArguments, InferOutputArguments):
+class InferArguments(ClassifierArguments, DataArguments, PromptArguments, ZeroShotArguments, InferOutputArguments):
     """Every option of ``swiftcls infer``: ``infer_main(InferArguments(model=..., dataset=[...]))``."""
 
     def __post_init__(self):
