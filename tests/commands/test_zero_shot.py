@@ -75,6 +75,8 @@ def test_label_name_head_exports_as_an_ordinary_head(tiny_model_dir, tmp_path):
     export = export_main(["--adapters", summary["last_model_checkpoint"], "--output_dir", str(tmp_path / "exp")])
     saved = json.loads((Path(export) / "args.json").read_text())
     assert saved["head_init"] == "label_names" and saved["prompt"] == DEFAULT_PROMPT
+    card = (Path(export) / "README.md").read_text()
+    assert repr(fill_labels(DEFAULT_PROMPT, LABELS)) + ".replace('{text}', t)" in card  # the card's snippet wraps too
     tokenizer = AutoTokenizer.from_pretrained(export)
     classifier = AutoModelForSequenceClassification.from_pretrained(export, dtype=torch.float32).eval()
     texts = [r["text"] for r in rows[:3]]
