@@ -11,7 +11,7 @@ import torch
 from helpers import make_rows, sft, write
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
-from swiftcls import export_main
+from swiftcls import Classifier, export_main
 from swiftcls.cli.main import main
 from swiftcls.core.prompt_template import DEFAULT_PROMPT, fill_labels, fill_text
 
@@ -87,4 +87,7 @@ def test_label_name_head_exports_as_an_ordinary_head(tiny_model_dir, tmp_path):
             prompt = tokenizer.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True,
                                                    tokenize=False)
             got.append(classifier(**tokenizer(prompt, add_special_tokens=False, return_tensors="pt")).logits[0])
-    torch.testing.assert_close(torch.stack(got), _lm_label_probs(model, texts), rtol=1e-4, atol=1e-4)
+    expected = _lm_label_probs(model, texts)
+    torch.testing.assert_close(torch.stack(got), expected, rtol=1e-4, atol=1e-4)
+    probs = Classifier.from_pretrained(export, device="cpu").predict_proba(texts)  # deploy's path: args.json's prompt
+    torch.testing.assert_close(torch.tensor(probs, dtype=torch.float32), expected.softmax(-1), rtol=1e-4, atol=1e-5)
