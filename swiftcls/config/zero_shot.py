@@ -69,8 +69,9 @@ class ZeroShotArguments:
                 raise ConfigError("--zero_shot predicts with a base model and no training; drop --adapters (or "
                                   "drop --zero_shot to use the trained adapters).")
             if getattr(self, "infer_backend", "pt") == "vllm":
-                raise ConfigError("--zero_shot runs on --infer_backend pt; for vLLM, export the zero-shot classifier "
-                                  "first (swiftcls export --zero_shot ...) and serve the export.")
+                raise ConfigError("--zero_shot runs on --infer_backend pt: vLLM serves exported checkpoints, and a "
+                                  "zero-shot head has none; train one with sft --head_init label_names and export "
+                                  "it (docs/zero_shot.md).")
             if self.prompt is None:
                 self.prompt = DEFAULT_PROMPT
         elif self.labels:
