@@ -23,6 +23,7 @@ from ..inference.decide import decisions_report, score_with
 from ..inference.predict import label_matrix, predict_logits, prediction, stream_logits
 from ..inference.prompts import training_encoder
 from ..inference.vllm_backend import VllmScorer, load_for_vllm
+from ..inference.zero_shot import load_zero_shot
 from ..metrics.classification import format_report, logits_to_probs, save_metrics
 from ..models.packing import known_attn, use_padding_free
 from ..models.trained import load_trained, read_args_json
@@ -73,12 +74,15 @@ def run_infer(args: InferArguments, metrics_only: bool = False) -> dict:
                               "default), which pools them, or --long_text truncate to score truncated rows with "
                               "vLLM; see docs/long_text.md.")
         model_dir, tokenizer, spec, space, train = load_for_vllm(args)
-        encoder = training_encoder(tokenizer, spec, train, args)
+        encoder = training_encoder(tokenizer, spec, train, args, space.names)
         predict = VllmScorer(model_dir, encoder, space.problem_type, args.torch_dtype, device)
         task = train.get("task")
+    elif args.zero_shot:  # a base LLM, its head built from the label names
+        model, tokenizer, spec, space, train, encoder = load_zero_shot(args, device)
     else:
         model, tokenizer, spec, space, train = load_trained(args.model, args.adapters, args, device)
-        encoder = training_encoder(tokenizer, spec, train, args)
+        encoder = training_encoder(tokenizer, spec, train, args, space.names)
+    if args.infer_backend != "vllm":
         packed = use_padding_free(args.padding_free, spec, model, attn_impl, device)
         collator = make_collator(packed, tokenizer.pad_token_id, spec.padding_side, encoder.image_processor)
 
@@ -98,8 +102,9 @@ def run_infer(args: InferArguments, metrics_only: bool = False) -> dict:
     examples = iter_examples(args.dataset, read_options(args), parse_columns(args.columns),
                              require_label=metrics_only, skipped=skipped if args.skip_bad_rows else None,
                              seed=args.data_seed)
-    result_path = args.result_path or os.path.join(args.adapters or args.model,
-                                                         "infer_result.jsonl")
+    # Zero-shot: --model is someone's base LLM, so results go to the working folder, never into the model's.
+    result_path = args.result_path or ("zero_shot_result.jsonl" if args.zero_shot else
+                                       os.path.join(args.adapters or args.model, "infer_result.jsonl"))
     tmp = None if metrics_only else result_path + ".tmp"
     made = [] if metrics_only else [p for p in (Path(result_path).parent, *Path(result_path).parent.parents)
                                      if not p.exists()]

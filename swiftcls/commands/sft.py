@@ -16,6 +16,7 @@ from ..config.sft import SftArguments
 from ..core.decisions import write_decisions
 from ..core.errors import ConfigError
 from ..core.labels import REGRESSION, SCORING_TASKS, LabelSpace, read_label_names
+from ..core.prompt_template import fill_labels
 from ..core.spec import ModelSpec, spec_for_config
 from ..core.version import __version__
 from ..data.chunking import ChunkConfig
@@ -24,6 +25,7 @@ from ..data.dataset import encode_labels, load_examples, parse_columns, split_va
 from ..data.encode import PromptEncoder
 from ..inference.decide import decide, decisions_report
 from ..inference.predict import evaluate_rows, label_matrix, predict_logits
+from ..inference.zero_shot import check_label_head, label_name_head
 from ..metrics.classification import format_report, make_compute_metrics, save_metrics
 from ..metrics.curve_plots import plot_pr_roc
 from ..metrics.plots import plot_confusion_matrix, plot_curves, plot_reliability
@@ -72,6 +74,11 @@ def sft_main(args: SftArguments | Sequence[str] | dict | None = None) -> dict:
         loss_config = LossConfig(space.problem_type, resolve_class_weights(
             args.class_weights, train_y, space.problem_type, space.num_labels), args.label_smoothing,
             args.focal_gamma, args.loss)
+    if args.head_init == "label_names":  # before the model loads: a wrong family or task fails fast
+        check_label_head(spec, space)
+        if zero_stage(args.deepspeed) == 3:
+            raise ConfigError("--head_init label_names with ZeRO-3: the head is partitioned at load and cannot be "
+                              "copied from the LM head; use zero2 (or no DeepSpeed) for label-name heads.")
     args.set_problem_type(space.problem_type)
     args.long_text = args.long_text or "truncate"  # saved resolved: infer/eval/deploy read it from args.json
 
@@ -81,10 +88,14 @@ def sft_main(args: SftArguments | Sequence[str] | dict | None = None) -> dict:
         trust_remote_code=args.trust_remote_code, device=device, task=args.task)
     _announce_new_modules(new_modules, spec, space)
     packed = use_padding_free(args.padding_free, spec, model, args.attn_impl, device)
+    encoder = PromptEncoder(tokenizer, spec, args.max_length, args.use_chat_template,
+                            fill_labels(args.system, space.names), args.truncation_side, args.min_pixels,
+                            args.max_pixels, long_text=args.long_text,
+                            chunk=ChunkConfig(args.chunk_stride, args.chunk_pooling, args.max_chunks),
+                            prompt=fill_labels(args.prompt, space.names))
+    if args.head_init == "label_names":  # before LoRA copies the head into its modules_to_save
+        label_name_head(model, spec, model_dir, encoder, space)
     model = _tune(model, spec, new_modules, args)
-    encoder = PromptEncoder(tokenizer, spec, args.max_length, args.use_chat_template, args.system,
-                            args.truncation_side, args.min_pixels, args.max_pixels, args.long_text,
-                            ChunkConfig(args.chunk_stride, args.chunk_pooling, args.max_chunks))
     row_errors = skipped if args.skip_bad_rows else None  # image rows can still fail here
     if scoring:
         train_rows = encode_groups(encoder, train_ex, "Tokenizing train", row_errors)

@@ -9,6 +9,7 @@ from .data import DataArguments
 from .decisions import TuneArguments
 from .fields import arg
 from .model import ClassifierArguments
+from .zero_shot import PromptArguments, ZeroShotArguments
 
 
 @dataclass
@@ -23,7 +24,7 @@ class InferOutputArguments:
 
 
 @dataclass
-class InferArguments(ClassifierArguments, DataArguments, InferOutputArguments):
+class InferArguments(ClassifierArguments, DataArguments, PromptArguments, ZeroShotArguments, InferOutputArguments):
     """Every option of ``swiftcls infer``: ``infer_main(InferArguments(model=..., dataset=[...]))``."""
 
     def __post_init__(self):

@@ -23,6 +23,7 @@ from .decisions import DecisionArguments
 from .deepspeed import prepare_deepspeed, resolve_deepspeed
 from .fields import arg
 from .model import ModelArguments, PredictionArguments
+from .zero_shot import HeadInitArguments, PromptArguments
 
 
 @dataclass
@@ -185,8 +186,8 @@ class TrainingDefaults(TrainingArguments):
 
 
 @dataclass
-class SftArguments(ModelArguments, DataArguments, ValidationDataArguments, TaskArguments, TunerArguments,
-                   PredictionArguments, DecisionArguments, TrainingDefaults):
+class SftArguments(ModelArguments, DataArguments, PromptArguments, HeadInitArguments, ValidationDataArguments,
+                   TaskArguments, TunerArguments, PredictionArguments, DecisionArguments, TrainingDefaults):
     """Every option of ``swiftcls sft``: ``sft_main(SftArguments(model=..., dataset=[...]))``.
 
     It is a ``transformers.TrainingArguments``, handed to the Trainer as is.

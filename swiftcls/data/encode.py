@@ -8,10 +8,12 @@ from dataclasses import dataclass, replace
 from tqdm.auto import tqdm
 
 from ..core.errors import ConfigError, DataError
+from ..core.prompt_template import check_prompt, fill_text
 from ..core.spec import ModelSpec
 from . import chunking, images
 from .chunking import ChunkConfig
 from .dataset import Example
+from .prompt import cut_tokens, prompt_rejects
 from .truncate import ChatTruncator, char_budget, clip, cut_order
 
 logger = logging.getLogger(__name__)
@@ -45,8 +47,13 @@ class PromptEncoder:
     max_pixels: int | None = None
     long_text: str | None = "truncate"  # None: truncate (a checkpoint from before --long_text)
     chunk: ChunkConfig = ChunkConfig()
+    prompt: str | None = None
 
     def __post_init__(self):
+        check_prompt(self.prompt)
+        if self.prompt is not None and self.spec.kind != "decoder":
+            raise ConfigError(f"--prompt formats prompts for decoder LLMs; model family '{self.spec.name}' is an "
+                              "encoder, which reads the text as is. Drop --prompt.")
         has_template = bool(getattr(self.tokenizer, "chat_template", None))
         wanted = self.spec.use_chat_template if self.use_chat_template is None else self.use_chat_template
         self.chat = bool(wanted and has_template and self.spec.kind == "decoder")
@@ -94,10 +101,35 @@ class PromptEncoder:
         messages = None if ex.messages is None else [{**m, "content": cut(m["content"])} for m in ex.messages]
         return replace(ex, text=cut(ex.text), text_pair=cut(ex.text_pair), messages=messages)
 
-    def _content(self, ex: Example) -> str:
+    def _content(self, ex: Example, text: str | None = None) -> str:
+        """The row's text (``text`` in its place when given), inside ``--prompt`` when there is one."""
         if ex.messages is not None:
             return "\n".join(m["content"] for m in ex.messages)
-        return ex.text if ex.text_pair is None else f"{ex.text}\n{ex.text_pair}"
+        if text is None:
+            text = ex.text if ex.text_pair is None else f"{ex.text}\n{ex.text_pair}"
+        return text if self.prompt is None else fill_text(self.prompt, text)
+
+    def prompt_string(self, ex: Example) -> str:
+        """The string a text row becomes before tokenization: the chat prompt ending with the generation prompt, or
+        (no chat template) the text inside ``--prompt``; the model answers right after its last token."""
+        return self.render(ex) if self.chat else self._content(ex)
+
+    def _fit_prompt(self, ex: Example) -> list[int]:
+        """Ids of an over-long ``--prompt`` row with its text cut, never the instruction around it: the prompt's end
+        (\"Answer with the label only.\", the generation prompt) is where the model answers."""
+        text = ex.text if ex.text_pair is None else f"{ex.text}\n{ex.text_pair}"
+        for _ in range(3):  # re-tokenizing cut text can shift a token or two at the cut
+            content = self._content(ex, text)
+            if self.chat:
+                ids = self.tokenizer(self.render(ex, content=content), add_special_tokens=False)["input_ids"]
+            else:
+                ids = self.tokenizer(content)["input_ids"]
+            if len(ids) <= self.max_length:
+                return ids
+            text = cut_tokens(self.tokenizer, text, len(ids) - self.max_length, self.truncation_side)
+        raise DataError(f"{len(ids)} tokens even with the text cut away: the --prompt template alone is longer than "
+                        f"--max_length {self.max_length}.", field="text", **ex.where,
+                        fix="raise --max_length or shorten --prompt.")
 
     def chat_messages(self, ex: Example, content: str | None = None) -> list[dict]:
         """The turns of ``ex`` (or ``content`` as one user turn) with ``--system`` first unless it has one.
@@ -205,6 +237,8 @@ class PromptEncoder:
             half = (self.max_length - self._overhead) // 2 - 1  # - 1: the newline before the chunked text
             head = head if len(head_ids) <= half else self.tokenizer.decode(head_ids[:half])
         content = chunking.MARKER if head is None else f"{head}\n{chunking.MARKER}"
+        if self.prompt is not None:  # every window inside the --prompt instruction
+            content = fill_text(self.prompt, content)
         prompt = self.render(ex, content) if self.chat else content
         body_ids = self.tokenizer(body, add_special_tokens=False)["input_ids"]
         return chunking.wrapped_windows(self.tokenizer, prompt, body_ids, self.max_length, self.chunk.stride,
@@ -216,7 +250,8 @@ class PromptEncoder:
         if self.chat:
             ids = self.tokenizer([self.render(ex) for ex in chunk], add_special_tokens=False)["input_ids"]
         else:  # chunked rows need their whole length to know they are long
-            cut = {} if self.chunked else {"truncation": True, "max_length": self.max_length}
+            # --prompt rows are cut in their text only (_fit_prompt), never in the instruction around it
+            cut = {} if self.chunked or self.prompt is not None else {"truncation": True, "max_length": self.max_length}
             ids = self.tokenizer([self._content(ex) for ex in chunk], **cut)["input_ids"]
         rows = [{"input_ids": row} for row in ids]
         long = [i for i, row in enumerate(ids) if len(row) > self.max_length and not chunk[i].images]
@@ -225,6 +260,9 @@ class PromptEncoder:
                                                  [chunk[i] for i in windowed])):
             rows[i] = row
         for i in sorted(set(long) - set(windowed)):
+            if self.prompt is not None:
+                rows[i] = {"input_ids": self._fit_prompt(chunk[i])}
+                continue
             rows[i] = {"input_ids": self._shorten(chunk[i]) if self.chat else self.tokenizer(
                 self._content(chunk[i]), truncation=True, max_length=self.max_length)["input_ids"]}
         return rows
@@ -246,6 +284,9 @@ class PromptEncoder:
             raise ConfigError(f"{with_images.file}, row {with_images.row}: the data has images but model family "
                               f"'{self.spec.name}' is text-only; use an image+text model (e.g. Qwen2-VL) or drop "
                               "the 'images' field (--columns '{\"images\": \"ignore\"}').")
+        rejected = prompt_rejects(self.prompt, examples)
+        if rejected is not None:
+            raise rejected
         kept, out = [], []
         bar = tqdm(total=len(examples), desc=desc, unit="row", disable=len(examples) < 5000)
         for start in range(0, len(examples), _CHUNK):

@@ -8,6 +8,7 @@ import logging
 from dataclasses import fields
 
 from ..config.data import DataArguments
+from ..core.prompt_template import fill_labels
 from ..data.chunking import ChunkConfig
 from ..data.dataset import Example
 from ..data.encode import PromptEncoder
@@ -21,12 +22,15 @@ PROMPT_FIELDS = {"max_length": "max_length", "use_chat_template": "chat_template
                  "max_chunks": "max_chunks"}
 
 
-def training_encoder(tokenizer, spec, train: dict, data_args: DataArguments | None = None) -> PromptEncoder:
+def training_encoder(tokenizer, spec, train: dict, data_args: DataArguments | None = None,
+                     labels: list[str] | None = None) -> PromptEncoder:
     """The prompt formatting a checkpoint was trained with (its ``args.json``), so inference formats rows as in
     training by default.
 
     A flag in ``data_args`` that differs from its default is an explicit choice and wins over ``args.json`` (as in
-    SWIFT), with a warning when the values differ; ``data_args`` also fills what a foreign checkpoint lacks.
+    SWIFT), with a warning when the values differ; ``data_args`` also fills what a foreign checkpoint lacks. So does
+    ``--prompt`` (args.json ``prompt``), whose ``{labels}`` (and the system prompt's) become ``labels``, by default the
+    names saved in args.json.
     """
     defaults = {f.name: f.default for f in fields(DataArguments)}
     chosen = {}
@@ -40,9 +44,18 @@ def training_encoder(tokenizer, spec, train: dict, data_args: DataArguments | No
                                name, given, train[saved_as], given)
         else:
             chosen[name] = train[saved_as]
-    return PromptEncoder(tokenizer, spec, chosen["max_length"], chosen["use_chat_template"], chosen["system"],
-                         chosen["truncation_side"], chosen["min_pixels"], chosen["max_pixels"], chosen["long_text"],
-                         ChunkConfig(chosen["chunk_stride"], chosen["chunk_pooling"], chosen["max_chunks"]))
+    prompt = getattr(data_args, "prompt", None)
+    if prompt is None:
+        prompt = train.get("prompt")
+    elif train.get("prompt") not in (None, prompt):
+        logger.warning("--prompt %r differs from the prompt the checkpoint was trained with (%r, args.json); using "
+                       "--prompt.", prompt, train["prompt"])
+    names = labels or train.get("label_names") or []
+    return PromptEncoder(tokenizer, spec, chosen["max_length"], chosen["use_chat_template"],
+                         fill_labels(chosen["system"], names), chosen["truncation_side"], chosen["min_pixels"],
+                         chosen["max_pixels"], long_text=chosen["long_text"],
+                         chunk=ChunkConfig(chosen["chunk_stride"], chosen["chunk_pooling"], chosen["max_chunks"]),
+                         prompt=fill_labels(prompt, names))
 
 
 SCORE_TEMPLATE = "score_template.jinja"

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from ..core.labels import MULTI, REGRESSION, SINGLE, LabelSpace
+from ..core.prompt_template import fill_labels
 from ..core.version import __version__
 from .aggregate import card_note
 from .card_decisions import decision_lines, vllm_threshold_lines
@@ -106,6 +107,10 @@ def _usage(path: str, space: LabelSpace, payload: dict, chat_kwargs: dict) -> st
         prompt = (f"batch = tokenizer(texts, padding=True, truncation=True, max_length={payload.get('max_length', 512)}"
                   ', return_tensors="pt")')
         note = "Prompts are the raw text (pairs: `tokenizer(texts, pairs, ...)`), no chat template, as in training."
+    template = fill_labels(payload.get("prompt"), space.names)
+    if template:  # --prompt: each text goes into the training instruction first (docs/zero_shot.md)
+        prompt = f"texts = [{template!r}.replace('{{text}}', t) for t in texts]  # --prompt of training\n{prompt}"
+        note += " Each text is first put into the training `--prompt` (`prompt` in `args.json`)."
     return _HF_USAGE.format(note=note, path=path, prompt=prompt, activation=_ACTIVATION[space.problem_type],
                             inputs="prompts" if chat else "texts")
 

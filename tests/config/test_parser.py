@@ -137,6 +137,20 @@ def test_swift_gradient_checkpointing_name_without_a_warning():
     assert args.activation_checkpointing is True
 
 
+def test_label_name_heads_default_to_a_prompt_listing_the_labels():
+    from swiftcls.core.prompt_template import DEFAULT_PROMPT
+
+    assert parse_args(SftArguments, BASE).prompt is None
+    assert parse_args(SftArguments, [*BASE, "--head_init", "label_names"]).prompt == DEFAULT_PROMPT
+    mine = parse_args(SftArguments, [*BASE, "--head_init", "label_names", "--prompt", "{labels}? {text}"])
+    assert mine.prompt == "{labels}? {text}"
+    assert parse_args(InferArguments, [*BASE, "--zero_shot", "--labels", "a", "b"]).prompt == DEFAULT_PROMPT
+    with pytest.raises(ConfigError, match="drop --adapters"):
+        parse_args(InferArguments, [*BASE, "--zero_shot", "--labels", "a", "--adapters", "x"])
+    with pytest.raises(ConfigError, match="runs on --infer_backend pt"):
+        parse_args(InferArguments, [*BASE, "--zero_shot", "--labels", "a", "--infer_backend", "vllm"])
+
+
 @pytest.mark.parametrize("cls, argv, match", [
     (SftArguments, ["--dataset", "d"], "--model is required"),
     (SftArguments, ["--model", "m"], "--dataset is required"),
