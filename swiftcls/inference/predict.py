@@ -64,7 +64,7 @@ def stream_logits(encoder: PromptEncoder, examples: Iterable, predict, skipped: 
     """
     total = len(examples) if hasattr(examples, "__len__") else None
     # Chunked rows hold up to max_chunks windows each: fewer rows per chunk keep the windows in memory bounded alike.
-    chunk_rows = chunk_rows or max(STREAM_ROWS // (encoder.chunk.max_chunks if encoder.chunked else 1), 64)
+    chunk_rows = chunk_rows or (max(STREAM_ROWS // encoder.chunk.max_chunks, 1) if encoder.chunked else STREAM_ROWS)
     bar = tqdm(total=total, desc="Predicting", unit="row", disable=total is not None and total <= 32)
     rows_in = iter(examples)
     while chunk := list(islice(rows_in, chunk_rows)):
