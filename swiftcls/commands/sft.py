@@ -24,7 +24,7 @@ from ..data.collators import label_dtype, make_collator
 from ..data.dataset import encode_labels, load_examples, parse_columns, split_validation, write_skipped
 from ..data.encode import PromptEncoder
 from ..inference.decide import decide, decisions_report
-from ..inference.predict import evaluate_rows, label_matrix, predict_logits
+from ..inference.predict import evaluate_groups, label_matrix, predict_logits
 from ..inference.zero_shot import check_label_head, label_name_head
 from ..metrics.classification import format_report, make_compute_metrics, save_metrics
 from ..metrics.curve_plots import plot_pr_roc
@@ -217,9 +217,9 @@ def _finish(trainer: SeqClsTrainer, payload: dict, space: LabelSpace, val_rows: 
     if val_rows:
         if args.task in SCORING_TASKS:  # rm pairs / reranker groups: ranked, no calibration or thresholds
             decided = None
-            metrics = summary["metrics"] = evaluate_rows(
-                trainer.model, val_rows, space, trainer.data_collator, trainer.args.per_device_eval_batch_size,
-                trainer.args.device, args.threshold, args.task)
+            metrics = summary["metrics"] = evaluate_groups(
+                trainer.model, val_rows, args.task, trainer.data_collator, trainer.args.per_device_eval_batch_size,
+                trainer.args.device)
         else:
             logits = predict_logits(trainer.model, val_rows, trainer.data_collator,
                                     trainer.args.per_device_eval_batch_size, trainer.args.device, desc="Evaluating")

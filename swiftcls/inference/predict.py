@@ -9,10 +9,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..core.labels import MULTI, REGRESSION, SCORING_TASKS, SEQ_CLS, SINGLE, LabelSpace
+from ..core.labels import MULTI, REGRESSION, SINGLE, LabelSpace
 from ..data.chunking import as_windows, row_tokens
 from ..data.encode import PromptEncoder
-from ..metrics.classification import compute_metrics
 from ..metrics.ranking import scoring_metrics
 from ..models.pooling import classifier_logits
 
@@ -80,21 +79,15 @@ def label_matrix(encoded: list, problem_type: str) -> np.ndarray:
     return np.asarray(encoded, dtype=np.float32 if problem_type != SINGLE else np.int64)
 
 
-def evaluate_rows(model, rows: list[dict], space: LabelSpace, collator, batch_size: int = 32,
-                  device: str | torch.device = "cpu", threshold: float = 0.5, task: str = SEQ_CLS) -> dict:
-    """Full metrics (per class, confusion matrix) of ``model`` on encoded, labelled rows, batched by ``collator``
-    (the training collator at the end of ``sft``: packed rows when training was padding-free).
-
-    For a scoring ``task`` (rm, reranker) ``rows`` are whole groups (``{"rows": [...]}``), scored row by row and
-    ranked within each group (:func:`~swiftcls.metrics.ranking.scoring_metrics`).
-    """
-    if task in SCORING_TASKS:
-        rows = [row for item in rows for row in item["rows"]]
-        logits = predict_logits(model, rows, collator, batch_size, device, desc="Evaluating")
-        return scoring_metrics(task, logits, np.asarray([r["labels"] for r in rows], dtype=np.float64))
+def evaluate_groups(model, groups: list[dict], task: str, collator, batch_size: int = 32,
+                    device: str | torch.device = "cpu") -> dict:
+    """Metrics of a scoring ``task`` (rm, reranker) at the end of ``sft``: ``groups`` are whole groups
+    (``{"rows": [...]}``), scored row by row with the training ``collator`` and ranked within each group
+    (:func:`~swiftcls.metrics.ranking.scoring_metrics`). Classification runs are scored by
+    :func:`swiftcls.inference.decide.decide` instead (calibration, thresholds)."""
+    rows = [row for item in groups for row in item["rows"]]
     logits = predict_logits(model, rows, collator, batch_size, device, desc="Evaluating")
-    labels = label_matrix([r["labels"] for r in rows], space.problem_type)
-    return compute_metrics(space.problem_type, logits, labels, space.id2label, threshold)
+    return scoring_metrics(task, logits, np.asarray([r["labels"] for r in rows], dtype=np.float64))
 
 
 def prediction(probs: np.ndarray, space: LabelSpace, threshold: float | list[float]):
