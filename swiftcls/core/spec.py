@@ -115,9 +115,11 @@ class ModelSpec:
 
     def inconsistency(self) -> str | None:
         """What contradicts itself in this spec (None when nothing does), with the fix."""
-        if self.padding_free and (self.kind != "decoder" or self.pooling != "last" or self.multimodal):
-            return ("'padding_free: true' needs a text decoder (kind: decoder, pooling: last, multimodal: false); "
-                    "remove it")
+        packs = ((self.kind == "decoder" and self.pooling == "last")
+                 or (self.kind == "encoder" and self.pooling == "model"))
+        if self.padding_free and (not packs or self.multimodal):
+            return ("'padding_free: true' needs a text decoder (kind: decoder, pooling: last) or an encoder whose head "
+                    "reads the first token (kind: encoder, pooling: model), multimodal: false; remove it")
         if self.multimodal and not (self.image_placeholder and self.image_token):
             return ("'multimodal: true' needs 'image_placeholder' (the prompt text of one image) and 'image_token' "
                     "(the token in it that is repeated per image token)")

@@ -1,4 +1,4 @@
-"""Padding-free (packed) batches for causal decoders.
+"""Padding-free (packed) batches for causal decoders and BERT-style encoders.
 
 A batch of ``n`` rows becomes one row of ``sum(len_i)`` tokens: no pad token is ever computed. ``position_ids``
 restart at 0 for every sequence, which is how transformers (5.x) recognises packed input:
@@ -12,8 +12,9 @@ restart at 0 for every sequence, which is how transformers (5.x) recognises pack
   varlen kernel with the same ``cu_seq_lens`` on CUDA, one causal sdpa call per sequence on CPU.
 
 The classifier then pools the last token of each sequence (``cu_seq_lens[1:] - 1``) before the head, so logits,
-loss and gradients equal those of padded training (tests/models/test_padding_free.py checks this). Which families
-pack is their template's ``padding_free`` field.
+loss and gradients equal those of padded training (tests/models/test_padding_free.py checks this). Encoders attend
+bidirectionally within each sequence and their head reads each sequence's first token
+(:func:`swiftcls.models.pooling.install_packed_encoder`). Which families pack is their template's ``padding_free``.
 """
 
 from __future__ import annotations
@@ -36,13 +37,17 @@ MASKED_IMPLS = ("sdpa", "eager", "flex_attention")
 
 def padding_free_reason(spec: ModelSpec, attn_impl: str | None) -> str | None:
     """Why padding-free batches cannot be used for this model (None when they can)."""
-    if spec.kind != "decoder" or spec.pooling != "last":
-        return f"'{spec.name}' is an encoder (bidirectional attention, absolute positions)"
     if spec.multimodal:
         return f"'{spec.name}' is an image+text model (vision token positions are not packed)"
     if not spec.padding_free:
+        if spec.kind != "decoder":
+            return (f"'{spec.name}' is an encoder whose template does not say 'padding_free: true' (its position ids "
+                    "or attention may not restart per packed row)")
         return (f"the '{spec.name}' template does not say 'padding_free: true' (set it once packed logits are "
                 "checked to equal padded ones, see docs/models.md)")
+    if spec.kind != "decoder" and attn_impl and not uses_cu_seqlens(attn_impl):
+        # transformers builds a per-sequence mask from restarting position ids only for causal masks
+        return f"encoders pack only with a varlen attention (swiftcls_varlen, flash_attention_2), not '{attn_impl}'"
     if attn_impl and attn_impl not in MASKED_IMPLS and not uses_cu_seqlens(attn_impl):
         return f"attention '{attn_impl}' cannot confine attention to each packed sequence"
     return None

@@ -3,13 +3,14 @@
 Checkpoints keep transformers' own ``*ForSequenceClassification`` layout (``model.*`` + ``score.weight``)
 so they load anywhere; swiftcls only replaces the forward pass for decoders so that it pools *before*
 the head (no ``[batch, seq, num_labels]`` tensor) and pools by the attention mask, which handles left
-and right padding alike.
+and right padding alike. Encoders whose template says ``padding_free`` keep transformers' head code; only their
+backbone learns to take a packed row (see :func:`install_packed_encoder`).
 """
 
 from __future__ import annotations
 
 import torch
-from transformers.modeling_outputs import SequenceClassifierOutput
+from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceClassifierOutput
 
 from ..core.spec import ModelSpec
 from .aggregate import aggregate
@@ -48,6 +49,8 @@ def install_pooled_forward(model, spec: ModelSpec):
     that ``Module.__call__`` and PEFT's wrappers call the *instance's* ``forward``; a spy test checks both
     (tests/models/test_modeling.py::test_installed_forward_is_what_callers_run).
     """
+    if spec.pooling == "model" and spec.padding_free:
+        return install_packed_encoder(model)
     if spec.pooling != "last":
         return model
 
@@ -66,6 +69,33 @@ def install_pooled_forward(model, spec: ModelSpec):
         return SequenceClassifierOutput(logits=head(pool_last(hidden, attention_mask)))
 
     model.forward = forward
+    return model
+
+
+def install_packed_encoder(model):
+    """Let an encoder classifier take packed rows (``cu_seq_lens_q``) and still run transformers' own head.
+
+    The backbone (``model.base_model``: ``bert``, ...) runs the packed row with per-sequence bidirectional attention
+    (swiftcls_varlen / flash varlen) and position ids restarting per row, then hands the head what a padded batch
+    would have given it at the only position BERT-style heads read, the first token: ``last_hidden_state`` becomes
+    ``[n, 1, hidden]`` (each sequence's first token) and ``pooler_output`` the backbone's pooler on it. Padded
+    batches run unchanged. Installed on the backbone instance, as :func:`install_pooled_forward` is, so PEFT and
+    DDP still see every call.
+    """
+    backbone = model.base_model
+    plain = backbone.forward
+
+    def forward(*args, **kwargs):
+        out = plain(*args, **kwargs)
+        cu = kwargs.get("cu_seq_lens_q")
+        if cu is None:
+            return out
+        first = out.last_hidden_state[0, cu[:-1].to(device=out.last_hidden_state.device, dtype=torch.long)]
+        first = first.unsqueeze(1)
+        pooler = getattr(backbone, "pooler", None)
+        return BaseModelOutputWithPooling(last_hidden_state=first, pooler_output=pooler(first) if pooler else None)
+
+    backbone.forward = forward
     return model
 
 

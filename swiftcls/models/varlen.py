@@ -5,8 +5,9 @@ a varlen flash kernel itself, ``torch.nn.attention.varlen.varlen_attn`` (CUDA, f
 same ``cu_seqlens`` as flash-attn. This module registers it with transformers' ``AttentionInterface``:
 
 * packed batches (``cu_seq_lens_q`` passed by swiftcls/data/collators.py): ``varlen_attn`` on CUDA with fp16/bf16;
-  elsewhere (CPU, fp32) a loop of causal ``scaled_dot_product_attention`` calls, one per sequence, which does
-  exactly sum(len_i^2) attention work -- never the dense ``[T, T]`` mask sdpa would need;
+  elsewhere (CPU, fp32) a loop of ``scaled_dot_product_attention`` calls, one per sequence, which does
+  exactly sum(len_i^2) attention work -- never the dense ``[T, T]`` mask sdpa would need. Causal for decoders,
+  bidirectional for encoders (the attention module's ``is_causal``);
 * anything else (padded batches, one sequence): transformers' ``sdpa`` attention with its usual mask.
 """
 
@@ -29,9 +30,10 @@ def varlen_kernel_available(query: torch.Tensor) -> bool:
     return query.is_cuda and query.dtype in (torch.float16, torch.bfloat16)
 
 
-def _segments_sdpa(q, k, v, cu: list[int], scale) -> torch.Tensor:
-    """Causal attention of each packed sequence on its own; q/k/v ``[H, T, D]`` -> ``[T, H, D]``."""
-    outs = [F.scaled_dot_product_attention(q[:, a:b], k[:, a:b], v[:, a:b], is_causal=True, scale=scale)
+def _segments_sdpa(q, k, v, cu: list[int], scale, causal: bool = True, dropout: float = 0.0) -> torch.Tensor:
+    """Attention of each packed sequence on its own; q/k/v ``[H, T, D]`` -> ``[T, H, D]``."""
+    outs = [F.scaled_dot_product_attention(q[:, a:b], k[:, a:b], v[:, a:b], is_causal=causal, scale=scale,
+                                           dropout_p=dropout)
             for a, b in zip(cu[:-1], cu[1:])]
     return torch.cat(outs, dim=1).transpose(0, 1)
 
@@ -43,10 +45,10 @@ def varlen_attention_forward(module, query, key, value, attention_mask, dropout:
     if cu_seq_lens_q is None or query.shape[0] != 1:
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                       **kwargs)
-    if dropout and module.training:
-        raise ValueError(f"{NAME} attention does not implement attention dropout; use flash_attention_2 or sdpa.")
+    dropout = dropout if getattr(module, "training", False) else 0.0  # BERT's attention dropout: training only
     groups = query.shape[1] // key.shape[1]
-    if varlen_kernel_available(query):
+    causal = getattr(module, "is_causal", True)  # False in BERT-style encoders' self-attention
+    if varlen_kernel_available(query) and not dropout:  # torch's varlen kernel has no dropout
         from torch.nn.attention.varlen import varlen_attn  # present: varlen_kernel_available checked it
 
         # [T, H, D] contiguous, keys/values expanded to every query head (torch's cuDNN varlen backend rejects GQA).
@@ -56,15 +58,16 @@ def varlen_attention_forward(module, query, key, value, attention_mask, dropout:
         cu_q = cu_seq_lens_q.to(query.device, torch.int32)
         cu_k = cu_q if cu_seq_lens_k is None else cu_seq_lens_k.to(query.device, torch.int32)
         out = varlen_attn(q, k, v, cu_q, cu_k, int(max_length_q), int(max_length_k or max_length_q), scale=scaling,
-                          window_size=(-1, 0))
+                          window_size=(-1, 0) if causal else (-1, -1))
     else:
         k, v = (x[0].repeat_interleave(groups, dim=0) if groups > 1 else x[0] for x in (key, value))
-        out = _segments_sdpa(query[0], k, v, cu_seq_lens_q.tolist(), scaling)
+        out = _segments_sdpa(query[0], k, v, cu_seq_lens_q.tolist(), scaling, causal, dropout)
     return out.unsqueeze(0), None
 
 
 def _mask(*args, attention_mask=None, **kwargs):
-    """No mask for packed or unpadded input (causality is in the kernel); sdpa's mask for padded batches."""
+    """No mask for packed or unpadded input (causality is in the kernel); sdpa's mask for padded batches (causal or
+    bidirectional: transformers passes the mask function it needs)."""
     if attention_mask is None:
         return None
     return sdpa_mask(*args, attention_mask=attention_mask, **kwargs)

@@ -27,6 +27,8 @@ SPACES = {SINGLE: LabelSpace(SINGLE, ["a", "b", "c"]), MULTI: LabelSpace(MULTI, 
     ("qwen2", SINGLE, True, None), ("llama", SINGLE, False, "eager"),
     # Mixture-of-Experts: full fine-tuning also compares the router's and the fused experts' gradients.
     ("qwen3_moe", SINGLE, False, None), ("qwen2_moe", MULTI, False, "sdpa"), ("qwen2_moe", REGRESSION, True, None),
+    # BERT encoders: bidirectional attention within each packed row, the model's own pooler + head.
+    ("bert", SINGLE, False, None), ("bert", MULTI, True, None),
 ])
 def test_packed_equals_padded(tiny_model_dir, family, problem_type, lora, attn):
     """fp32 on CPU: sdpa's/eager's block-diagonal mask, or the default swiftcls_varlen (per-sequence sdpa on CPU)."""
@@ -40,15 +42,18 @@ def test_packed_equals_padded(tiny_model_dir, family, problem_type, lora, attn):
 
 def test_fallbacks_are_logged(tiny_model_dir, caplog):
     bert = spec_for_config("bert")
-    assert "encoder" in padding_free_reason(bert, "sdpa")
+    assert padding_free_reason(bert, None) is None
+    assert "encoders pack only with a varlen attention" in padding_free_reason(bert, "sdpa")
+    assert "encoder whose template does not say 'padding_free: true'" in padding_free_reason(
+        spec_for_config("roberta"), None)
     assert "image+text" in padding_free_reason(spec_for_config("qwen2_vl"), "sdpa")
     unverified = ModelSpec(name="mistral", model_types=["mistral"])  # a decoder template without padding_free
     assert "the 'mistral' template does not say 'padding_free: true'" in padding_free_reason(unverified, "sdpa")
     assert padding_free_reason(spec_for_config("qwen2"), "flash_attention_2") is None
     model, _, _ = load_classifier(str(tiny_model_dir("bert")), bert, SPACES[SINGLE])
     with caplog.at_level(logging.INFO, logger="swiftcls.models.packing"):
-        assert not use_padding_free(True, bert, model)
-    assert "using padded batches because 'bert' is an encoder" in caplog.text
+        assert not use_padding_free(True, bert, model, "sdpa")
+    assert "using padded batches because encoders pack only with a varlen attention" in caplog.text
     assert attn_implementation(model.config) == "sdpa"  # fallbacks keep their attention
     assert not use_padding_free(False, spec_for_config("qwen2"), model)
 
@@ -153,6 +158,12 @@ def test_varlen_attention_layouts(monkeypatch):
         out = [F.scaled_dot_product_attention(*(x[a:b].transpose(0, 1) for x in (q, k, v)), is_causal=True,
                                               scale=scale).transpose(0, 1) for a, b in zip(cu_q[:-1], cu_q[1:])]
         return torch.cat(out)
+
+    # Encoders (the module says is_causal=False): bidirectional within each sequence, never across sequences.
+    encoder = type("SelfAttention", (), {"is_causal": False, "training": False})()
+    bidirectional = F.scaled_dot_product_attention(q, k.repeat_interleave(2, 1), v.repeat_interleave(2, 1),
+                                                   seq[:, None] == seq[None, :]).transpose(1, 2)
+    torch.testing.assert_close(varlen.varlen_attention_forward(encoder, q, k, v, None, **kwargs)[0], bidirectional)
 
     monkeypatch.setattr(varlen, "varlen_kernel_available", lambda query: True)
     monkeypatch.setattr(torch_varlen, "varlen_attn", fake_kernel)

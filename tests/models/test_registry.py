@@ -165,7 +165,7 @@ def test_bad_templates_are_rejected(tmp_path):
 
 
 @pytest.mark.parametrize("extra, needle", [
-    ("kind: encoder\npooling: model\npadding_free: true\n", "'padding_free: true' needs a text decoder"),
+    ("kind: encoder\npooling: last\npadding_free: true\n", "'padding_free: true' needs a text decoder"),
     ("kind: decoder\nmultimodal: true\npadding_free: true\nimage_placeholder: <i>\nimage_token: <i>\n",
      "'padding_free: true' needs a text decoder"),
     ("kind: decoder\nmultimodal: true\n", "'multimodal: true' needs 'image_placeholder'"),
