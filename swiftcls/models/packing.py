@@ -9,7 +9,7 @@ restart at 0 for every sequence, which is how transformers (5.x) recognises pack
 * ``flash_attention_*``: ``modeling_flash_attention_utils._flash_attention_forward`` runs ``flash_varlen_fn``
   with the ``cu_seq_lens_q/k`` and ``max_length_q/k`` the collator precomputes (no per-layer recomputation).
 * ``swiftcls_varlen`` (swiftcls/models/varlen.py, the default unless flash-attn is installed on CUDA): torch's own
-  varlen kernel with the same ``cu_seq_lens`` on CUDA, one causal sdpa call per sequence on CPU.
+  varlen kernel with the same ``cu_seq_lens`` on CUDA, sdpa on the rows padded for the attention alone on CPU.
 
 The classifier then pools the last token of each sequence (``cu_seq_lens[1:] - 1``) before the head, so logits,
 loss and gradients equal those of padded training (tests/models/test_padding_free.py checks this). Encoders attend
@@ -95,7 +95,7 @@ def pick_attn_impl(attn_impl: str | None, padding_free: bool, device: str | None
     """The attention for a model: the user's choice, else a varlen kernel for padding-free batches.
 
     ``flash_attention_2`` on CUDA when the flash-attn package is installed, else ``swiftcls_varlen`` (torch's
-    varlen kernel on CUDA, one causal sdpa call per sequence on CPU; faster than sdpa's dense block-diagonal
+    varlen kernel on CUDA, sdpa on rows padded for the attention alone on CPU; faster than sdpa's dense block-diagonal
     mask, see docs/performance.md). Padded batches with ``swiftcls_varlen`` run plain sdpa.
     """
     if attn_impl == varlen.NAME:

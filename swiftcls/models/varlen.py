@@ -5,9 +5,10 @@ a varlen flash kernel itself, ``torch.nn.attention.varlen.varlen_attn`` (CUDA, f
 same ``cu_seqlens`` as flash-attn. This module registers it with transformers' ``AttentionInterface``:
 
 * packed batches (``cu_seq_lens_q`` passed by swiftcls/data/collators.py): ``varlen_attn`` on CUDA with fp16/bf16;
-  elsewhere (CPU, fp32) a loop of ``scaled_dot_product_attention`` calls, one per sequence, which does
-  exactly sum(len_i^2) attention work -- never the dense ``[T, T]`` mask sdpa would need. Causal for decoders,
-  bidirectional for encoders (the attention module's ``is_causal``);
+  elsewhere (CPU, fp32) ``scaled_dot_product_attention`` on the sequences gathered into a padded batch for the
+  attention alone (the projections and MLPs, most of the work, stay packed), or, when the lengths differ so much
+  that padding would multiply the attention work, one call per sequence -- never the dense ``[T, T]`` mask sdpa
+  would need. Causal for decoders, bidirectional for encoders (the attention module's ``is_causal``);
 * anything else (padded batches, one sequence): transformers' ``sdpa`` attention with its usual mask.
 """
 
@@ -38,6 +39,32 @@ def _segments_sdpa(q, k, v, cu: list[int], scale, causal: bool = True, dropout: 
     return torch.cat(outs, dim=1).transpose(0, 1)
 
 
+def _padded_sdpa(q, k, v, cu: torch.Tensor, scale, causal: bool = True, dropout: float = 0.0) -> torch.Tensor:
+    """The same attention as :func:`_segments_sdpa` in one sdpa call: the packed sequences are gathered into a padded
+    ``[n, H, max_len, D]`` batch for the attention alone (projections and MLPs stay packed), pad keys masked.
+
+    With right padding a causal query never sees a pad key, so only bidirectional attention needs the key mask.
+    """
+    cu = cu.to(q.device, torch.long)
+    lengths = cu[1:] - cu[:-1]
+    steps = torch.arange(int(lengths.max()), device=q.device)
+    valid = steps[None] < lengths[:, None]  # [n, L]
+    index = torch.where(valid, cu[:-1, None] + steps[None], 0)  # pads read token 0; masked or discarded
+    q, k, v = (x[:, index].transpose(0, 1) for x in (q, k, v))  # [n, H, L, D]
+    mask = None if causal else valid[:, None, None, :]
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal, scale=scale, dropout_p=dropout)
+    return out.transpose(1, 2)[valid]  # [T, H, D], in packed order
+
+
+def _cpu_attention(q, k, v, cu: torch.Tensor, scale, causal: bool, dropout: float) -> torch.Tensor:
+    """Packed attention without a varlen kernel: one padded sdpa call when padding adds at most 4x the attention
+    work (short rows: a loop of small calls costs more in overhead than it saves), else one call per sequence."""
+    lengths = (cu[1:] - cu[:-1]).tolist()
+    if len(lengths) * max(lengths) ** 2 <= 4 * sum(n * n for n in lengths):
+        return _padded_sdpa(q, k, v, cu, scale, causal, dropout)
+    return _segments_sdpa(q, k, v, cu.tolist(), scale, causal, dropout)
+
+
 def varlen_attention_forward(module, query, key, value, attention_mask, dropout: float = 0.0, scaling=None,
                              cu_seq_lens_q=None, cu_seq_lens_k=None, max_length_q=None, max_length_k=None,
                              **kwargs):
@@ -61,7 +88,7 @@ def varlen_attention_forward(module, query, key, value, attention_mask, dropout:
                           window_size=(-1, 0) if causal else (-1, -1))
     else:
         k, v = (x[0].repeat_interleave(groups, dim=0) if groups > 1 else x[0] for x in (key, value))
-        out = _segments_sdpa(query[0], k, v, cu_seq_lens_q.tolist(), scaling, causal, dropout)
+        out = _cpu_attention(query[0], k, v, cu_seq_lens_q, scaling, causal, dropout)
     return out.unsqueeze(0), None
 
 

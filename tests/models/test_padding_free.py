@@ -31,7 +31,7 @@ SPACES = {SINGLE: LabelSpace(SINGLE, ["a", "b", "c"]), MULTI: LabelSpace(MULTI, 
     ("bert", SINGLE, False, None), ("bert", MULTI, True, None),
 ])
 def test_packed_equals_padded(tiny_model_dir, family, problem_type, lora, attn):
-    """fp32 on CPU: sdpa's/eager's block-diagonal mask, or the default swiftcls_varlen (per-sequence sdpa on CPU)."""
+    """fp32 on CPU: sdpa's/eager's block-diagonal mask, or the default swiftcls_varlen (sdpa on padded rows on CPU)."""
     spec, space = spec_for_config(family), SPACES[problem_type]
     packed, padded = packed_and_padded(tiny_model_dir(family), spec, space, lora, attn)
     assert_same_logits_loss_grads(packed, padded)
@@ -130,26 +130,34 @@ def test_varlen_kernel_on_cuda_matches_padded(tiny_model_dir):
     packed.sum().backward()  # the kernel's backward runs
 
 
-def test_varlen_attention_layouts(monkeypatch):
-    """Both branches of swiftcls_varlen (CUDA kernel call with a CPU stand-in, per-sequence loop) equal a dense
-    block-diagonal causal sdpa, with GQA (4 query heads, 2 KV heads)."""
+@pytest.mark.parametrize("lengths", [[3, 1, 6, 4], [1, 1, 1, 1, 1, 1, 1, 1, 16]],
+                         ids=["one-padded-call", "per-sequence-loop"])
+def test_varlen_attention_layouts(monkeypatch, lengths):
+    """Every branch of swiftcls_varlen (CUDA kernel call with a CPU stand-in; on CPU one padded call for similar
+    lengths, a per-sequence loop for very different ones) equals a dense block-diagonal sdpa, causal and
+    bidirectional, with GQA (4 query heads, 2 KV heads), and so do the gradients."""
     import torch.nn.attention.varlen as torch_varlen
     import torch.nn.functional as F
 
     from swiftcls.models import varlen
 
     torch.manual_seed(0)
-    lengths, heads, kv_heads, dim = [3, 1, 6, 4], 4, 2, 8
+    heads, kv_heads, dim = 4, 2, 8
     total = sum(lengths)
-    cu = torch.tensor([0, 3, 4, 10, 14], dtype=torch.int32)
-    q, k, v = (torch.randn(1, h, total, dim) for h in (heads, kv_heads, kv_heads))
+    cu = torch.tensor([0, *torch.tensor(lengths).cumsum(0).tolist()], dtype=torch.int32)
+    q, k, v = (torch.randn(1, h, total, dim, requires_grad=True) for h in (heads, kv_heads, kv_heads))
     seq = torch.repeat_interleave(torch.arange(len(lengths)), torch.tensor(lengths))
     allowed = (seq[:, None] == seq[None, :]) & torch.ones(total, total, dtype=torch.bool).tril()
     dense = F.scaled_dot_product_attention(q, k.repeat_interleave(2, 1), v.repeat_interleave(2, 1), allowed)
     dense = dense.transpose(1, 2)  # [1, T, H, D] as transformers expects
-    kwargs = dict(cu_seq_lens_q=cu, cu_seq_lens_k=cu, max_length_q=6, max_length_k=6, scaling=dim ** -0.5)
-    loop, _ = varlen.varlen_attention_forward(None, q, k, v, None, **kwargs)
-    torch.testing.assert_close(loop, dense)
+    kwargs = dict(cu_seq_lens_q=cu, cu_seq_lens_k=cu, max_length_q=max(lengths), max_length_k=max(lengths),
+                  scaling=dim ** -0.5)
+    cpu, _ = varlen.varlen_attention_forward(None, q, k, v, None, **kwargs)
+    torch.testing.assert_close(cpu, dense)
+    weights = torch.randn_like(dense)
+    expected = torch.autograd.grad((dense * weights).sum(), (q, k, v))
+    for got, want in zip(torch.autograd.grad((cpu * weights).sum(), (q, k, v)), expected):
+        torch.testing.assert_close(got, want)
 
     def fake_kernel(q, k, v, cu_q, cu_k, max_q, max_k, scale=None, window_size=(-1, -1)):
         """CPU stand-in with varlen_attn's contract: [T, H, D] inputs, equal head counts, causal by window."""

@@ -182,7 +182,7 @@ def test_contradictory_templates_are_rejected(tmp_path, extra, needle):
 
 def test_shipped_templates_carry_the_family_knowledge():
     specs = load_specs()
-    assert sorted(t for t, s in specs.items() if s.padding_free) == ["llama", "qwen2", "qwen2_moe", "qwen3",
+    assert sorted(t for t, s in specs.items() if s.padding_free) == ["bert", "llama", "qwen2", "qwen2_moe", "qwen3",
                                                                      "qwen3_moe"]
     assert {t: s.lmdeploy_reward_arch for t, s in specs.items() if s.lmdeploy_reward_arch} == {
         "qwen2": "Qwen2ForRewardModel"}
