@@ -14,6 +14,7 @@ memory; then swiftcls / hf ratios. Example (H100)::
 
     python benchmarks/train_throughput.py --shape qwen2.5-1.5b --tuner full --data mixed --batch_size 16
     python benchmarks/train_throughput.py --shape tiny --max_length 512 --batch_size 8 --steps 6 --warmup 2  # CPU
+    python benchmarks/train_throughput.py --model minilm --data mixed --max_length 256 --batch_size 16  # packed BERT
 """
 
 from __future__ import annotations
@@ -72,6 +73,32 @@ def training_args(args, out: str, grouped: bool) -> TrainingArguments:
     return TrainingArguments(**kwargs)
 
 
+def _model(args, dtype: torch.dtype):
+    """The random model of ``--shape``, or the real all-MiniLM-L6-v2 weights with a new 2-label head."""
+    if args.model != "minilm":
+        return C.build_model(args.shape, dtype, args.device, args.seed, args.attn_impl)
+    from transformers import AutoModelForSequenceClassification
+
+    from swiftcls.models.varlen import register
+    from tests.assets import minilm_path
+
+    register()
+    attn = {"attn_implementation": args.attn_impl} if args.attn_impl else {}
+    torch.manual_seed(args.seed)
+    return AutoModelForSequenceClassification.from_pretrained(minilm_path(), num_labels=2, dtype=dtype, **attn).to(
+        args.device)
+
+
+def _tokenizer(args):
+    if args.model != "minilm":
+        return C.tokenizer()
+    from transformers import AutoTokenizer
+
+    from tests.assets import minilm_path
+
+    return AutoTokenizer.from_pretrained(minilm_path())
+
+
 def make_trainer(recipe: str, args, rows, tok, out: str):
     """The model and Trainer of one recipe."""
     dtype = torch.bfloat16 if args.device.startswith("cuda") else torch.float32
@@ -84,8 +111,8 @@ def make_trainer(recipe: str, args, rows, tok, out: str):
         from swiftcls.training.losses import LossConfig
         from swiftcls.training.trainer import SeqClsTrainer
 
-        spec = spec_for_config("qwen2")
-        model = install_pooled_forward(C.build_model(args.shape, dtype, args.device, args.seed, args.attn_impl), spec)
+        spec = spec_for_config("bert" if args.model == "minilm" else "qwen2")
+        model = install_pooled_forward(_model(args, dtype), spec)
         packed = use_padding_free(True, spec, model, args.attn_impl, args.device)  # picks the attention too
         if args.tuner == "lora":
             model = apply_lora(model, spec, ["score"], args.lora_rank, 2 * args.lora_rank, 0.0, ["all-linear"])
@@ -94,7 +121,7 @@ def make_trainer(recipe: str, args, rows, tok, out: str):
         trainer = SeqClsTrainer(model=model, args=training_args(args, out, True), train_dataset=rows,
                                 data_collator=collator, spec=spec, loss_config=loss)
         return trainer, collator
-    model = C.build_model(args.shape, dtype, args.device, args.seed, args.attn_impl)
+    model = _model(args, dtype)
     if args.tuner == "lora":
         from peft import LoraConfig, get_peft_model
 
@@ -132,6 +159,8 @@ def measure(recipe: str, args, rows, tok) -> dict:
 def main(argv=None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     C.add_common_args(parser)
+    parser.add_argument("--model", default="shape", choices=("shape", "minilm"),
+                        help="shape: a random Qwen2 of --shape; minilm: the real all-MiniLM-L6-v2 (packed BERT)")
     parser.add_argument("--tuner", default="full", choices=("full", "lora"))
     parser.add_argument("--lora_rank", type=int, default=8)
     parser.add_argument("--steps", type=int, default=30, help="timed optimizer steps")
@@ -140,11 +169,12 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--recipes", default=",".join(RECIPES), help=f"comma-separated subset of {RECIPES}")
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args(argv)
-    tok = C.tokenizer()
+    tok = _tokenizer(args)
     n = args.batch_size * (args.warmup + args.steps)
     rows = C.encode(tok, C.texts(args.data, n, args.max_length, tok, args.seed), args.max_length, seed=args.seed)
     lengths = sorted(len(r["input_ids"]) for r in rows)
-    print(f"device: {C.machine(args.device)}; shape {args.shape}, {args.tuner}, data {args.data}: {n} rows, tokens "
+    model = args.shape if args.model == "shape" else args.model
+    print(f"device: {C.machine(args.device)}; {model}, {args.tuner}, data {args.data}: {n} rows, tokens "
           f"min/median/max {lengths[0]}/{lengths[n // 2]}/{lengths[-1]}, batch {args.batch_size}, "
           f"{args.warmup}+{args.steps} steps, gradient checkpointing {args.gradient_checkpointing}")
     results = [measure(r, args, rows, tok) for r in args.recipes.split(",")]
