@@ -95,6 +95,7 @@ class StreamedRows(IterableDataset):
         encode: ``PromptEncoder.encode_kept``: examples (and a skipped sink) to kept indices and encoded rows.
         buffer_size: Rows shuffled together (1: file order).
         skipped_path: Where bad rows are written when met (``--skip_bad_rows``; None on ranks other than 0).
+        chunk: Rows read and encoded together (the tokenizer's batch).
 
     Every pass yields the same order for the same epoch on every process (seeded by ``source.seed`` and the
     epoch), which accelerate's ``IterableDatasetShard`` needs to give each process its own rows. DataLoader workers
@@ -102,8 +103,9 @@ class StreamedRows(IterableDataset):
     """
 
     def __init__(self, source: StreamSource, space: LabelSpace, encode: Callable, buffer_size: int = 1000,
-                 skipped_path: str | None = None):
+                 skipped_path: str | None = None, chunk: int = _CHUNK):
         super().__init__()
+        self.chunk = chunk
         self.source, self.space, self.encode = source, space, encode
         self.buffer_size, self.skipped_path = buffer_size, skipped_path
         self.epoch = 0
@@ -139,7 +141,7 @@ class StreamedRows(IterableDataset):
         own = SkipLog(self.skipped_path if first else None) if src.skip_bad_rows else None
         examples = iter_examples(src.specs, src.options, src.columns, True, shared, src.seed)
         yielded = 0
-        for index, chunk in enumerate(_batched(examples, _CHUNK)):
+        for index, chunk in enumerate(_batched(examples, self.chunk)):
             kept, labels = encode_labels(chunk, self.space, src.skip_bad_rows, shared)
             if index % workers != wid:
                 continue

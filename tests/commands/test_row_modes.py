@@ -43,38 +43,22 @@ def test_streaming_label_pass_finds_a_bad_row_before_training(tiny_model_dir, tm
     assert err.value.field == "text" and not (tmp_path / "out").exists()  # nothing written
 
 
-@pytest.mark.parametrize("extra, message", [
-    ([], "--max_steps"),
-    (["--max_steps", "3", "--split_dataset_ratio", "0.2"], "--val_dataset"),
-    (["--max_steps", "3", "--class_weights", "auto"], "--class_weights"),
-    (["--max_steps", "3", "--train_sampling_strategy", "group_by_length"], "group_by_length"),
+@pytest.mark.parametrize("flags, message", [
+    ({}, "--max_steps"),
+    ({"split_dataset_ratio": 0.2}, "--val_dataset"),
+    ({"class_weights": "auto"}, "--class_weights"),
+    ({"train_sampling_strategy": "group_by_length"}, "group_by_length"),
+    ({"task": "reranker"}, "groups"),
 ])
-def test_streaming_flag_errors(extra, message):
+def test_streaming_flag_errors(flags, message):
+    steps = {} if not flags else {"max_steps": 3}
     with pytest.raises(ConfigError, match=message):
-        SftArguments(model="m", dataset=["d.jsonl"], streaming=True, **_kwargs(extra))
+        SftArguments(model="m", dataset=["d.jsonl"], streaming=True, **steps, **flags)
 
 
-def _kwargs(extra):
-    return {extra[i].lstrip("-"): type_of(extra[i + 1]) for i in range(0, len(extra), 2)}
-
-
-def type_of(value):
-    try:
-        return int(value)
-    except ValueError:
-        try:
-            return float(value)
-        except ValueError:
-            return value
-
-
-def test_lazy_tokenize_trains_the_same_losses(tiny_model_dir, tmp_path):
-    train = write(tmp_path / "train.jsonl", make_rows(16, "single"))
-    flags = ["--model", str(tiny_model_dir("qwen2")), "--dataset", train, "--max_steps", "3", *COMMON]
-    sft([*flags, "--output_dir", str(tmp_path / "eager")])
-    sft([*flags, "--output_dir", str(tmp_path / "lazy"), "--lazy_tokenize", "true"])
-    eager = logged_losses(tmp_path / "eager")
-    assert len(eager) == 3 and logged_losses(tmp_path / "lazy") == pytest.approx(eager, rel=1e-5)
+def test_lazy_tokenize_cannot_group_by_length():
+    with pytest.raises(ConfigError, match="--lazy_tokenize"):
+        SftArguments(model="m", dataset=["d.jsonl"], lazy_tokenize=True, train_sampling_strategy="group_by_length")
 
 
 def test_image_rows_start_training_without_encoding_every_row(tiny_vl_dir, tmp_path):
