@@ -64,10 +64,14 @@ def test_lazy_tokenize_cannot_group_by_length():
 def test_image_rows_start_training_without_encoding_every_row(tiny_vl_dir, tmp_path):
     write_images(tmp_path)
     rows = [{"text": f"<image> look {i}", "images": [f"{'ab'[i % 2]}.png"], "label": "ab"[i % 2]} for i in range(16)]
-    # The eager encoder stops at it (tests/data: image errors); lazy training's one step reads rows 0..7 only
-    # (accelerate looks one batch ahead).
-    rows[13]["images"] = ["missing.png"]
+    for i in (3, 7, 11, 15):  # the eager encoder meets (and skips) all four before training (tests/data)
+        rows[i]["images"] = ["missing.png"]
     train = write(tmp_path / "train.jsonl", rows)
-    flags = ["--model", str(tiny_vl_dir("qwen2_vl")), "--dataset", train, "--max_steps", "1", *COMMON]
-    sft([*flags, "--output_dir", str(tmp_path / "lazy")])  # image rows: lazy by default
+    # Random order (the default): one step of 2 rows reads 4 rows (accelerate looks one batch ahead).
+    sft(["--model", str(tiny_vl_dir("qwen2_vl")), "--dataset", train, "--max_steps", "1", "--skip_bad_rows", "true",
+         "--per_device_train_batch_size", "2", "--tuner_type", "full", "--use_cpu", "true", "--save_strategy", "steps",
+         "--save_steps", "1000", "--output_dir", str(tmp_path / "lazy")])  # image rows: lazy by default
     assert len(logged_losses(tmp_path / "lazy")) == 1
+    report = tmp_path / "lazy" / "skipped_rows.jsonl"
+    met = report.read_text().splitlines() if report.exists() else []
+    assert len(met) < 4 and all("missing.png" in line for line in met)
