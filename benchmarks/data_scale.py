@@ -10,7 +10,8 @@ fresh process, in interleaved rounds:
   ``--max_length`` + ``Trainer`` (``DataCollatorWithPadding``, ``max_steps=1``), same model and batch size.
 
 Each tool runs twice per round on the same file with the same (per-round, initially empty) ``HF_DATASETS_CACHE``:
-``cold`` then ``warm`` (what a cache saves). Reported per run: seconds from process start to the end of the first
+``cold`` then ``warm`` (what a cache saves; ``cache_hit`` says whether the HF recipe's ``map`` reused its files).
+Reported per run: seconds from process start to the end of the first
 optimizer step (a ``TrainerCallback.on_step_end`` timestamp) and the peak RSS of the process tree's largest process
 (``wait4``'s ``ru_maxrss``, what ``/usr/bin/time -v`` prints; ``map`` workers included as their own maximum); then
 min/median over rounds and swiftcls / hf ratios. Example (CPU, shared 2-core box)::
@@ -102,11 +103,20 @@ def child_hf(model: str, data: str, out: str, stamp: str, args) -> None:
         TrainingArguments,
     )
 
+    start = time.time()
     tok = AutoTokenizer.from_pretrained(model)
     tok.pad_token = tok.pad_token or "<|endoftext|>"
     rows = load_dataset("json", data_files=data, split="train")
-    rows = rows.map(lambda b: tok(b["text"], truncation=True, max_length=args.max_length), batched=True,
-                    num_proc=args.num_proc, remove_columns=["text"]).rename_column("label", "labels")
+    max_length = args.max_length  # not args in the closure: datasets hashes it into map's cache fingerprint
+
+    def tokenize(batch):
+        return tok(batch["text"], truncation=True, max_length=max_length)
+
+    rows = rows.map(tokenize, batched=True, num_proc=args.num_proc, remove_columns=["text"])
+    rows = rows.rename_column("label", "labels")
+    # A cache hit reuses map's Arrow files from an earlier run: all of them predate this process.
+    hit = all(os.path.getmtime(f["filename"]) < start for f in rows.cache_files)
+    Path(out, "cache_hit").write_text(json.dumps(hit))
     net = AutoModelForSequenceClassification.from_pretrained(model, num_labels=2, pad_token_id=tok.pad_token_id)
     targs = TrainingArguments(os.path.join(out, "run"), max_steps=1, per_device_train_batch_size=args.batch_size,
                               use_cpu=True, save_strategy="no", report_to="none", disable_tqdm=True, learning_rate=2e-5)
@@ -131,7 +141,9 @@ def run(tool: str, model: str, data: str, cache: str, work: str, args) -> dict:
     if proc.returncode:
         raise RuntimeError(f"{tool} failed ({proc.returncode}); log: {Path(out, 'log.txt').read_text()[-3000:]}")
     first = float(Path(stamp).read_text())
-    return {"first_step_s": first - start, "total_s": end - start, "peak_rss_MiB": usage.ru_maxrss / 1024}
+    hit = Path(out, "cache_hit")  # written by the HF child, and by swiftcls where it reports it
+    return {"first_step_s": first - start, "total_s": end - start, "peak_rss_MiB": usage.ru_maxrss / 1024,
+            "cache_hit": json.loads(hit.read_text()) if hit.exists() else None}
 
 
 def summarize(results: list[dict]) -> list[dict]:
