@@ -1,13 +1,16 @@
 """``StreamedRows`` (--streaming) and ``LazyRows`` (--lazy_tokenize) yield the eager path's rows, in bounded memory."""
 
 import gc
+import json
 import tracemalloc
 
 import pytest
 import torch
 from helpers import make_rows, write
 from tiny_models import tiny_tokenizer
+from torch.utils.data import DataLoader
 
+from swiftcls.core.errors import DataError
 from swiftcls.core.labels import LabelSpace
 from swiftcls.core.spec import spec_for_config
 from swiftcls.data.collators import make_collator
@@ -91,3 +94,24 @@ def test_lazy_rows_collate_to_the_eager_batches(tmp_path, encoder):
         assert got.keys() == want.keys()
         for key, value in want.items():
             assert torch.equal(got[key], value) if torch.is_tensor(value) else got[key] == value
+
+
+def test_stream_rows_errors_name_the_row_or_are_written_when_met(tmp_path, encoder):
+    rows = make_rows(40, "single")
+    rows[29]["label"] = "ugly"  # passes the checks; only the label space (--labels bad,good) refuses it
+    path = write(tmp_path / "t.jsonl", rows)
+    with pytest.raises(DataError, match="unknown label 'ugly'") as err:
+        list(stream(path, encoder))
+    assert err.value.row == 30 and err.value.field == "label"
+    report = tmp_path / "skipped_rows.jsonl"
+    skipping = StreamedRows(StreamSource([path], ReadOptions(), {}, skip_bad_rows=True), SPACE, encoder.encode_kept,
+                            1, str(report))
+    assert len(list(skipping)) == 39 and len(list(skipping)) == 39
+    assert [json.loads(line)["row"] for line in report.read_text().splitlines()] == [30]  # once, not per pass
+
+
+def test_dataloader_workers_share_the_stream_without_repeats(tmp_path, encoder):
+    path = write(tmp_path / "t.jsonl", make_rows(100, "single"))
+    loader = DataLoader(stream(path, encoder, chunk=16), batch_size=None, num_workers=2)
+    got = sorted((tuple(r["input_ids"]), r["labels"]) for r in loader)
+    assert got == sorted((tuple(r["input_ids"]), r["labels"]) for r in eager(path, encoder))
