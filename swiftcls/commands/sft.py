@@ -40,6 +40,7 @@ from ..training.losses import LossConfig, resolve_class_weights
 from ..training.storage import disk_full_reported, state_sizes
 from ..training.trainer import ArgsSaver, SeqClsTrainer, write_args, write_checkpoint_extras
 from .common import read_options
+from .row_modes import held_rows, read_streaming, wrap_collator
 from .scoring import encode_groups, read_groups
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def sft_main(args: SftArguments | Sequence[str] | dict | None = None) -> dict:
                                  args.center_rewards_coefficient)
         space, train_ex, val_ex, skipped = read_groups(args, loss_config.loss)
     else:
-        space, train_ex, train_y, val_ex, val_y, skipped = _read_data(args)
+        space, train_ex, train_y, val_ex, val_y, skipped = (read_streaming if args.streaming else _read_data)(args)
         loss_config = LossConfig(space.problem_type, resolve_class_weights(
             args.class_weights, train_y, space.problem_type, space.num_labels), args.label_smoothing,
             args.focal_gamma, args.loss)
@@ -101,10 +102,13 @@ def sft_main(args: SftArguments | Sequence[str] | dict | None = None) -> dict:
         train_rows = encode_groups(encoder, train_ex, "Tokenizing train", row_errors)
         val_rows = encode_groups(encoder, val_ex, "Tokenizing val", row_errors)
     else:
-        train_rows = _labelled_rows(encoder, train_ex, train_y, "Tokenizing train", row_errors)
+        train_rows = held_rows(args, encoder, spec, space, train_ex, train_y)  # streamed or lazy, else None
+        if train_rows is None:
+            train_rows = _labelled_rows(encoder, train_ex, train_y, "Tokenizing train", row_errors)
         val_rows = _labelled_rows(encoder, val_ex, val_y, "Tokenizing val", row_errors)
-    logger.info("Task %s with %d labels; %d train / %d validation rows; %d skipped; world size %s.",
-                space.problem_type, space.num_labels, len(train_rows), len(val_rows), len(skipped),
+    logger.info("Task %s with %d labels; %s train / %d validation rows; %d skipped; world size %s.",
+                space.problem_type, space.num_labels,
+                len(train_rows) if hasattr(train_rows, "__len__") else "streamed", len(val_rows), len(skipped),
                 os.environ.get("WORLD_SIZE", "1"))
 
     payload = {**args.to_dict(), "model_dir": os.path.abspath(model_dir), "model_type": spec.name,
@@ -122,8 +126,9 @@ def sft_main(args: SftArguments | Sequence[str] | dict | None = None) -> dict:
         log_partitioning(model)
     trainer = SeqClsTrainer(
         model=model, args=args, train_dataset=train_rows, eval_dataset=val_rows or None, processing_class=tokenizer,
-        data_collator=make_collator(packed, tokenizer.pad_token_id, spec.padding_side, encoder.image_processor,
-                                    label_dtype(space.problem_type, scoring), groups=scoring),
+        data_collator=wrap_collator(make_collator(packed, tokenizer.pad_token_id, spec.padding_side,
+                                                  encoder.image_processor, label_dtype(space.problem_type, scoring),
+                                                  groups=scoring), train_rows),
         compute_metrics=(make_scoring_metrics(args.task) if scoring else
                          make_compute_metrics(space.problem_type, space.id2label, args.threshold)),
         callbacks=_callbacks(args, payload, encoder.image_processor), spec=spec, head_lr=args.head_lr,

@@ -23,6 +23,7 @@ from .decisions import DecisionArguments
 from .deepspeed import prepare_deepspeed, resolve_deepspeed
 from .fields import arg
 from .model import ModelArguments, PredictionArguments
+from .streaming import StreamingArguments
 from .zero_shot import HeadInitArguments, PromptArguments
 
 
@@ -187,7 +188,8 @@ class TrainingDefaults(TrainingArguments):
 
 @dataclass
 class SftArguments(ModelArguments, DataArguments, PromptArguments, HeadInitArguments, ValidationDataArguments,
-                   TaskArguments, TunerArguments, PredictionArguments, DecisionArguments, TrainingDefaults):
+                   TaskArguments, TunerArguments, PredictionArguments, DecisionArguments, StreamingArguments,
+                   TrainingDefaults):
     """Every option of ``swiftcls sft``: ``sft_main(SftArguments(model=..., dataset=[...]))``.
 
     It is a ``transformers.TrainingArguments``, handed to the Trainer as is.
@@ -203,6 +205,7 @@ class SftArguments(ModelArguments, DataArguments, PromptArguments, HeadInitArgum
             raise ConfigError(f"{flag} would train nothing and save an untrained model. Pass a positive "
                               "--num_train_epochs, or --max_steps N > 0 (-1, the default, trains for "
                               "--num_train_epochs).")
+        self.check_streaming()
         if self.learning_rate is None:
             self.learning_rate = 1e-4 if self.tuner_type == "lora" else 2e-5
         if self.threshold is None:

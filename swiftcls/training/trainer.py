@@ -57,7 +57,8 @@ class SeqClsTrainer(HookedTrainer):
         if strategy not in ("group_by_length", "random") or not hasattr(train_dataset, "__len__"):
             return super().train_sampler(train_dataset)
         grouped = strategy == "group_by_length"
-        lengths = [_tokens(row) if grouped else 0 for row in train_dataset]
+        # Only length grouping reads the rows here: a lazily tokenized row is encoded when read.
+        lengths = [_tokens(row) for row in train_dataset] if grouped else [0] * len(train_dataset)
         seed = self.args.seed if self.args.data_seed is None else self.args.data_seed
         # As transformers groups: by the rows of one optimizer step (per process).
         group = self.args.train_batch_size * self.args.gradient_accumulation_steps if grouped else None

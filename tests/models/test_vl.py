@@ -288,10 +288,13 @@ def test_bad_image_rows_are_skipped_and_reported(tiny_vl_dir, images, tmp_path):
            {"text": "<image>w", "images": ["bomb.png"], "label": "local"}]
     data = images / "with_bad.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in good[:4] + bad + good[4:]))
+    # --lazy_tokenize false: every image is checked before training (lazily, only the rows training reaches are:
+    # tests/commands/test_row_modes.py).
     with pytest.raises(DataError, match="image not found") as err:
-        _sft_vl(tiny_vl_dir("qwen2_vl"), tmp_path / "strict", str(data), "--max_steps", "1")
+        _sft_vl(tiny_vl_dir("qwen2_vl"), tmp_path / "strict", str(data), "--max_steps", "1", "--lazy_tokenize", "false")
     assert err.value.row == 5 and not any((tmp_path / "strict").glob("checkpoint-*"))
-    _sft_vl(tiny_vl_dir("qwen2_vl"), tmp_path / "out", str(data), "--max_steps", "1", "--skip_bad_rows", "true")
+    _sft_vl(tiny_vl_dir("qwen2_vl"), tmp_path / "out", str(data), "--max_steps", "1", "--skip_bad_rows", "true",
+            "--lazy_tokenize", "false")
     skipped = [json.loads(line) for line in (tmp_path / "out" / "skipped_rows.jsonl").read_text().splitlines()]
     assert [(s["row"], s["field"]) for s in skipped] == [(5, "images"), (6, "images"), (7, "images"), (8, "images")]
     assert "not found" in skipped[0]["error"] and "broken.jpg" in skipped[1]["error"]
