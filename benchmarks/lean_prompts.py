@@ -23,6 +23,7 @@ resumes. ``--report`` prints the markdown table (mean ± std over seeds, and the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import statistics
@@ -66,6 +67,26 @@ def _metrics(probs: np.ndarray, rows: list[dict], clf, problem: str) -> dict:
             "roc_auc_macro": float(roc_auc_score(y[:, present], probs[:, present], average="macro"))}
 
 
+@contextlib.contextmanager
+def _timed_train():
+    """The trainer's own ``train_runtime`` of the ``sft_main`` call inside (the checkpoint's trainer_state.json is
+    written before training ends and lacks it)."""
+    from swiftcls.training.trainer import SeqClsTrainer
+
+    timing, train = {}, SeqClsTrainer.train
+
+    def timed(self, *args, **kwargs):
+        out = train(self, *args, **kwargs)
+        timing["train_runtime"] = out.metrics["train_runtime"]
+        return out
+
+    SeqClsTrainer.train = timed
+    try:
+        yield timing
+    finally:
+        SeqClsTrainer.train = train
+
+
 def run(data: dict, name: str, arm: str, seed: int, out: Path, args) -> dict:
     """One ``swiftcls sft`` run of ``arm`` and its scores on the dev rows."""
     from swiftcls.commands.sft import sft_main
@@ -79,11 +100,11 @@ def run(data: dict, name: str, arm: str, seed: int, out: Path, args) -> dict:
     if data["names"]:
         options["labels"] = [str(data["folder"] / "labels.txt")]
     start = time.perf_counter()
-    summary = sft_main(options)
+    with _timed_train() as timing:
+        summary = sft_main(options)
     wall = time.perf_counter() - start
     ckpt = Path(summary["last_model_checkpoint"])
-    state = json.loads((ckpt / "trainer_state.json").read_text())
-    train_runtime = next(h["train_runtime"] for h in state["log_history"] if "train_runtime" in h)
+    train_runtime = timing["train_runtime"]
     clf = Classifier.from_pretrained(adapters=str(ckpt), device="cpu")
     train_tokens = _tokens(clf, data["train"]) * args.epochs
     dev_tokens = _tokens(clf, data["dev"])
