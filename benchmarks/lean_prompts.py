@@ -16,7 +16,7 @@ inference rows/s and non-pad tokens/s (``predict_proba`` over the dev rows, batc
 Results are appended to ``--out`` (one JSON line per run); runs already there are skipped, so an interrupted study
 resumes. ``--report`` prints the markdown table (mean ± std over seeds, and the lean/default ratios).
 
-    OMP_NUM_THREADS=1 nice python benchmarks/lean_prompts.py --out runs/lean_prompts.jsonl
+    OMP_NUM_THREADS=1 nice python benchmarks/lean_prompts.py --out runs/lean_prompts.jsonl  # hours on a busy 2-core box
     python benchmarks/lean_prompts.py --out runs/lean_prompts.jsonl --report
 """
 
@@ -191,9 +191,9 @@ def main() -> None:
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--train_rows", type=int, default=400)
+    parser.add_argument("--train_rows", type=int, default=160)
     parser.add_argument("--goemotions_train_rows", type=int, default=None, help="default: --train_rows")
-    parser.add_argument("--dev_rows", type=int, default=300)
+    parser.add_argument("--dev_rows", type=int, default=150)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--max_length", type=int, default=128)
     parser.add_argument("--learning_rate", type=float, default=3e-4)

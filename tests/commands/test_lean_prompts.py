@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from helpers import make_rows, write
-from tiny_models import make_tiny_model
 from transformers import AutoTokenizer
 
 from swiftcls import Classifier, export_main, sft_main
@@ -22,10 +21,12 @@ PAIR = ("alpha beta", "gamma delta")
 
 
 @pytest.fixture(scope="module")
-def lean_run(smollm2_dir, tmp_path_factory):
+def lean_run(smollm2_dir, tiny_model_dir, tmp_path_factory):
     """A one-step regression run (one output: the export gets a score template) without --system."""
     root = tmp_path_factory.mktemp("lean")
-    model = make_tiny_model("llama", root / "tiny")
+    model = Path(shutil.copytree(tiny_model_dir("llama"), root / "tiny"))
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja"):
+        (model / name).unlink(missing_ok=True)  # the tiny model's Qwen tokenizer files give way to SmolLM2's
     AutoTokenizer.from_pretrained(smollm2_dir).save_pretrained(model)
     train = write(root / "train.jsonl", make_rows(8, "regression"))
     return Path(sft_main(["--model", str(model), "--dataset", train, "--tuner_type", "full", "--max_steps", "1",
