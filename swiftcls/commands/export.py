@@ -129,11 +129,12 @@ def export_main(args: ExportArguments | Sequence[str] | dict | None = None) -> s
                                  "swiftcls_version": __version__}}
         (tmp / "args.json").write_text(json.dumps(saved_args, indent=2, ensure_ascii=False, default=str),
                                        encoding="utf-8")
-        card_fields = {**trained, **({} if reward else decided)}
+        encoder = training_encoder(tokenizer, spec, payload or {})  # the prompts of training, for card and template
+        card_fields = {**trained, **({} if reward else decided), "system_turn": encoder.system_turn}
         card = model_card(str(out), space, card_fields, source, spec.chat_template_kwargs,
                           spec.lmdeploy_reward_arch if reward else None, onnx)
         (tmp / "README.md").write_text(card, encoding="utf-8")
-        template = score_template(training_encoder(tokenizer, spec, payload or {})) if (
+        template = score_template(encoder) if (
             space.num_labels == 1 and not reward and not onnx) else None
         if template:  # vLLM's /score and /rerank build swiftcls's pair prompt with it (--chat-template)
             (tmp / SCORE_TEMPLATE).write_text(template + "\n", encoding="utf-8")

@@ -25,6 +25,7 @@ from ..data.dataset import encode_labels, load_examples, parse_columns, split_va
 from ..data.encode import PromptEncoder
 from ..inference.decide import decide, decisions_report
 from ..inference.predict import evaluate_groups, label_matrix, predict_logits
+from ..inference.prompts import lean_fields
 from ..inference.zero_shot import check_label_head, label_name_head
 from ..metrics.classification import format_report, make_compute_metrics, save_metrics
 from ..metrics.curve_plots import plot_pr_roc
@@ -114,7 +115,7 @@ def sft_main(args: SftArguments | Sequence[str] | dict | None = None) -> dict:
     payload = {**args.to_dict(), "model_dir": os.path.abspath(model_dir), "model_type": spec.name,
                "problem_type": space.problem_type, "label_names": space.names,
                "chat_template_applied": encoder.chat, "swiftcls_version": __version__, "loss": loss_config.loss,
-               "focal_gamma": loss_config.focal_gamma}
+               "focal_gamma": loss_config.focal_gamma, **lean_fields(args.system)}
     # Every row is validated and encoded and the model loaded: only now is anything written.
     if int(os.environ.get("RANK", "0")) == 0:
         os.makedirs(args.output_dir, exist_ok=True)

@@ -47,7 +47,10 @@ class DataArguments:
                               "(with a warning), which bounds memory per row.")
     use_chat_template: bool | None = arg(None, "Wrap text in the tokenizer's chat template (default: the family "
                                                "template's setting, and only if the tokenizer has one).")
-    system: str | None = arg(None, "System prompt added to chat-template prompts.")
+    system: str | None = arg(None, "System prompt added to chat-template prompts. Default: none, and a template "
+                                   "that would insert its own default system prompt (SmolLM2, Qwen2.5) gets an "
+                                   "empty system turn instead (lean prompts); 'default' keeps the template's "
+                                   "default system prompt (what swiftcls did before). infer/eval: the training choice.")
     skip_bad_rows: bool = arg(False, "Skip bad rows and write a report of each, instead of stopping at the first.")
     max_pixels: int | None = arg(None, "Image pixel budget (multimodal models): larger images are downscaled to at "
                                        "most this many pixels (Qwen2-VL: one token per 28x28 pixels), e.g. 200704 = "

@@ -12,6 +12,10 @@ from .errors import ConfigError
 
 LABELS, TEXT = "{labels}", "{text}"
 
+# ``--system default``: keep the chat template's own default system prompt (SmolLM2's "You are a helpful AI assistant
+# named SmolLM...", Qwen2.5's "You are Qwen..."), which swiftcls otherwise leaves out (docs/data.md, lean prompts).
+SYSTEM_DEFAULT = "default"
+
 # What --head_init label_names and --zero_shot use when no --prompt is given: the labels are listed, and the model is
 # asked for a label name only, so its first answer token is one of the names' first tokens.
 DEFAULT_PROMPT = ("Classify the text into one of these labels: {labels}.\n\nText: {text}\n\n"

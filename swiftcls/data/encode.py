@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import statistics
 from dataclasses import dataclass, replace
 
+from jinja2 import TemplateError
 from tqdm.auto import tqdm
 
 from ..core.errors import ConfigError, DataError
-from ..core.prompt_template import check_prompt, fill_text
+from ..core.prompt_template import SYSTEM_DEFAULT, check_prompt, fill_text
 from ..core.spec import ModelSpec
 from . import chunking, images
 from .chunking import ChunkConfig
@@ -26,8 +28,11 @@ class PromptEncoder:
 
     Decoders: the text (and pair, joined by a newline) becomes one user turn of the chat template with
     the generation prompt appended, so the pooled last token is where the model would start answering;
-    SWIFT ``messages`` rows keep all their turns. Over-long chat prompts are cut inside the messages, never in
-    the template's end (:class:`~swiftcls.data.truncate.ChatTruncator`). Without a template the raw text is used.
+    SWIFT ``messages`` rows keep all their turns. The system turn is ``system`` when given; without it the
+    prompt is lean: a template that would insert its own default system prompt (SmolLM2, Qwen2.5) gets an empty
+    system turn instead, as that text is the same tokens on every row (``system="default"`` keeps it). Over-long
+    chat prompts are cut inside the messages, never in the template's end
+    (:class:`~swiftcls.data.truncate.ChatTruncator`). Without a template the raw text is used.
     Encoders: ``tokenizer(text, text_pair)``. Before any of this, each text longer than
     :func:`~swiftcls.data.truncate.char_budget` characters is cut to it on the truncation side, so a huge row costs
     no more than one that just fills ``max_length`` (the tokens kept are the same).
@@ -62,6 +67,8 @@ class PromptEncoder:
         if self.image_processor is not None:
             images.set_pixel_budget(self.image_processor, self.min_pixels, self.max_pixels)
         self._budget = None  # char_budget, computed the first time a long text needs it
+        self.system_turn = self._system_turn()
+        self._overhead_logged = False
         self._overhead = overhead = self.overhead()
         if self.max_length <= overhead:
             logger.warning("--max_length %d leaves no room for text: the %s alone take(s) %d tokens, so rows are "
@@ -73,6 +80,30 @@ class PromptEncoder:
         self.chunked = self.long_text == "chunk"
         if self.chunked:
             self.chunk.check(self.max_length - overhead)
+
+    def _system_turn(self) -> str | None:
+        """The system turn every chat prompt starts with, or None for none (the template decides).
+
+        ``system`` text: that text. ``"default"``: none, so the template adds its default system prompt, if it has
+        one. None or ``""`` (lean): an empty system turn when that renders shorter than no system turn, i.e. when the
+        template would insert a default system prompt; else none (templates without one, such as Qwen3's, or that
+        reject system turns), so the prompt stays as close to the model's chat format as it can at fewest tokens.
+        """
+        if self.system == SYSTEM_DEFAULT:
+            return None
+        if self.system or not self.chat:
+            return self.system or None
+        user = [{"role": "user", "content": "x"}]
+        try:
+            lean = self._template_tokens([{"role": "system", "content": ""}, *user])
+        except TemplateError:  # e.g. Gemma's template raises on a system turn
+            return None
+        return "" if lean < self._template_tokens(user) else None
+
+    def _template_tokens(self, messages: list[dict]) -> int:
+        prompt = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
+                                                    **self.spec.chat_template_kwargs)
+        return len(self.tokenizer(prompt, add_special_tokens=False)["input_ids"])
 
     def overhead(self) -> int:
         """Tokens of a row with empty text: the chat template (with ``--system``) or the special tokens."""
@@ -140,16 +171,16 @@ class PromptEncoder:
             messages = [dict(m) for m in ex.messages]
         else:
             messages = [{"role": "user", "content": content if content is not None else self._content(ex)}]
-        if self.system and messages[0]["role"] != "system":
-            messages.insert(0, {"role": "system", "content": self.system})
+        if self.system_turn is not None and messages[0]["role"] != "system":
+            messages.insert(0, {"role": "system", "content": self.system_turn})
         return messages
 
     def render(self, ex: Example, content: str | None = None, messages: list[dict] | None = None) -> str:
         """The prompt string for a decoder with a chat template."""
         if messages is None:
             messages = self.chat_messages(ex, content)
-        elif self.system and messages[0]["role"] != "system":
-            messages = [{"role": "system", "content": self.system}, *messages]
+        elif self.system_turn is not None and messages[0]["role"] != "system":
+            messages = [{"role": "system", "content": self.system_turn}, *messages]
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
                                                   **self.spec.chat_template_kwargs)
 
@@ -307,4 +338,19 @@ class PromptEncoder:
                 out.append(row)
             bar.update(len(chunk))
         bar.close()
+        self._log_overhead(out)
         return kept, out
+
+    def _log_overhead(self, rows: list[dict]) -> None:
+        """Log, once, the tokens every row spends on the prompt around its text (chat template, system prompt,
+        special tokens) against the median text of ``rows``: the share of compute that carries no information."""
+        lengths = [len(r["input_ids"]) for r in rows if r.get("input_ids") and isinstance(r["input_ids"][0], int)]
+        if self._overhead_logged or not lengths:
+            return
+        self._overhead_logged = True
+        median_text = max(statistics.median(lengths) - self._overhead, 1)
+        what = "chat template" + (" and system prompt" if self.system_turn else "") if self.chat else "special tokens"
+        logger.info("prompt overhead %d tokens/row, %.0f%% of the median text (%g tokens; %s%s).", self._overhead,
+                    100 * self._overhead / median_text, median_text, what,
+                    ", the template's default system prompt kept" if self.chat and self.system == SYSTEM_DEFAULT
+                    else "")

@@ -8,7 +8,7 @@ import logging
 from dataclasses import fields
 
 from ..config.data import DataArguments
-from ..core.prompt_template import fill_labels
+from ..core.prompt_template import SYSTEM_DEFAULT, fill_labels
 from ..data.chunking import ChunkConfig
 from ..data.dataset import Example
 from ..data.encode import PromptEncoder
@@ -20,12 +20,22 @@ PROMPT_FIELDS = {"max_length": "max_length", "use_chat_template": "chat_template
                  "truncation_side": "truncation_side", "min_pixels": "min_pixels", "max_pixels": "max_pixels",
                  "long_text": "long_text", "chunk_stride": "chunk_stride", "chunk_pooling": "chunk_pooling",
                  "max_chunks": "max_chunks"}
+# args.json field saying whether the chat template's default system prompt is in the prompts (``--system default``);
+# a checkpoint without it predates lean prompts, and its rows without ``--system`` were formatted with that default.
+DEFAULT_SYSTEM_FIELD = "default_system_prompt"
+
+
+def lean_fields(system: str | None) -> dict:
+    """What a new ``args.json`` records of the system prompt choice, so infer/eval/deploy/export build the prompts of
+    training (see :data:`DEFAULT_SYSTEM_FIELD`)."""
+    return {DEFAULT_SYSTEM_FIELD: system == SYSTEM_DEFAULT}
 
 
 def training_encoder(tokenizer, spec, train: dict, data_args: DataArguments | None = None,
                      labels: list[str] | None = None) -> PromptEncoder:
     """The prompt formatting a checkpoint was trained with (its ``args.json``), so inference formats rows as in
-    training by default.
+    training by default. A checkpoint trained before lean prompts (no :data:`DEFAULT_SYSTEM_FIELD` in its
+    ``args.json``) and without ``--system`` keeps the chat template's default system prompt, as it was trained with.
 
     A flag in ``data_args`` that differs from its default is an explicit choice and wins over ``args.json`` (as in
     SWIFT), with a warning when the values differ; ``data_args`` also fills what a foreign checkpoint lacks. So does
@@ -33,6 +43,7 @@ def training_encoder(tokenizer, spec, train: dict, data_args: DataArguments | No
     names saved in args.json.
     """
     defaults = {f.name: f.default for f in fields(DataArguments)}
+    given_system = bool(data_args and data_args.system != defaults["system"])
     chosen = {}
     for name, saved_as in PROMPT_FIELDS.items():
         given = getattr(data_args, name) if data_args else defaults[name]
@@ -50,6 +61,8 @@ def training_encoder(tokenizer, spec, train: dict, data_args: DataArguments | No
     elif train.get("prompt") not in (None, prompt):
         logger.warning("--prompt %r differs from the prompt the checkpoint was trained with (%r, args.json); using "
                        "--prompt.", prompt, train["prompt"])
+    if not chosen["system"] and not given_system and DEFAULT_SYSTEM_FIELD not in train and train:
+        chosen["system"] = SYSTEM_DEFAULT  # trained before lean prompts: keep the template's default system prompt
     names = labels or train.get("label_names") or []
     return PromptEncoder(tokenizer, spec, chosen["max_length"], chosen["use_chat_template"],
                          fill_labels(chosen["system"], names), chosen["truncation_side"], chosen["min_pixels"],

@@ -19,7 +19,7 @@ from ..data.encode import PromptEncoder
 from ..models.head_init import answer_token_ids, init_label_name_head
 from ..models.loading import load_classifier
 from ..models.registry import read_model_type, resolve_model
-from .prompts import training_encoder
+from .prompts import lean_fields, training_encoder
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def load_zero_shot(args: InferArguments, device: str | None = None):
                                           device=device)
     payload = {"model": args.model, "model_dir": os.path.abspath(model_dir), "model_type": spec.name,
                "problem_type": SINGLE, "label_names": names, "prompt": args.prompt, "head_init": "label_names",
-               "zero_shot": True, "swiftcls_version": __version__}
+               "zero_shot": True, "swiftcls_version": __version__, **lean_fields(args.system)}
     encoder = training_encoder(tokenizer, spec, payload, args, names)
     payload["chat_template_applied"] = encoder.chat
     label_name_head(model, spec, model_dir, encoder, space)

@@ -93,16 +93,21 @@ logits = session.run(["logits"], {{k: batch[k].astype("int64") for k in {inputs}
 
 def _usage(path: str, space: LabelSpace, payload: dict, chat_kwargs: dict) -> str:
     """transformers / swiftcls / vLLM snippets that format prompts exactly like training."""
-    chat, system = payload.get("chat_template_applied"), payload.get("system")
+    # system_turn: the system turn training put first (export reads it from the training encoder); "" is the empty
+    # turn of lean prompts, which keeps a template's default system prompt out.
+    chat, system = payload.get("chat_template_applied"), payload.get("system_turn", payload.get("system"))
     if chat:
-        msgs = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": "TEXT"}]
+        msgs = ([] if system is None else [{"role": "system", "content": system}]) + [
+            {"role": "user", "content": "TEXT"}]
         messages = json.dumps(msgs, ensure_ascii=False).replace('"TEXT"', "t")
         kwargs = "".join(f", {k}={v!r}" for k, v in chat_kwargs.items())
         prompt = (f"prompts = [tokenizer.apply_chat_template({messages}, tokenize=False, add_generation_prompt=True"
                   f"{kwargs})\n           for t in texts]\n"
                   'batch = tokenizer(prompts, padding=True, add_special_tokens=False, return_tensors="pt")')
+        after = (", after the system prompt," if system else ", after an empty system turn (so the template adds no "
+                 "default system prompt)," if system == "" else "")
         note = ("Prompts must be formatted as in training: the text (a pair joined by a newline) is the user turn of "
-                "the chat template" + (", after the system prompt," if system else "") + " with the generation prompt.")
+                "the chat template" + after + " with the generation prompt.")
     else:
         prompt = (f"batch = tokenizer(texts, padding=True, truncation=True, max_length={payload.get('max_length', 512)}"
                   ', return_tensors="pt")')
