@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--dev_rows", type=int, default=872)
     parser.add_argument("--epochs", type=float, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--chunk_pooling", choices=["mean", "max"], default="mean")
     args = parser.parse_args(argv)
     from swiftcls import sft_main  # after argparse: --help answers without importing torch
 
@@ -94,9 +95,12 @@ def main(argv: list[str] | None = None) -> dict:
                             "--learning_rate", "1e-4", "--num_train_epochs", str(args.epochs), "--max_length",
                             str(args.max_length), "--long_text", mode, "--chunk_stride", str(args.max_length // 4),
                             "--per_device_train_batch_size", "16", "--seed", str(args.seed), "--save_strategy", "no",
+                            # sft still scores the dev rows once at the end; per-epoch evaluations would only cost time
+                            "--eval_strategy", "no", "--chunk_pooling", args.chunk_pooling,
                             "--output_dir", str(out / mode)])
         accuracy[mode] = summary["metrics"]["accuracy"]
     print(json.dumps({"accuracy": accuracy, "max_length": args.max_length, "train_rows": args.train_rows,
+                      "dev_rows": args.dev_rows, "epochs": args.epochs, "chunk_pooling": args.chunk_pooling,
                       "seed": args.seed}))
     return accuracy
 

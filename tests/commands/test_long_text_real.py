@@ -59,7 +59,8 @@ def test_chunked_inference_finds_the_review_that_truncation_cuts(shared, minilm_
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_chunk_training_beats_truncate_training_at_max_length_128(shared, minilm_dir, tmp_path, seed):
     """The issue's setting: two training runs per seed at --max_length 128 (docs/benchmarks.md, "Long documents").
-    Not run yet (no idle machine); the 0.15 margin is the issue's goal, not a measured figure."""
+    Not run yet (about 50 minutes per seed on the shared CPU); the 0.15 margin is the issue's goal, not a measured
+    figure. A smaller run (320 rows, 40 steps, seed 0) left both modes at chance (0.475 each)."""
     accuracy = example_for(shared).main(["--output_dir", str(tmp_path / "run"), "--max_length", "128",
                                          "--train_rows", "800", "--dev_rows", "400", "--seed", str(seed)])
     assert accuracy["chunk"] >= accuracy["truncate"] + 0.15, accuracy
