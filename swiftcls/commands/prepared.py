@@ -61,7 +61,11 @@ def read_rows(args: SftArguments) -> tuple[LabelSpace, Dataset, Dataset | None, 
     else:
         start = time.perf_counter()
         work = stage.workdir()
-        meta = stage.publish(work, _build_rows(args, work))
+        try:
+            meta = stage.publish(work, _build_rows(args, work))
+        except BaseException:
+            stage.discard(work)
+            raise
         logger.info("read %d rows in %.1f s (cached at %s)", meta["count"], time.perf_counter() - start,
                     meta["path"] if key else "a temporary folder: the data is not a local file, or caching is off")
     skipped = [error_from(e) for e in meta["read_skipped"]]
@@ -119,9 +123,14 @@ def tokenized_rows(args: SftArguments, encoder, rows: Dataset | None, key: str |
     else:
         start = time.perf_counter()
         work = stage.workdir()
-        data = tokenize(rows, encoder, f"{work}/{split}.arrow", digest([work, split]), args.dataset_num_proc, desc)
-        take_errors(data, [] if args.skip_bad_rows else None)  # the first bad row raises before anything is cached
-        meta = stage.publish(work, {"count": len(data), "files": files_of(data, work)})
+        try:
+            data = tokenize(rows, encoder, f"{work}/{split}.arrow", digest([work, split]), args.dataset_num_proc,
+                            desc)
+            take_errors(data, [] if args.skip_bad_rows else None)  # the first bad row raises before it is cached
+            meta = stage.publish(work, {"count": len(data), "files": files_of(data, work)})
+        except BaseException:
+            stage.discard(work)
+            raise
         logger.info("tokenized %d rows in %.1f s (cached at %s)", meta["count"], time.perf_counter() - start,
                     meta["path"] if tok_key else "a temporary folder: not cacheable")
     data = take_errors(open_files(meta["path"], meta["files"]), skipped)

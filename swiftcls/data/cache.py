@@ -96,6 +96,10 @@ class Prepared:
             atexit.register(shutil.rmtree, work, True)
         return work
 
+    def discard(self, work: str) -> None:
+        """Remove a work folder whose build failed (a bad row raised): nothing half-built stays behind."""
+        shutil.rmtree(work, ignore_errors=True)
+
     def publish(self, work: str, meta: dict) -> dict:
         """Write ``meta.json`` into ``work`` and move it into place; if another process finished first, its folder
         is kept and ``work`` removed. Returns the meta of the folder to read (with ``path``)."""
