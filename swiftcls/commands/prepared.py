@@ -58,6 +58,7 @@ def read_rows(args: SftArguments) -> tuple[LabelSpace, Dataset, Dataset | None, 
     meta = stage.load()
     if meta is not None:
         logger.info("data cache hit: %s", meta["path"])
+        check_usable(meta["count"], [error_from(e) for e in meta["read_skipped"]], list(args.dataset))  # the warning
     else:
         start = time.perf_counter()
         work = stage.workdir()
