@@ -142,7 +142,8 @@ def tokenized_rows(args: SftArguments, encoder, rows: Dataset | None, key: str |
 
 def _tokens_key(args: SftArguments, encoder, rows, key: str | None, split: str) -> str | None:
     tokenizer = tokenizer_signature(encoder.tokenizer)
-    has_images = pc.any(pc.greater(pc.list_value_length(rows.with_format("arrow")["images"]), 0)).as_py()
+    # The whole table behind the rows (a superset after a split): reading it costs no copy of the dataset.
+    has_images = pc.any(pc.greater(pc.list_value_length(rows.data.column("images")), 0)).as_py()
     # Image rows are never reused: their token counts depend on the image files, which are not fingerprinted.
     if key is None or tokenizer is None or has_images:
         return None

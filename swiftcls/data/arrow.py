@@ -109,8 +109,7 @@ class ArrowRows(torch.utils.data.Dataset):
     """
 
     def __init__(self, data: Dataset):
-        self.full = data
-        self.data = data.select_columns([c for c in data.column_names if c not in (LENGTH, ERROR)])
+        self.data = data
 
     def __len__(self) -> int:
         return len(self.data)
@@ -120,7 +119,7 @@ class ArrowRows(torch.utils.data.Dataset):
             index += len(self)
         if not 0 <= index < len(self):
             raise IndexError(index)
-        row = _clean(self.data[int(index)])
+        row = {k: v for k, v in self.data[int(index)].items() if v is not None and k not in (LENGTH, ERROR)}
         if WINDOWS in row:
             row[WINDOWS] = [_clean(w) for w in row[WINDOWS]]
         labels = row.pop("labels", None)
@@ -132,4 +131,4 @@ class ArrowRows(torch.utils.data.Dataset):
 
     def lengths(self) -> list[int]:
         """Every row's token count (every window of a chunked row), read from the length column."""
-        return self.full[LENGTH]
+        return self.data[LENGTH]
