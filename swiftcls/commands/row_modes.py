@@ -6,10 +6,13 @@ from __future__ import annotations
 import logging
 import os
 
+from datasets import Dataset
+
 from ..config.sft import SftArguments
 from ..core.errors import ConfigError
 from ..core.labels import REGRESSION, SINGLE, LabelSpace, read_label_names
 from ..core.spec import ModelSpec
+from ..data.arrow import WRITE_CHUNK, batch_examples
 from ..data.dataset import Example, encode_labels, load_examples, parse_columns
 from ..data.encode import PromptEncoder
 from ..data.lazy import LazyRows, SkippingCollator, check_lazy
@@ -55,9 +58,14 @@ def _given_space(args: SftArguments, names: list[str] | None) -> LabelSpace:
 
 
 def held_rows(args: SftArguments, encoder: PromptEncoder, spec: ModelSpec, space: LabelSpace,
-              train_ex: list[Example] | None, train_y: list) -> StreamedRows | LazyRows | None:
+              train_ex: Dataset | None) -> StreamedRows | LazyRows | None:
     """The training rows as a stream (``--streaming``) or encoded per item (``--lazy_tokenize``, by default for
-    image rows); None when they are encoded up front (the eager path)."""
+    image rows); None when they are encoded up front (the eager path).
+
+    Args:
+        train_ex: None with ``--streaming``; else the validated rows on Arrow with their encoded ``labels``
+            (swiftcls/commands/prepared.py), turned back into examples when they are tokenized lazily.
+    """
     rank0 = int(os.environ.get("RANK", "0")) == 0
     skipped_path = os.path.join(args.output_dir, "skipped_rows.jsonl") if args.skip_bad_rows and rank0 else None
     if args.streaming:
@@ -70,12 +78,24 @@ def held_rows(args: SftArguments, encoder: PromptEncoder, spec: ModelSpec, space
         return StreamedRows(source, space, encoder.encode_kept, buffer, skipped_path)
     lazy = args.lazy_tokenize
     if lazy is None:
-        lazy = any(ex.images for ex in train_ex) and args.train_sampling_strategy != "group_by_length"
+        lazy = any(train_ex["images"]) and args.train_sampling_strategy != "group_by_length"
     if not lazy:
         return None
-    check_lazy(train_ex, encoder.prompt, encoder.image_processor, spec.name)
-    logger.info("--lazy_tokenize: %d training rows are tokenized as the trainer reads them.", len(train_ex))
-    return LazyRows(train_ex, train_y, encoder.encode_kept, args.skip_bad_rows, skipped_path)
+    # Lazy rows are image rows in practice (VL sets of thousands, not millions): the examples are held in memory.
+    examples = [ex for batch in train_ex.iter(batch_size=WRITE_CHUNK) for ex in batch_examples(batch)]
+    check_lazy(examples, encoder.prompt, encoder.image_processor, spec.name)
+    logger.info("--lazy_tokenize: %d training rows are tokenized as the trainer reads them.", len(examples))
+    return LazyRows(examples, train_ex["labels"], encoder.encode_kept, args.skip_bad_rows, skipped_path)
+
+
+def labelled_rows(encoder: PromptEncoder, examples: list[Example], labels: list, desc: str, skipped: list | None
+                  ) -> list[dict]:
+    """Encoded rows with their labels (the eagerly read ``--val_dataset`` of a streamed run); rows the encoder
+    rejects are left out when ``skipped`` collects them."""
+    kept, rows = encoder.encode_kept(examples, desc, skipped)
+    if examples and not rows:
+        raise ConfigError(f"{desc}: every row was skipped ({len(skipped or [])} skipped in all).")
+    return [{**r, "labels": labels[i]} for i, r in zip(kept, rows)]
 
 
 def wrap_collator(collator, train_rows):

@@ -15,13 +15,13 @@ from ..config.parser import to_arguments
 from ..config.sft import SftArguments
 from ..core.decisions import write_decisions
 from ..core.errors import ConfigError
-from ..core.labels import REGRESSION, SCORING_TASKS, LabelSpace, read_label_names
+from ..core.labels import REGRESSION, SCORING_TASKS, LabelSpace
 from ..core.prompt_template import fill_labels
 from ..core.spec import ModelSpec, spec_for_config
 from ..core.version import __version__
 from ..data.chunking import ChunkConfig
 from ..data.collators import label_dtype, make_collator
-from ..data.dataset import encode_labels, load_examples, parse_columns, split_validation, write_skipped
+from ..data.dataset import write_skipped
 from ..data.encode import PromptEncoder
 from ..inference.decide import decide, decisions_report
 from ..inference.predict import evaluate_groups, label_matrix, predict_logits
@@ -40,8 +40,8 @@ from ..training.deepspeed import log_partitioning
 from ..training.losses import LossConfig, resolve_class_weights
 from ..training.storage import disk_full_reported, state_sizes
 from ..training.trainer import ArgsSaver, SeqClsTrainer, write_args, write_checkpoint_extras
-from .common import read_options
-from .row_modes import held_rows, read_streaming, wrap_collator
+from .prepared import read_rows, tokenized_rows
+from .row_modes import held_rows, labelled_rows, read_streaming, wrap_collator
 from .scoring import encode_groups, read_groups
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,12 @@ def sft_main(args: SftArguments | Sequence[str] | dict | None = None) -> dict:
                                  args.center_rewards_coefficient)
         space, train_ex, val_ex, skipped = read_groups(args, loss_config.loss)
     else:
-        space, train_ex, train_y, val_ex, val_y, skipped = (read_streaming if args.streaming else _read_data)(args)
+        if args.streaming:  # training rows are read as training consumes them (swiftcls/data/streaming.py)
+            space, train_ex, train_y, val_ex, val_y, skipped = read_streaming(args)
+            data_key = None
+        else:
+            space, train_ex, val_ex, skipped, data_key = _read_data(args)
+            train_y = train_ex["labels"] if args.class_weights == "auto" else []
         loss_config = LossConfig(space.problem_type, resolve_class_weights(
             args.class_weights, train_y, space.problem_type, space.num_labels), args.label_smoothing,
             args.focal_gamma, args.loss)
@@ -103,10 +108,15 @@ def sft_main(args: SftArguments | Sequence[str] | dict | None = None) -> dict:
         train_rows = encode_groups(encoder, train_ex, "Tokenizing train", row_errors)
         val_rows = encode_groups(encoder, val_ex, "Tokenizing val", row_errors)
     else:
-        train_rows = held_rows(args, encoder, spec, space, train_ex, train_y)  # streamed or lazy, else None
-        if train_rows is None:
-            train_rows = _labelled_rows(encoder, train_ex, train_y, "Tokenizing train", row_errors)
-        val_rows = _labelled_rows(encoder, val_ex, val_y, "Tokenizing val", row_errors)
+        train_rows = held_rows(args, encoder, spec, space, train_ex)  # streamed or lazy, else None
+        if args.streaming:
+            val_rows = labelled_rows(encoder, val_ex, val_y, "Tokenizing val", row_errors)
+        else:
+            with args.main_process_first(local=True, desc="tokenizing"):  # one process per node tokenizes
+                if train_rows is None:
+                    train_rows = tokenized_rows(args, encoder, train_ex, data_key, "Tokenizing train", row_errors,
+                                                "train")
+                val_rows = tokenized_rows(args, encoder, val_ex, data_key, "Tokenizing val", row_errors, "val")
     logger.info("Task %s with %d labels; %s train / %d validation rows; %d skipped; world size %s.",
                 space.problem_type, space.num_labels,
                 len(train_rows) if hasattr(train_rows, "__len__") else "streamed", len(val_rows), len(skipped),
@@ -148,21 +158,11 @@ def _callbacks(args: SftArguments, payload: dict, image_processor) -> list:
 
 
 def _read_data(args: SftArguments) -> tuple:
-    """Validated training and validation examples, their label space and encoded labels, and the skipped rows."""
-    common = {"options": read_options(args), "columns": parse_columns(args.columns),
-              "skip_bad_rows": args.skip_bad_rows, "seed": args.data_seed}
-    train_ex, skipped = load_examples(args.dataset, **common)
-    val_ex = []
-    if args.val_dataset:
-        val_ex, val_skipped = load_examples(args.val_dataset, **common)
-        skipped += val_skipped
-    space = LabelSpace.infer([(*ex.label, ex.where) for ex in train_ex + val_ex], args.problem_type,
-                             args.num_labels, read_label_names(args.labels))
-    if not val_ex and args.split_dataset_ratio > 0:
-        train_ex, val_ex = split_validation(train_ex, args.split_dataset_ratio, space, args.data_seed)
-    train_ex, train_y = encode_labels(train_ex, space, args.skip_bad_rows, skipped)
-    val_ex, val_y = encode_labels(val_ex, space, args.skip_bad_rows, skipped)
-    return space, train_ex, train_y, val_ex, val_y, skipped
+    """Validated training and validation rows with encoded labels (memory-mapped Arrow, see
+    swiftcls/commands/prepared.py), their label space, the skipped rows and the data's cache key; one process per
+    node reads, the others open its cache."""
+    with args.main_process_first(local=True, desc="reading the data"):
+        return read_rows(args)
 
 
 def _announce_new_modules(new_modules: list[str], spec: ModelSpec, space: LabelSpace) -> None:
@@ -188,14 +188,6 @@ def _tune(model, spec: ModelSpec, new_modules: list[str], args: SftArguments):
     if args.activation_checkpointing and hasattr(model, "enable_input_require_grads"):
         model.enable_input_require_grads()
     return model
-
-
-def _labelled_rows(encoder: PromptEncoder, examples: list, labels: list, desc: str, skipped: list | None) -> list:
-    """Encoded rows with their labels; rows the encoder rejects are left out when ``skipped`` collects them."""
-    kept, rows = encoder.encode_kept(examples, desc, skipped)
-    if examples and not rows:
-        raise ConfigError(f"{desc}: every row was skipped ({len(skipped or [])} skipped in all).")
-    return [{**r, "labels": labels[i]} for i, r in zip(kept, rows)]
 
 
 def _finish(trainer: SeqClsTrainer, payload: dict, space: LabelSpace, val_rows: list, args: SftArguments) -> dict:

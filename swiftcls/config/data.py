@@ -85,3 +85,25 @@ class DataArguments:
         parent = getattr(super(), "__post_init__", None)
         if parent:
             parent()
+
+
+@dataclass
+class DataPreparationArguments:
+    """How ``swiftcls sft`` prepares its rows: processes, and the cache of prepared (Arrow) data."""
+
+    _argument_group_name = "Data preparation"
+
+    dataset_num_proc: int = arg(1, "Processes that encode labels and tokenize the rows (datasets.map num_proc, as in "
+                                   "ms-swift). Under torchrun one process per node prepares; the others wait and "
+                                   "open its result.")
+    load_from_cache_file: bool = arg(True, "Reuse prepared (validated, tokenized) rows from an earlier run on the same "
+                                           "data files and settings; false prepares them afresh.")
+    dataset_cache_dir: str | None = arg(None, "Where prepared rows are cached (Arrow files). Default: "
+                                              "$HF_DATASETS_CACHE/swiftcls (~/.cache/huggingface/datasets/swiftcls).")
+
+    def __post_init__(self):
+        if self.dataset_num_proc < 1:
+            raise ConfigError(f"--dataset_num_proc must be >= 1, got {self.dataset_num_proc}.")
+        parent = getattr(super(), "__post_init__", None)
+        if parent:
+            parent()

@@ -18,7 +18,7 @@ from transformers import TrainingArguments
 
 from ..core.errors import ConfigError
 from ..core.labels import BEST_METRIC, LOWER_IS_BETTER, TASK_BEST_METRIC
-from .data import DataArguments
+from .data import DataArguments, DataPreparationArguments
 from .decisions import DecisionArguments
 from .deepspeed import prepare_deepspeed, resolve_deepspeed
 from .fields import arg
@@ -187,8 +187,9 @@ class TrainingDefaults(TrainingArguments):
 
 
 @dataclass
-class SftArguments(ModelArguments, DataArguments, PromptArguments, HeadInitArguments, ValidationDataArguments,
-                   TaskArguments, TunerArguments, PredictionArguments, DecisionArguments, StreamingArguments,
+class SftArguments(ModelArguments, DataArguments, DataPreparationArguments, PromptArguments, HeadInitArguments,
+                   ValidationDataArguments, TaskArguments, TunerArguments, PredictionArguments, DecisionArguments,
+                   StreamingArguments,
                    TrainingDefaults):
     """Every option of ``swiftcls sft``: ``sft_main(SftArguments(model=..., dataset=[...]))``.
 

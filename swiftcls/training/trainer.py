@@ -58,7 +58,7 @@ class SeqClsTrainer(HookedTrainer):
             return super().train_sampler(train_dataset)
         grouped = strategy == "group_by_length"
         # Only length grouping reads the rows here: a lazily tokenized row is encoded when read.
-        lengths = [_tokens(row) for row in train_dataset] if grouped else [0] * len(train_dataset)
+        lengths = _lengths(train_dataset) if grouped else [0] * len(train_dataset)
         seed = self.args.seed if self.args.data_seed is None else self.args.data_seed
         # As transformers groups: by the rows of one optimizer step (per process).
         group = self.args.train_batch_size * self.args.gradient_accumulation_steps if grouped else None
@@ -75,7 +75,7 @@ class SeqClsTrainer(HookedTrainer):
         if self.args.train_sampling_strategy != "group_by_length" or not hasattr(eval_dataset, "__len__"):
             return super().eval_sampler(eval_dataset)
         seed = self.args.seed if self.args.data_seed is None else self.args.data_seed
-        return EpochSeededSampler([row_tokens(row) for row in eval_dataset], seed, lambda: 0,
+        return EpochSeededSampler(_lengths(eval_dataset), seed, lambda: 0,
                                   self.args.eval_batch_size)
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
@@ -115,6 +115,14 @@ class SeqClsTrainer(HookedTrainer):
         optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
         self.optimizer = optimizer_cls(param_groups, **optimizer_kwargs)
         return self.optimizer
+
+
+def _lengths(dataset) -> list[int]:
+    """Token counts of a dataset's items: read from the length column of Arrow rows
+    (:class:`~swiftcls.data.arrow.ArrowRows`), else counted row by row."""
+    if hasattr(dataset, "lengths"):
+        return dataset.lengths()
+    return [_tokens(row) for row in dataset]
 
 
 def _tokens(item: dict) -> int:

@@ -37,13 +37,18 @@ def test_ddp_two_processes_match_one_process_on_the_same_global_batch(tiny_model
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop("NPROC_PER_NODE", None)
     one = subprocess.run([sys.executable, "-m", "swiftcls", *common, "--per_device_train_batch_size", "8",
-                          "--output_dir", str(tmp_path / "one")], env=env, capture_output=True, text=True)
+                          "--output_dir", str(tmp_path / "one"), "--dataset_cache_dir", str(tmp_path / "cache1")],
+                         env=env, capture_output=True, text=True)
     assert one.returncode == 0, one.stderr[-3000:]
     two = subprocess.run([sys.executable, "-m", "swiftcls", *common, "--per_device_train_batch_size", "4",
-                          "--output_dir", str(tmp_path / "two")], env={**env, "NPROC_PER_NODE": "2"},
-                         capture_output=True, text=True)
+                          "--output_dir", str(tmp_path / "two"), "--dataset_cache_dir", str(tmp_path / "cache2")],
+                         env={**env, "NPROC_PER_NODE": "2"}, capture_output=True, text=True)
     assert two.returncode == 0, two.stderr[-3000:]
     assert "world size 2" in two.stderr
+    # One process read and tokenized the rows; the other opened its cache (rows, then tokens).
+    assert two.stderr.count("read 96 rows") == two.stderr.count("tokenized 96 rows") == 1, two.stderr[-3000:]
+    assert two.stderr.count("data cache hit: ") == 2
+    assert sorted(p.split("-")[0] for p in os.listdir(tmp_path / "cache2")) == ["rows", "tokens"]
     one_losses, two_losses = _losses(tmp_path / "one"), _losses(tmp_path / "two")
     assert len(one_losses) == len(two_losses) == 6
     # The logged loss is the true mean loss (not multiplied by the process count) and follows the same curve.
