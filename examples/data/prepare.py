@@ -119,9 +119,9 @@ def write_files(contents: dict[Path, str]) -> list[Path]:
         if path.exists():
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # one per process: test workers may race
         tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)  # no half-written file under the final name
+        os.replace(tmp, path)  # no half-written file under the final name; a racing writer wrote the same text
         written.append(path)
     return written
 
