@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,15 @@ from helpers import load_example
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = shared_dir()
+
+# pyproject's addopts run the tests in pytest-xdist workers (-n 2): unless told otherwise, each worker and the CLI
+# processes its tests start get their share of the cores, not all of them each (which slows both down many times).
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1 and "OMP_NUM_THREADS" not in os.environ:
+    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // _WORKERS))
+    import torch
+
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 @pytest.fixture(scope="session")
