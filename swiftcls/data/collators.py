@@ -100,8 +100,8 @@ class PackingCollator:
         batch = {
             "input_ids": torch.tensor([[t for w in windows for t in w["input_ids"]]], dtype=torch.long),
             "position_ids": torch.tensor([[p for n in lengths for p in range(n)]], dtype=torch.long),
-            **({"token_type_ids": torch.tensor([[t for r in rows for t in r["token_type_ids"]]], dtype=torch.long)}
-               if "token_type_ids" in rows[0] else {}),  # BERT-style sentence pairs
+            **({"token_type_ids": torch.tensor([[t for w in windows for t in w["token_type_ids"]]], dtype=torch.long)}
+               if "token_type_ids" in windows[0] else {}),  # BERT-style sentence pairs (per window when chunked)
             "cu_seq_lens_q": cu, "cu_seq_lens_k": cu, "max_length_q": max(lengths), "max_length_k": max(lengths),
         }
         return _with_labels_first(rows, {**batch, **keys}, self.label_dtype)

@@ -3,8 +3,10 @@
 The plain recipe is ``AutoModelForSequenceClassification`` + ``Trainer`` + ``DataCollatorWithPadding`` with
 transformers' defaults (linear decay, no warm-up). With the row order fixed on both sides (``sequential``: the
 shuffled orders come from different generators), every logged training loss must match: head initialisation,
-label order, pooling, dropout, loss and learning-rate schedule are then all the same. docs/benchmarks.md
-("Defaults against the plain recipe") has the accuracy study this guards.
+label order, pooling, dropout, loss and learning-rate schedule are then all the same. swiftcls runs padded batches
+here (``--padding_free false``): its default packed batches for BERT draw the same dropout from a different-shaped
+mask, so they match the recipe in distribution, not draw for draw (tests/models/test_padding_free.py checks packed ==
+padded without dropout). docs/benchmarks.md ("Defaults against the plain recipe") has the accuracy study this guards.
 """
 
 import json
@@ -46,7 +48,7 @@ def test_defaults_reproduce_the_plain_recipe_losses(shared, minilm_dir, tmp_path
     sft(["--model", str(minilm_dir), "--dataset", write(tmp_path / "train.jsonl", rows), "--tuner_type", "full",
          "--learning_rate", str(LR), "--max_steps", str(STEPS), "--per_device_train_batch_size", str(BATCH),
          "--max_length", str(MAX_LEN), "--logging_steps", "1", "--train_sampling_strategy", "sequential",
-         "--output_dir", str(out)])
+         "--padding_free", "false", "--output_dir", str(out)])
     state = json.loads((out / f"checkpoint-{STEPS}" / "trainer_state.json").read_text())
     ours = [e["loss"] for e in state["log_history"] if "loss" in e]
     theirs = _hf_losses(str(minilm_dir), rows, tmp_path / "hf")
