@@ -134,6 +134,7 @@ def parse_values(cls: type, argv: Sequence[str], prog: str = "swiftcls") -> dict
     if known.config:
         argv = _config_argv(known.config, cls, prog) + rest
     namespace, unknown = parser.parse_known_args(argv)
+    given = _given(parser, argv)
     if unknown:
         flag = next((u for u in unknown if u.startswith("-")), unknown[0])
         if flag.startswith("-"):
@@ -141,7 +142,37 @@ def parse_values(cls: type, argv: Sequence[str], prog: str = "swiftcls") -> dict
         raise ConfigError(f"unexpected value {flag!r} for '{prog}' (values follow their --flag).")
     values = vars(namespace)
     values.pop("config", None)
+    values[_GIVEN] = given
     return values
+
+
+# parse_values' key (not a flag name) for the options the command line or config file set.
+_GIVEN = "\x00given"
+
+
+def _given(parser: argparse.ArgumentParser, argv: list[str]) -> frozenset[str]:
+    """The options ``argv`` sets, a value equal to the default included (argparse keeps no record of it)."""
+    saved = [(action, action.default) for action in parser._actions]
+    try:
+        for action, _ in saved:
+            action.default = argparse.SUPPRESS
+        namespace, _ = parser.parse_known_args(argv)
+    finally:
+        for action, default in saved:
+            action.default = default
+    return frozenset(vars(namespace)) - {"config"}
+
+
+def _mark(obj: T, given) -> T:
+    object.__setattr__(obj, "_swiftcls_given", frozenset(given))
+    return obj
+
+
+def given_flags(args) -> frozenset[str] | None:
+    """The options set explicitly when ``args`` was built from flags, a config file or a dict (a value equal to its
+    default included), or None for an instance built in Python, where only values differing from the defaults
+    show a choice."""
+    return getattr(args, "_swiftcls_given", None)
 
 
 def parse_args(cls: type[T], argv: Sequence[str], prog: str = "swiftcls") -> T:
@@ -150,7 +181,9 @@ def parse_args(cls: type[T], argv: Sequence[str], prog: str = "swiftcls") -> T:
     Raises:
         ConfigError: unknown or malformed flags / config keys, or values ``cls`` rejects.
     """
-    return cls(**parse_values(cls, argv, prog))
+    values = parse_values(cls, argv, prog)
+    given = values.pop(_GIVEN)
+    return _mark(cls(**values), given)
 
 
 def from_dict(cls: type[T], values: dict[str, Any]) -> T:
@@ -161,7 +194,7 @@ def from_dict(cls: type[T], values: dict[str, Any]) -> T:
             close = difflib.get_close_matches(key, names, n=3)
             raise ConfigError(f"{cls.__name__} has no option '{key}'." +
                               (f" Did you mean {', '.join(close)}?" if close else ""))
-    return cls(**values)
+    return _mark(cls(**values), values)
 
 
 def to_arguments(cls: type[T], args: T | Sequence[str] | dict | None, prog: str = "swiftcls") -> T:

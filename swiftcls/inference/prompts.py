@@ -8,6 +8,7 @@ import logging
 from dataclasses import fields
 
 from ..config.data import DataArguments
+from ..config.parser import given_flags
 from ..core.prompt_template import SYSTEM_DEFAULT, fill_labels
 from ..data.chunking import ChunkConfig
 from ..data.dataset import Example
@@ -37,17 +38,25 @@ def training_encoder(tokenizer, spec, train: dict, data_args: DataArguments | No
     training by default. A checkpoint trained before lean prompts (no :data:`DEFAULT_SYSTEM_FIELD` in its
     ``args.json``) and without ``--system`` keeps the chat template's default system prompt, as it was trained with.
 
-    A flag in ``data_args`` that differs from its default is an explicit choice and wins over ``args.json`` (as in
+    A flag set in ``data_args`` (on the command line or in a config, even to its default value; for an instance
+    built in Python, a value differing from the default) is an explicit choice and wins over ``args.json`` (as in
     SWIFT), with a warning when the values differ; ``data_args`` also fills what a foreign checkpoint lacks. So does
     ``--prompt`` (args.json ``prompt``), whose ``{labels}`` (and the system prompt's) become ``labels``, by default the
     names saved in args.json.
     """
     defaults = {f.name: f.default for f in fields(DataArguments)}
-    given_system = bool(data_args and data_args.system != defaults["system"])
+    explicit = given_flags(data_args)
+
+    def chose(name: str) -> bool:  # a flag set on the command line / in a config, or (Python) unlike its default
+        if data_args is None:
+            return False
+        return name in explicit if explicit is not None else getattr(data_args, name) != defaults[name]
+
+    given_system = chose("system")
     chosen = {}
     for name, saved_as in PROMPT_FIELDS.items():
         given = getattr(data_args, name) if data_args else defaults[name]
-        if saved_as not in train or given != defaults[name]:
+        if saved_as not in train or chose(name):
             chosen[name] = given
             if saved_as in train and given != train[saved_as]:
                 logger.warning("--%s %r differs from the value the checkpoint was trained with (%r, args.json); "

@@ -6,6 +6,8 @@ import pytest
 from transformers import AutoTokenizer
 
 from swiftcls.config.data import DataArguments
+from swiftcls.config.infer import InferArguments
+from swiftcls.config.parser import from_dict, parse_args
 from swiftcls.core.spec import spec_for_config
 from swiftcls.data.dataset import Example
 from swiftcls.inference.prompts import DEFAULT_SYSTEM_FIELD, lean_fields, training_encoder
@@ -49,3 +51,18 @@ def test_a_new_checkpoint_is_read_back_with_its_system_choice(smol):
         got = prompt(training_encoder(smol, LLAMA, lean, data_args))
         assert got.startswith("<|im_start|>system\n<|im_end|>\n") and SMOL_DEFAULT not in got
         assert prompt(training_encoder(smol, LLAMA, kept, data_args)) == old_prompt(smol)
+
+
+def test_a_flag_given_at_its_default_value_still_overrides_the_checkpoint(smol):
+    """`swiftcls infer --truncation_side right` on a checkpoint trained with `left`: the flag was typed, so it wins,
+    though `right` is also the flag's default (before, only values differing from the default could override)."""
+    trained = {**OLD_ARGS, **lean_fields(None), "truncation_side": "left", "max_length": 64}
+    base = ["--model", "ckpt", "--dataset", "rows.jsonl"]
+    typed = parse_args(InferArguments, base + ["--truncation_side", "right", "--max_length", "512"])
+    encoder = training_encoder(smol, LLAMA, trained, typed)
+    assert (encoder.truncation_side, encoder.max_length) == ("right", 512)
+    untyped = training_encoder(smol, LLAMA, trained, parse_args(InferArguments, base))
+    assert (untyped.truncation_side, untyped.max_length) == ("left", 64)  # nothing typed: the checkpoint's values
+    as_dict = from_dict(InferArguments, {"model": "ckpt", "dataset": ["r.jsonl"], "truncation_side": "right"})
+    kept = training_encoder(smol, LLAMA, trained, as_dict)  # infer_main({...}): the dict's keys were chosen
+    assert kept.truncation_side == "right" and kept.max_length == 64
