@@ -4,18 +4,22 @@ One run fine-tunes a real model briefly on SST-2 (``swiftcls sft``), exports it 
 twice (float32, ``--onnx_quantize int8``), then times ``Classifier.predict_proba`` over the SST-2 dev sentences with
 each backend in interleaved rounds (tokenization included; the same rows, batch size and thread count). It reports
 rows/s and non-pad tokens/s (min and median over rounds), the ratio to PyTorch, dev accuracy of each backend and the
-largest probability difference to PyTorch.
+largest probability difference to PyTorch, the share of rows whose class equals PyTorch's, and the 1-minute load
+average after each round. ``--checkpoint`` times an existing fine-tuned checkpoint instead of training one.
 
-Example (2-core CPU)::
+Example (2-core CPU; on a shared box prefer ``OMP_NUM_THREADS=1``: two threads that wait on each other's barrier
+lose far more to other processes than one)::
 
     OMP_NUM_THREADS=2 python benchmarks/onnx_throughput.py --model minilm --rounds 3
     OMP_NUM_THREADS=2 python benchmarks/onnx_throughput.py --model smollm2 --rounds 3 --train_rows 1000
+    OMP_NUM_THREADS=1 python benchmarks/onnx_throughput.py --model minilm --checkpoint out/checkpoint-9 --time_rows 320
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -60,21 +64,28 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workdir", default=None, help="keep the run and exports here (default: a temp folder)")
     parser.add_argument("--json", default=None, help="also write the results to this file")
+    parser.add_argument("--checkpoint", default=None,
+                        help="time this fine-tuned checkpoint (a full model folder or LoRA adapters of --model) "
+                             "instead of training one")
+    parser.add_argument("--time_rows", type=int, default=0,
+                        help="time the first N dev rows (default all); accuracy is always on the whole dev set")
     args = parser.parse_args()
     path, tuner, lr = MODELS[args.model]
     work = Path(args.workdir or tempfile.mkdtemp(prefix="onnx-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     train = work / "train.jsonl"
-    train.write_text("".join(json.dumps(r) + "\n" for r in sst2("train", args.train_rows)), encoding="utf-8")
+    if not args.checkpoint:
+        train.write_text("".join(json.dumps(r) + "\n" for r in sst2("train", args.train_rows)), encoding="utf-8")
     dev = sst2("dev", None)
     texts, labels = [r["text"] for r in dev], np.array([r["label"] for r in dev])
 
     start = time.perf_counter()
-    run = sft_main(["--model", str(path()), "--dataset", str(train), "--tuner_type", tuner, "--learning_rate", lr,
-                    "--num_train_epochs", "1", "--max_length", str(args.max_length), "--output_dir", str(work / "run"),
-                    "--use_cpu", "true", "--eval_strategy", "no", "--save_strategy", "no",
-                    "--per_device_train_batch_size", "16"])
-    source = {"adapters" if tuner == "lora" else "model": run["last_model_checkpoint"]}
+    run = {"last_model_checkpoint": args.checkpoint} if args.checkpoint else sft_main(
+        ["--model", str(path()), "--dataset", str(train), "--tuner_type", tuner, "--learning_rate", lr,
+         "--num_train_epochs", "1", "--max_length", str(args.max_length), "--output_dir", str(work / "run"),
+         "--use_cpu", "true", "--eval_strategy", "no", "--save_strategy", "no", "--per_device_train_batch_size", "16"])
+    ckpt = Path(run["last_model_checkpoint"])
+    source = {"adapters" if (ckpt / "adapter_config.json").is_file() else "model": str(ckpt)}
     train_s = time.perf_counter() - start
     exports = {}
     for quant in ("none", "int8"):
@@ -86,28 +97,33 @@ def main() -> None:
                                              device="cpu"),
             "onnx-fp32": Classifier.from_pretrained(exports["none"], infer_backend="onnxruntime"),
             "onnx-int8": Classifier.from_pretrained(exports["int8"], infer_backend="onnxruntime")}
-    tokens = sum(len(r["input_ids"]) for r in clfs["pt"].encode([Example(t) for t in texts]))
-    for clf in clfs.values():  # warm-up
-        clf.predict_proba(texts[: args.batch_size], batch_size=args.batch_size)
-    seconds, probs = {k: [] for k in clfs}, {}
+    probs = {name: clf.predict_proba(texts, batch_size=args.batch_size) for name, clf in clfs.items()}  # + warm-up
+    timed_texts = texts[: args.time_rows] if args.time_rows else texts
+    tokens = sum(len(r["input_ids"]) for r in clfs["pt"].encode([Example(t) for t in timed_texts]))
+    seconds = {k: [] for k in clfs}
+    loads = []
     for _ in range(args.rounds):  # interleaved: every backend once per round
         for name, clf in clfs.items():
-            s, probs[name] = timed(clf, texts, args.batch_size)
-            seconds[name].append(s)
-    results = {"model": args.model, "rows": len(texts), "non_pad_tokens": tokens, "threads": torch.get_num_threads(),
-               "batch_size": args.batch_size, "train_rows": args.train_rows, "train_s": round(train_s, 1),
+            seconds[name].append(timed(clf, timed_texts, args.batch_size)[0])
+        loads.append(round(os.getloadavg()[0], 2))
+    results = {"model": args.model, "rows": len(timed_texts), "dev_rows": len(texts), "non_pad_tokens": tokens,
+               "threads": torch.get_num_threads(), "load_avg_1min_per_round": loads,
+               "batch_size": args.batch_size, "train_rows": None if args.checkpoint else args.train_rows,
+               "train_s": round(train_s, 1),
                "export_s": {q: round(exports[q + "_s"], 1) for q in ("none", "int8")},
                "onnx_bytes": {q: (Path(exports[q]) / "model.onnx").stat().st_size for q in ("none", "int8")},
                "backends": {}}
     base = statistics.median(seconds["pt"])
     for name, s in seconds.items():
         results["backends"][name] = {
-            "rows_per_s_median": round(len(texts) / statistics.median(s), 1),
-            "rows_per_s_best": round(len(texts) / min(s), 1),
+            "rows_per_s_median": round(len(timed_texts) / statistics.median(s), 1),
+            "rows_per_s_best": round(len(timed_texts) / min(s), 1),
             "tokens_per_s_median": round(tokens / statistics.median(s), 1),
             "speedup_vs_pt_median": round(base / statistics.median(s), 2),
+            "speedup_vs_pt_per_round": [round(p / x, 2) for p, x in zip(seconds["pt"], s)],
             "accuracy": round(float((probs[name].argmax(-1) == labels).mean()), 4),
             "max_prob_diff_vs_pt": float(np.abs(probs[name] - probs["pt"]).max()),
+            "same_class_as_pt": round(float((probs[name].argmax(-1) == probs["pt"].argmax(-1)).mean()), 4),
         }
     print(json.dumps(results, indent=2))
     if args.json:

@@ -61,6 +61,9 @@ class ModelSpec:
             adapts under ``--target_modules all-linear`` or ``default``: Mixture-of-Experts routers.
         image_placeholder: Text that stands for one image in a prompt (multimodal families).
         image_token: The token of ``image_placeholder`` repeated once per image token (multimodal families).
+        onnx_fusion: onnxruntime transformer-optimizer model type (``bert``) that fuses this family's ``--to onnx``
+            graph into Attention/SkipLayerNormalization/EmbedLayerNormalization kernels (exported with eager
+            attention, the pattern the optimizer matches); None exports the graph as traced.
     """
 
     name: str
@@ -88,6 +91,7 @@ class ModelSpec:
     lora_exclude: list[str] = field(default_factory=list)
     image_placeholder: str | None = None
     image_token: str | None = None
+    onnx_fusion: str | None = None
 
     def __post_init__(self):
         if isinstance(self.aligner, str):

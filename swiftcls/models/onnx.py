@@ -2,8 +2,10 @@
 
 ``swiftcls export --to onnx`` traces the classifier swiftcls runs (for decoders the pooled forward of
 :mod:`swiftcls.models.pooling`, which pools by the attention mask before the head) into ``model.onnx`` with dynamic
-batch and sequence axes; ``--onnx_quantize int8`` then rewrites it with onnxruntime's dynamic int8 quantization
-(weights int8, activations quantized per batch). :class:`OnnxModel` runs such a file behind the same call as a
+batch and sequence axes. Families whose template names an ``onnx_fusion`` (BERT) are traced with eager attention and
+fused by onnxruntime's transformer optimizer (Attention, SkipLayerNormalization, ...). ``--onnx_quantize int8`` then
+rewrites the graph with onnxruntime's dynamic int8 quantization (int8 weights with per-channel scales, activations
+quantized per batch). :class:`OnnxModel` runs such a file behind the same call as a
 transformers model (``model(input_ids=..., attention_mask=...).logits``), so swiftcls's batching, metrics, server and
 ``Classifier`` use it unchanged (padded, length-sorted batches: an ONNX graph has no packed path).
 
@@ -13,7 +15,6 @@ transformers model (``model(input_ids=..., attention_mask=...).logits``), so swi
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 from transformers.modeling_outputs import SequenceClassifierOutput
 
+from ..core.compat import attn_implementation
 from ..core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -49,7 +51,7 @@ class _Traced(torch.nn.Module):
         return self.model(**dict(zip(self.names, inputs))).logits
 
 
-def export_onnx(model, tokenizer, folder: Path, quantize: str | None = None) -> Path:
+def export_onnx(model, tokenizer, folder: Path, quantize: str | None = None, fusion: str | None = None) -> Path:
     """Write ``folder/model.onnx`` for ``model`` (a loaded text classifier, merged, in eval mode).
 
     Args:
@@ -57,6 +59,9 @@ def export_onnx(model, tokenizer, folder: Path, quantize: str | None = None) -> 
         tokenizer: Its tokenizer: one padded sample batch decides the graph's inputs (``token_type_ids`` for BERT).
         folder: Existing folder to write into.
         quantize: ``int8`` for dynamic int8 quantization; None keeps float32.
+        fusion: The family spec's ``onnx_fusion`` (onnxruntime's transformer-optimizer model type, e.g. ``bert``):
+            the graph is traced with eager attention and fused (Attention, SkipLayerNormalization, ...), so int8
+            quantizes whole attention blocks (QAttention). None keeps the traced graph.
 
     Returns:
         The path of the written file.
@@ -66,21 +71,58 @@ def export_onnx(model, tokenizer, folder: Path, quantize: str | None = None) -> 
                        return_tensors="pt")
     names = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in sample]
     path = folder / ONNX_FILE
-    # The TorchScript exporter: the dynamo one needs onnxscript and does not yet trace transformers' masks. Its
-    # tracer warnings are about branches on shapes that hold for every input here (an attention mask is always fed).
+    traced = folder / "model.traced.onnx" if (fusion or quantize) else path
+    impl = attn_implementation(model.config)
+    if fusion:
+        # sdpa traces into a graph the optimizer's attention patterns do not match (only LayerNorm/GELU would fuse).
+        model.set_attn_implementation("eager")
+    try:
+        # The TorchScript exporter: the dynamo one needs onnxscript and does not yet trace transformers' masks. Its
+        # tracer warnings are about branches on shapes that hold for every input here (an attention mask is fed).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(_Traced(model.float().eval(), names), tuple(sample[k] for k in names), str(traced),
+                              dynamo=False, input_names=names, output_names=["logits"], opset_version=OPSET,
+                              dynamic_axes={**{k: {0: "batch", 1: "sequence"} for k in names},
+                                            "logits": {0: "batch"}})
+    finally:
+        if fusion and impl:
+            model.set_attn_implementation(impl)
+    stages = [traced]
+    if fusion:
+        stages.append(folder / "model.fused.onnx" if quantize else path)
+        _fuse(traced, stages[-1], fusion, model.config)
+    if quantize == "int8":
+        stages.append(path)
+        _quantize_int8(stages[-2], path)
+    for stage in stages[:-1]:
+        stage.unlink()
+    return path
+
+
+def _fuse(source: Path, target: Path, model_type: str, config) -> None:
+    """onnxruntime's transformer optimizer on ``source`` (offline, so the file holds only standard + com.microsoft
+    ops any onnxruntime CPU build runs); logs which fused kernels it made."""
+    from onnxruntime.transformers.optimizer import optimize_model  # optional, see the module docstring
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(_Traced(model.float().eval(), names), tuple(sample[k] for k in names), str(path),
-                          dynamo=False, input_names=names, output_names=["logits"], opset_version=OPSET,
-                          dynamic_axes={**{k: {0: "batch", 1: "sequence"} for k in names}, "logits": {0: "batch"}})
-    if quantize == "int8":
-        from onnxruntime.quantization import QuantType, quantize_dynamic  # optional, see the module docstring
+        optimized = optimize_model(str(source), model_type=model_type, num_heads=config.num_attention_heads,
+                                   hidden_size=config.hidden_size, opt_level=0)
+    fused = {k: v for k, v in optimized.get_fused_operator_statistics().items() if v}
+    logger.info("onnxruntime %s fusion: %s", model_type, ", ".join(f"{v} {k}" for k, v in fused.items()) or "none")
+    optimized.save_model_to_file(str(target))
 
-        fp32 = folder / "model.fp32.onnx"
-        os.replace(path, fp32)
-        quantize_dynamic(str(fp32), str(path), weight_type=QuantType.QInt8)
-        fp32.unlink()
-    return path
+
+def _quantize_int8(source: Path, target: Path) -> None:
+    """Dynamic int8: int8 weights with one scale per output channel (per-tensor scales lost more accuracy on real
+    data, docs/benchmarks.md), activations quantized per batch. Fused com.microsoft ops have no ONNX type inference,
+    hence the float default type."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic  # optional, see the module docstring
+
+    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True,
+                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
 
 
 class OnnxModel:

@@ -44,23 +44,62 @@ def _padded_sdpa(q, k, v, cu: torch.Tensor, scale, causal: bool = True, dropout:
     ``[n, H, max_len, D]`` batch for the attention alone (projections and MLPs stay packed), pad keys masked.
 
     With right padding a causal query never sees a pad key, so only bidirectional attention needs the key mask.
+    Gathers and scatters are ``index_select`` on one flat index: their backward is ``index_add_``, where advanced
+    indexing (``x[:, index]``, ``out[mask]``) would run the sort-based ``index_put_`` backward (see
+    docs/performance.md, profile).
     """
-    cu = cu.to(q.device, torch.long)
-    lengths = cu[1:] - cu[:-1]
-    steps = torch.arange(int(lengths.max()), device=q.device)
-    valid = steps[None] < lengths[:, None]  # [n, L]
-    index = torch.where(valid, cu[:-1, None] + steps[None], 0)  # pads read token 0; masked or discarded
-    q, k, v = (x[:, index].transpose(0, 1) for x in (q, k, v))  # [n, H, L, D]
-    mask = None if causal else valid[:, None, None, :]
+    layout = _layout(cu, q.device)
+    n, length = layout.valid.shape
+    q, k, v = (x.index_select(1, layout.gather).unflatten(1, (n, length)).transpose(0, 1) for x in (q, k, v))
+    mask = None if causal else layout.valid[:, None, None, :]
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal, scale=scale, dropout_p=dropout)
-    return out.transpose(1, 2)[valid]  # [T, H, D], in packed order
+    return out.transpose(1, 2).flatten(0, 1).index_select(0, layout.keep)  # [T, H, D], in packed order
+
+
+class _Layout:
+    """Where each packed token sits in the padded ``[n, max_len]`` attention batch (one per batch, shared by layers).
+
+    Attributes:
+        valid: ``[n, L]`` real-token mask.
+        gather: ``[n * L]`` packed index of every padded slot (pads read token 0; masked or discarded).
+        keep: ``[T]`` padded slot of every packed token, in packed order.
+    """
+
+    def __init__(self, cu: torch.Tensor, device: torch.device):
+        cu = cu.to(device, torch.long)
+        lengths = cu[1:] - cu[:-1]
+        steps = torch.arange(int(lengths.max()), device=device)
+        self.valid = steps[None] < lengths[:, None]
+        self.gather = torch.where(self.valid, cu[:-1, None] + steps[None], 0).flatten()
+        self.keep = self.valid.flatten().nonzero().squeeze(1)
+
+
+_last: tuple = (None, None, None)  # (cu tensor, device, layout): every layer of a forward passes the same cu tensor
+
+
+def _layout(cu: torch.Tensor, device: torch.device) -> _Layout:
+    """The batch's :class:`_Layout`, built once per ``cu_seq_lens`` tensor instead of once per layer. Keyed by the
+    tensor object itself (held, so its id cannot be reused) and the device; the tuple is replaced whole, so threads
+    running other batches at the same time never read each other's layout."""
+    global _last
+    held_cu, held_device, layout = _last
+    if held_cu is not cu or held_device != device:
+        layout = _Layout(cu, device)
+        _last = (cu, device, layout)
+    return layout
+
+
+SHORT = 64  # sequences up to this many tokens always take the padded call (see _cpu_attention)
 
 
 def _cpu_attention(q, k, v, cu: torch.Tensor, scale, causal: bool, dropout: float) -> torch.Tensor:
     """Packed attention without a varlen kernel: one padded sdpa call when padding adds at most 4x the attention
-    work (short rows: a loop of small calls costs more in overhead than it saves), else one call per sequence."""
+    work or no sequence is longer than :data:`SHORT` tokens, else one call per sequence. At short lengths the padded
+    scores cost less than a loop's per-call overhead (a classification batch of 32 rows of 5-40 tokens ran 12 small
+    ops per row and layer; profile in docs/performance.md), and both are small next to the projections."""
     lengths = (cu[1:] - cu[:-1]).tolist()
-    if len(lengths) * max(lengths) ** 2 <= 4 * sum(n * n for n in lengths):
+    longest = max(lengths)
+    if longest <= SHORT or len(lengths) * longest ** 2 <= 4 * sum(n * n for n in lengths):
         return _padded_sdpa(q, k, v, cu, scale, causal, dropout)
     return _segments_sdpa(q, k, v, cu.tolist(), scale, causal, dropout)
 

@@ -8,6 +8,7 @@ lengths; int8 and the refusals are checked on the same runs.
 import json
 
 import numpy as np
+import onnx
 import pytest
 from fastapi.testclient import TestClient
 from helpers import make_rows, sft, write
@@ -66,6 +67,7 @@ def test_export_folder_holds_the_graph_not_the_weights(runs):
     names = {p.name for p in folder.iterdir()}
     assert {"model.onnx", "config.json", "args.json", "README.md", "tokenizer.json"} <= names
     assert not any(n.endswith(".safetensors") for n in names)
+    assert [n for n in names if n.endswith(".onnx")] == ["model.onnx"]  # no traced/fused stage left behind
     config = json.loads((folder / "config.json").read_text())
     assert config["swiftcls_onnx"] == {"file": "model.onnx", "quantize": "none",
                                       "inputs": ["input_ids", "attention_mask", "token_type_ids"]}
@@ -106,6 +108,32 @@ def test_int8_export_is_smaller_and_keeps_predictions(runs):
     fp32 = Classifier.from_pretrained(run["onnx"], infer_backend="onnxruntime").predict_proba(run["texts"])
     int8 = Classifier.from_pretrained(out, infer_backend="onnxruntime").predict_proba(run["texts"])
     assert np.abs(int8 - fp32).max() < 0.05  # quantization error, not a different model
+
+
+def _graph(folder) -> tuple[set[str], list]:
+    model = onnx.load(str(folder / "model.onnx"))
+    return {n.op_type for n in model.graph.node}, list(model.graph.initializer)
+
+
+def test_bert_graph_is_fused_and_int8_weights_are_per_channel(runs):
+    """The bert template's onnx_fusion: onnxruntime's fused kernels in the float32 graph (equal probabilities:
+    test_onnx_probabilities_equal_pytorch), whole attention blocks quantized in int8, one scale per output channel."""
+    run = runs("encoder")
+    ops, _ = _graph(run["root"] / "onnx")
+    assert {"Attention", "SkipLayerNormalization", "EmbedLayerNormalization"} <= ops
+    out = export_main({**run["source"], "to": "onnx", "onnx_quantize": "int8",
+                       "output_dir": str(run["root"] / "int8-fused")})
+    ops, weights = _graph(run["root"] / "int8-fused")
+    assert {"QAttention", "MatMulInteger"} <= ops and "Attention" not in ops
+    scales = [w for w in weights if w.name.endswith("_scale") and w.data_type == onnx.TensorProto.FLOAT]
+    assert scales and max(int(np.prod(w.dims)) for w in scales) > 1  # per output channel, not one per tensor
+    assert sorted(p.name for p in (run["root"] / "int8-fused").glob("*.onnx")) == ["model.onnx"]
+    assert Classifier.from_pretrained(out, infer_backend="onnxruntime").predict(run["texts"])
+
+
+def test_decoder_graph_without_onnx_fusion_is_exported_as_traced(runs):
+    ops, _ = _graph(runs("decoder")["root"] / "onnx")  # qwen2's template names no onnx_fusion
+    assert "MatMul" in ops and not ops & {"Attention", "SkipLayerNormalization", "SkipSimplifiedLayerNormalization"}
 
 
 def test_refusals_say_what_to_do(runs, tiny_vl_dir, tmp_path):

@@ -130,8 +130,8 @@ def test_varlen_kernel_on_cuda_matches_padded(tiny_model_dir):
     packed.sum().backward()  # the kernel's backward runs
 
 
-@pytest.mark.parametrize("lengths", [[3, 1, 6, 4], [1, 1, 1, 1, 1, 1, 1, 1, 16]],
-                         ids=["one-padded-call", "per-sequence-loop"])
+@pytest.mark.parametrize("lengths", [[3, 1, 6, 4], [1, 1, 1, 1, 1, 1, 1, 1, 16], [1, 1, 1, 1, 1, 1, 1, 1, 80]],
+                         ids=["one-padded-call", "short-unequal-padded-call", "per-sequence-loop"])
 def test_varlen_attention_layouts(monkeypatch, lengths):
     """Every branch of swiftcls_varlen (CUDA kernel call with a CPU stand-in; on CPU one padded call for similar
     lengths, a per-sequence loop for very different ones) equals a dense block-diagonal sdpa, causal and
@@ -208,3 +208,43 @@ def test_infer_reads_the_file_as_it_predicts(tiny_model_dir, tmp_path, monkeypat
     chunks = list(predict_module.stream_logits(encoder, examples, predict, chunk_rows=8))
     assert seen == [(8 * (i + 1), 8, 8) for i in range(6)] + [(50, 2, 2)]
     assert [ex.row for chunk, _, _ in chunks for ex in chunk] == list(range(1, 51))
+
+
+def test_varlen_cpu_branch_and_one_layout_per_batch(monkeypatch):
+    """Short rows of unequal lengths take the one padded call (a per-row loop cost 12 small ops per row and layer);
+    a long row among short ones takes the loop; the padded layout is built once per batch and shared by every layer
+    (the same ``cu_seq_lens`` tensor), and rebuilt for the next batch."""
+    from swiftcls.models import varlen
+
+    calls = {"segments": 0, "layouts": 0}
+    segments, layout = varlen._segments_sdpa, getattr(varlen, "_Layout", object)
+
+    def count_segments(*args, **kwargs):
+        calls["segments"] += 1
+        return segments(*args, **kwargs)
+
+    class CountedLayout(layout):
+        def __init__(self, *args):
+            calls["layouts"] += 1
+            super().__init__(*args)
+
+    monkeypatch.setattr(varlen, "_segments_sdpa", count_segments)
+    monkeypatch.setattr(varlen, "_Layout", CountedLayout, raising=False)
+    encoder = type("SelfAttention", (), {"is_causal": False, "training": False})()
+
+    def run(lengths, layers=3):
+        cu = torch.tensor([0, *torch.tensor(lengths).cumsum(0).tolist()], dtype=torch.int32)
+        q, k, v = (torch.randn(1, 2, sum(lengths), 4) for _ in range(3))
+        outs = [varlen.varlen_attention_forward(encoder, q, k, v, None, cu_seq_lens_q=cu, cu_seq_lens_k=cu,
+                                                max_length_q=max(lengths))[0] for _ in range(layers)]
+        seq = torch.repeat_interleave(torch.arange(len(lengths)), torch.tensor(lengths))
+        dense = torch.nn.functional.scaled_dot_product_attention(q, k, v, seq[:, None] == seq[None, :])
+        for out in outs:
+            torch.testing.assert_close(out, dense.transpose(1, 2))
+
+    run([2] * 10 + [40])  # the 4x rule alone would loop: 11 * 40^2 > 4 * sum(l^2)
+    assert calls == {"segments": 0, "layouts": 1}
+    run([5, 40, 12, 3])  # the next batch: a new layout
+    assert calls == {"segments": 0, "layouts": 2}
+    run([1, 1, 1, 1, 1, 1, 1, 1, 80])
+    assert calls["segments"] == 3
