@@ -44,9 +44,10 @@ def model_and_rows(tiny_model_dir, family, space, pooling="mean"):
 
 
 @pytest.mark.parametrize("pooling", ["max"])  # mean: test_one_loss_per_row_from_its_pooled_windows
-def test_packed_equals_padded_with_chunked_rows(tiny_model_dir, pooling):
+@pytest.mark.parametrize("family", ["qwen2", "bert"])  # bert: packed encoders (MiniLM's default) with token types
+def test_packed_equals_padded_with_chunked_rows(tiny_model_dir, pooling, family):
     space = LabelSpace(MULTI, ["x", "y"])
-    model, tokenizer, spec, rows = model_and_rows(tiny_model_dir, "qwen2", space, pooling)
+    model, tokenizer, spec, rows = model_and_rows(tiny_model_dir, family, space, pooling)
     assert use_padding_free(True, spec, model, None, "cpu")
     rows = [{**r, "labels": [float(i % 2), 1.0]} for i, r in enumerate(rows)]
     cfg = LossConfig(MULTI)
