@@ -122,14 +122,14 @@ def main() -> None:
     if args.dev_rows:  # nested subsets: the first 150 rows of the 300-row sample are the 150-row sample
         dev = random.Random(1234).sample(dev, max(args.dev_rows, 300))[:args.dev_rows]
     train = [r for r in _rows(data / "train.tsv") if len(r[1].split()) >= 4]  # whole sentences, not 1-word phrases
-    tmp = Path(tempfile.mkdtemp(prefix="zs-bench-"))
-    dev_file = _write(dev, tmp / "dev.jsonl")
     majority = max(sum(y == c for y, _ in dev) for c in "01") / len(dev)
     common = {"dev_rows": len(dev), "epochs": args.epochs, "learning_rate": args.learning_rate,
               "batch_size": args.batch_size, "system": args.system}
     if args.table:
         _table(args.results, common, majority)
         return
+    tmp = Path(tempfile.mkdtemp(prefix="zs-bench-"))
+    dev_file = _write(dev, tmp / "dev.jsonl")
     args.results.parent.mkdir(parents=True, exist_ok=True)
     done = _done(args.results)
     print(f"dev rows {len(dev)}; majority class {majority:.4f}; {len(done)} cells already in {args.results}",
