@@ -57,7 +57,7 @@ def decide(logits: np.ndarray, labels: np.ndarray, space: LabelSpace, calibrate:
         return out
     calibrated = np.asarray(logits, dtype=np.float64)
     if calibrate == "temperature":
-        temperature = fit_temperature(logits, labels, kind)
+        temperature = fit_temperature(logits, labels, kind, names=space.names)
         calibrated = calibrated / temperature
         out.fields[CALIBRATION_KEY] = calibration_field(temperature, space.names, kind == MULTI, folded=False)
         report = calibration_report(logits, labels, kind, temperature)

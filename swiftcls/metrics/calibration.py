@@ -8,6 +8,8 @@ the validation rows share the temperature fitted on all labels pooled. Either wa
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import expit, log_expit, log_softmax, softmax
@@ -18,14 +20,35 @@ from .thresholds import MIN_POSITIVES
 # The search interval of T. An undertrained multi-label model (all probabilities near 0.3 where labels are rare)
 # needs T near 0.05; a validation set of one class only pushes T to a bound.
 T_RANGE = (0.01, 100.0)
+# A fit within 1% of a bound counts as stopped there (the bounded search never returns the bound itself).
+AT_BOUND = 0.01
 ECE_BINS = 15
 
+logger = logging.getLogger(__name__)
 
-def _fit(nll) -> float:
+
+def _fit(nll, what: str = "the calibration temperature") -> float:
     # Optimise log T: the loss is smoother there and T stays positive.
     res = minimize_scalar(lambda s: nll(np.exp(s)), bounds=tuple(np.log(T_RANGE)), method="bounded",
                           options={"xatol": 1e-4})
-    return float(np.exp(res.x))
+    t = float(np.exp(res.x))
+    _warn_at_bound(t, what)
+    return t
+
+
+def _warn_at_bound(t: float, what: str) -> None:
+    # A temperature stopped by its search range is not a fit: saved as is, it silently reshapes every probability.
+    low, high = T_RANGE
+    if t >= high * (1 - AT_BOUND):
+        logger.warning("%s (T = %.4g) reached the upper bound %g of its search range: the validation logits carry "
+                       "almost no information about the labels (a model at chance level, or too little training), "
+                       "so calibrated probabilities are flattened to near-uniform. Train longer or check the "
+                       "validation rows; pass --calibrate none to keep the raw probabilities.", what, t, high)
+    elif t <= low * (1 + AT_BOUND):
+        logger.warning("%s (T = %.4g) reached the lower bound %g of its search range: the validation logits are "
+                       "almost flat, and even T = %g does not sharpen them enough (validation rows of one class, "
+                       "or a collapsed model?). Check the validation rows; pass --calibrate none to keep the raw "
+                       "probabilities.", what, t, low, low)
 
 
 def _single_nll(z: np.ndarray, y: np.ndarray):
@@ -37,14 +60,18 @@ def _bce(z: np.ndarray, y: np.ndarray):
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray, problem_type: str,
-                    min_positives: int = MIN_POSITIVES) -> np.ndarray:
+                    min_positives: int = MIN_POSITIVES, names: list[str] | None = None) -> np.ndarray:
     """Temperatures minimising the validation negative log-likelihood.
+
+    A temperature that ends at a bound of :data:`T_RANGE` is logged as a warning (it is kept: the bound is still the
+    best temperature in range).
 
     Args:
         logits: Raw logits ``[n, k]``.
         labels: Class ids ``[n]`` (single-label) or 0/1 targets ``[n, k]`` (multi-label).
         problem_type: ``single_label_classification`` or ``multi_label_classification``.
         min_positives: Multi-label: a label needs this many positives and negatives for its own temperature.
+        names: Multi-label: the label names, for the warning; default ``label <index>``.
 
     Returns:
         One temperature per label ``[k]`` (all equal for single-label).
@@ -55,9 +82,14 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, problem_type: str,
     if problem_type != MULTI:
         raise ValueError(f"calibration is for classification, not {problem_type}")
     y = (np.asarray(labels, dtype=np.float64) >= 0.5).astype(np.float64)
-    pooled = _fit(_bce(z, y))
     enough = np.minimum(y.sum(axis=0), len(y) - y.sum(axis=0)) >= min_positives
-    return np.array([_fit(_bce(z[:, j], y[:, j])) if enough[j] else pooled for j in range(z.shape[1])])
+    names = names or [f"label {j}" for j in range(z.shape[1])]
+    shared = [n for n, ok in zip(names, enough) if not ok]
+    # Fitted only when a label uses it, so an unused pooled temperature never warns.
+    pooled = _fit(_bce(z, y), f"the temperature pooled over all labels, used by {', '.join(map(repr, shared))}") \
+        if shared else None
+    return np.array([_fit(_bce(z[:, j], y[:, j]), f"the temperature of label {names[j]!r}") if enough[j] else pooled
+                     for j in range(z.shape[1])])
 
 
 def _probs(logits: np.ndarray, problem_type: str) -> np.ndarray:

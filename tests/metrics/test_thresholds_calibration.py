@@ -109,3 +109,26 @@ def test_write_decisions_changes_only_its_fields(tmp_path):
     assert json.loads(path.read_text()) == {**config, THRESHOLDS_KEY: {"a": 0.3}}
     assert json.loads((tmp_path / "args.json").read_text()) == {}
     assert [p.name for p in tmp_path.iterdir()].count("config.json.tmp") == 0
+
+
+def test_a_temperature_at_the_edge_of_its_search_range_is_logged_as_a_warning(caplog):
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 400)
+    chance = rng.normal(0, 2.0, (400, 2))  # logits that say nothing about the labels: T runs to its upper bound
+    with caplog.at_level("WARNING", logger="swiftcls.metrics.calibration"):
+        temperature = fit_temperature(chance, y, SINGLE)
+    assert temperature[0] > 90
+    warned = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and "upper bound" in warned[0].getMessage() and "--calibrate none" in warned[0].getMessage()
+
+    caplog.clear()
+    true = rng.normal(0, 1.5, (400, 2))
+    informative = np.array([rng.choice(2, p=p) for p in softmax(true, axis=1)])
+    with caplog.at_level("WARNING", logger="swiftcls.metrics.calibration"):
+        fit_temperature(true * 2.0, informative, SINGLE)  # an ordinary fit, well inside the range: no warning
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+    multi = (rng.random((400, 2)) < 0.5).astype(int)
+    with caplog.at_level("WARNING", logger="swiftcls.metrics.calibration"):
+        fit_temperature(np.stack([chance[:, 0], true[:, 0] * 2.0], axis=1), multi, MULTI, names=["spam", "ham"])
+    assert any("'spam'" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
