@@ -16,6 +16,7 @@ from . import chunking, images
 from .chunking import ChunkConfig
 from .dataset import Example
 from .prompt import cut_tokens, prompt_rejects
+from .splice import build_splice
 from .truncate import ChatTruncator, char_budget, clip, cut_order
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,9 @@ class PromptEncoder:
             images.set_pixel_budget(self.image_processor, self.min_pixels, self.max_pixels)
         self._budget = None  # char_budget, computed the first time a long text needs it
         self.system_turn = self._system_turn()
+        # One-turn prompts spliced into the template rendered once, where that provably equals rendering each
+        self._splice = build_splice(self._jinja, getattr(self.tokenizer, "chat_template", None),
+                                    self.system_turn) if self.chat else None
         self._overhead_logged = False
         self._overhead = overhead = self.overhead()
         if self.max_length <= overhead:
@@ -181,6 +185,11 @@ class PromptEncoder:
             messages = self.chat_messages(ex, content)
         elif self.system_turn is not None and messages[0]["role"] != "system":
             messages = [{"role": "system", "content": self.system_turn}, *messages]
+        spliced = None if self._splice is None else self._splice.prompt(messages)
+        return self._jinja(messages) if spliced is None else spliced
+
+    def _jinja(self, messages: list[dict]) -> str:
+        """``messages`` rendered by the chat template itself (see swiftcls/data/splice.py for the fast path)."""
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
                                                   **self.spec.chat_template_kwargs)
 

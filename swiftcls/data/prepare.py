@@ -99,7 +99,7 @@ def encode_labels(data: Dataset, space: LabelSpace, path: str, fingerprint: str,
 
 
 def _tokenize(batch: dict, encoder) -> dict:
-    examples = list(batch_examples(batch))
+    examples = list(batch_examples(batch, labels=False))
     out = {key: [None] * len(examples) for key in TOKEN_FEATURES}
     skipped: list[DataError] = []
     try:
