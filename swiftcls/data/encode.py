@@ -33,7 +33,9 @@ class PromptEncoder:
     prompt is lean: a template that would insert its own default system prompt (SmolLM2, Qwen2.5) gets an empty
     system turn instead, as that text is the same tokens on every row (``system="default"`` keeps it). Over-long
     chat prompts are cut inside the messages, never in the template's end
-    (:class:`~swiftcls.data.truncate.ChatTruncator`). Without a template the raw text is used.
+    (:class:`~swiftcls.data.truncate.ChatTruncator`). One-turn prompts are spliced into the template rendered once
+    where that provably gives the template's string (swiftcls/data/splice.py), else rendered row by row; the token
+    ids are the same either way. Without a template the raw text is used.
     Encoders: ``tokenizer(text, text_pair)``. Before any of this, each text longer than
     :func:`~swiftcls.data.truncate.char_budget` characters is cut to it on the truncation side, so a huge row costs
     no more than one that just fills ``max_length`` (the tokens kept are the same).
