@@ -72,11 +72,17 @@ def split_indices(data: Dataset, ratio: float, space: LabelSpace, seed: int = 42
 
 def _encode_labels(batch: dict, space: LabelSpace) -> dict:
     labels, errors = [], []
+    known: dict[str, object] = {}  # raw label -> encoded: a label set repeats, and an encoding depends on it only
     for label, file, row in zip(batch["label"], batch["file"], batch["row"]):
+        if label in known:
+            labels.append(known[label])
+            errors.append(None)
+            continue
         try:
             labels.append(space.encode(*json.loads(label), {"file": file, "row": row}))
             errors.append(None)
-        except DataError as err:
+            known[label] = labels[-1]
+        except DataError as err:  # not remembered: every row with this label gets its own error (file, row)
             labels.append(None)
             errors.append(error_json(err))
     return {"labels": labels, ERROR: errors}
