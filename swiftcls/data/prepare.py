@@ -13,7 +13,6 @@ from collections import Counter
 
 import numpy as np
 from datasets import Dataset, Features, List, Value
-from sklearn.model_selection import train_test_split
 
 from ..core.errors import ConfigError, DataError
 from ..core.labels import MULTI, REGRESSION, SINGLE, LabelSpace
@@ -66,6 +65,8 @@ def split_indices(data: Dataset, ratio: float, space: LabelSpace, seed: int = 42
         keys = np.asarray(data["label_key"], dtype=object)
         if min(Counter(keys).values()) >= 2:
             stratify = keys
+    from sklearn.model_selection import train_test_split  # seconds to import; only splits need it
+
     train, val = train_test_split(np.arange(len(data)), test_size=ratio, random_state=seed, stratify=stratify)
     return train.tolist(), val.tolist()
 

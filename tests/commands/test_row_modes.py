@@ -2,6 +2,7 @@
 bad-row report, and image rows that start training without being encoded first."""
 
 import json
+from pathlib import Path
 
 import pytest
 from helpers import logged_losses, make_rows, sft, write, write_images
@@ -139,9 +140,13 @@ def _peak_rss_mib(runs: list[list[str]]) -> list[float]:
 
 
 def test_a_streaming_run_with_max_steps_uses_memory_independent_of_the_file(tiny_model_dir, tmp_path):
-    # The same run over 20k and 200k rows of real text (4 and 40 MB): the stream holds its shuffle buffer, not the
-    # file; the eager path grows ~2.4 KB per row in Python objects (issue #13), i.e. ~400 MiB over these 180k rows.
+    # The same run over 20k and 200k rows of real text (4 and 40 MB; the large file is the small one 10 times): the
+    # stream holds its shuffle buffer, not the file; the eager path grows ~2.4 KB per row in Python objects (issue
+    # #13), i.e. ~400 MiB over these 180k rows.
     model = str(tiny_model_dir("qwen2"))
-    runs = [[model, _sst2_rows(tmp_path / f"rows_{n}.jsonl", n), "50", "4"] for n in (20_000, 200_000)]
-    small, large = _peak_rss_mib(runs)
-    assert large - small < 40, (small, large)
+    small = _sst2_rows(tmp_path / "rows_20k.jsonl", 20_000)
+    large = tmp_path / "rows_200k.jsonl"
+    large.write_text(Path(small).read_text(encoding="utf-8") * 10, encoding="utf-8")
+    runs = [[model, path, "50", "4"] for path in (small, str(large))]
+    low, high = _peak_rss_mib(runs)
+    assert high - low < 40, (low, high)
