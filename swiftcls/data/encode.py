@@ -290,7 +290,8 @@ class PromptEncoder:
         """Decoder rows of a chunk: chat prompts, or the raw text; over-long ones cut (``--long_text truncate``) or
         split into windows (``chunk``: text rows; ``messages`` rows are cut as with truncate)."""
         if self.chat:
-            ids = self.tokenizer([self.render(ex) for ex in chunk], add_special_tokens=False)["input_ids"]
+            ids = self.tokenizer([self.render(ex) for ex in chunk], add_special_tokens=False,
+                                 return_attention_mask=False)["input_ids"]
         else:  # chunked rows need their whole length to know they are long
             # --prompt rows are cut in their text only (_fit_prompt), never in the instruction around it
             cut = {} if self.chunked or self.prompt is not None else {"truncation": True, "max_length": self.max_length}
