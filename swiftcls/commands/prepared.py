@@ -19,14 +19,13 @@ import dataclasses
 import logging
 import time
 
-import pyarrow.compute as pc
 from datasets import Dataset
 
 from ..config.sft import SftArguments
 from ..core.errors import ConfigError, DataError
 from ..core.labels import REGRESSION, LabelSpace, read_label_names
 from ..core.version import __version__
-from ..data.arrow import ERROR, ArrowRows, error_from, error_json, write_examples
+from ..data.arrow import ERROR, ArrowRows, error_from, error_json, has_images, write_examples
 from ..data.cache import Prepared, data_signature, default_root, digest, files_of, open_files, tokenizer_signature
 from ..data.dataset import check_usable, iter_examples, parse_columns
 from ..data.prepare import LabelSummary, encode_labels, split_indices, take_errors, tokenize
@@ -142,10 +141,8 @@ def tokenized_rows(args: SftArguments, encoder, rows: Dataset | None, key: str |
 
 def _tokens_key(args: SftArguments, encoder, rows, key: str | None, split: str) -> str | None:
     tokenizer = tokenizer_signature(encoder.tokenizer)
-    # The whole table behind the rows (a superset after a split): reading it costs no copy of the dataset.
-    has_images = pc.any(pc.greater(pc.list_value_length(rows.data.column("images")), 0)).as_py()
     # Image rows are never reused: their token counts depend on the image files, which are not fingerprinted.
-    if key is None or tokenizer is None or has_images:
+    if key is None or tokenizer is None or has_images(rows):
         return None
     return digest({"rows": key, "split": split, "tokenizer": tokenizer, "spec": repr(encoder.spec),
                    "settings": [encoder.max_length, encoder.chat, encoder.system, encoder.truncation_side,

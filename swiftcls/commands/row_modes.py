@@ -12,7 +12,7 @@ from ..config.sft import SftArguments
 from ..core.errors import ConfigError
 from ..core.labels import REGRESSION, SINGLE, LabelSpace, read_label_names
 from ..core.spec import ModelSpec
-from ..data.arrow import WRITE_CHUNK, batch_examples
+from ..data.arrow import WRITE_CHUNK, batch_examples, has_images
 from ..data.dataset import Example, encode_labels, load_examples, parse_columns
 from ..data.encode import PromptEncoder
 from ..data.lazy import LazyRows, SkippingCollator, check_lazy
@@ -78,7 +78,7 @@ def held_rows(args: SftArguments, encoder: PromptEncoder, spec: ModelSpec, space
         return StreamedRows(source, space, encoder.encode_kept, buffer, skipped_path)
     lazy = args.lazy_tokenize
     if lazy is None:
-        lazy = any(train_ex["images"]) and args.train_sampling_strategy != "group_by_length"
+        lazy = has_images(train_ex) and args.train_sampling_strategy != "group_by_length"
     if not lazy:
         return None
     # Lazy rows are image rows in practice (VL sets of thousands, not millions): the examples are held in memory.

@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from sklearn.model_selection import train_test_split
-
 from ..core.errors import ConfigError, DataError
 from ..core.labels import SINGLE, LabelSpace, label_separator, parse_label
 from .checks import check_messages, check_text
@@ -299,6 +297,8 @@ def split_validation(examples: list[Example], ratio: float, space: LabelSpace,
         keys = [str(ex.label[1]) for ex in examples]
         if min(keys.count(k) for k in set(keys)) >= 2:
             stratify = keys
+    from sklearn.model_selection import train_test_split  # seconds to import; only splits need it
+
     train, val = train_test_split(examples, test_size=ratio, random_state=seed, stratify=stratify)
     return list(train), list(val)
 

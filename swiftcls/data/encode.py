@@ -16,6 +16,7 @@ from . import chunking, images
 from .chunking import ChunkConfig
 from .dataset import Example
 from .prompt import cut_tokens, prompt_rejects
+from .splice import build_splice
 from .truncate import ChatTruncator, char_budget, clip, cut_order
 
 logger = logging.getLogger(__name__)
@@ -32,7 +33,9 @@ class PromptEncoder:
     prompt is lean: a template that would insert its own default system prompt (SmolLM2, Qwen2.5) gets an empty
     system turn instead, as that text is the same tokens on every row (``system="default"`` keeps it). Over-long
     chat prompts are cut inside the messages, never in the template's end
-    (:class:`~swiftcls.data.truncate.ChatTruncator`). Without a template the raw text is used.
+    (:class:`~swiftcls.data.truncate.ChatTruncator`). One-turn prompts are spliced into the template rendered once
+    where that provably gives the template's string (swiftcls/data/splice.py), else rendered row by row; the token
+    ids are the same either way. Without a template the raw text is used.
     Encoders: ``tokenizer(text, text_pair)``. Before any of this, each text longer than
     :func:`~swiftcls.data.truncate.char_budget` characters is cut to it on the truncation side, so a huge row costs
     no more than one that just fills ``max_length`` (the tokens kept are the same).
@@ -68,6 +71,9 @@ class PromptEncoder:
             images.set_pixel_budget(self.image_processor, self.min_pixels, self.max_pixels)
         self._budget = None  # char_budget, computed the first time a long text needs it
         self.system_turn = self._system_turn()
+        # One-turn prompts spliced into the template rendered once, where that provably equals rendering each
+        self._splice = build_splice(self._jinja, getattr(self.tokenizer, "chat_template", None),
+                                    self.system_turn) if self.chat else None
         self._overhead_logged = False
         self._overhead = overhead = self.overhead()
         if self.max_length <= overhead:
@@ -181,6 +187,11 @@ class PromptEncoder:
             messages = self.chat_messages(ex, content)
         elif self.system_turn is not None and messages[0]["role"] != "system":
             messages = [{"role": "system", "content": self.system_turn}, *messages]
+        spliced = None if self._splice is None else self._splice.prompt(messages)
+        return self._jinja(messages) if spliced is None else spliced
+
+    def _jinja(self, messages: list[dict]) -> str:
+        """``messages`` rendered by the chat template itself (see swiftcls/data/splice.py for the fast path)."""
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
                                                   **self.spec.chat_template_kwargs)
 
@@ -279,7 +290,8 @@ class PromptEncoder:
         """Decoder rows of a chunk: chat prompts, or the raw text; over-long ones cut (``--long_text truncate``) or
         split into windows (``chunk``: text rows; ``messages`` rows are cut as with truncate)."""
         if self.chat:
-            ids = self.tokenizer([self.render(ex) for ex in chunk], add_special_tokens=False)["input_ids"]
+            ids = self.tokenizer([self.render(ex) for ex in chunk], add_special_tokens=False,
+                                 return_attention_mask=False)["input_ids"]
         else:  # chunked rows need their whole length to know they are long
             # --prompt rows are cut in their text only (_fit_prompt), never in the instruction around it
             cut = {} if self.chunked or self.prompt is not None else {"truncation": True, "max_length": self.max_length}

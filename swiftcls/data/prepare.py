@@ -13,7 +13,6 @@ from collections import Counter
 
 import numpy as np
 from datasets import Dataset, Features, List, Value
-from sklearn.model_selection import train_test_split
 
 from ..core.errors import ConfigError, DataError
 from ..core.labels import MULTI, REGRESSION, SINGLE, LabelSpace
@@ -66,17 +65,25 @@ def split_indices(data: Dataset, ratio: float, space: LabelSpace, seed: int = 42
         keys = np.asarray(data["label_key"], dtype=object)
         if min(Counter(keys).values()) >= 2:
             stratify = keys
+    from sklearn.model_selection import train_test_split  # seconds to import; only splits need it
+
     train, val = train_test_split(np.arange(len(data)), test_size=ratio, random_state=seed, stratify=stratify)
     return train.tolist(), val.tolist()
 
 
 def _encode_labels(batch: dict, space: LabelSpace) -> dict:
     labels, errors = [], []
+    known: dict[str, object] = {}  # raw label -> encoded: a label set repeats, and an encoding depends on it only
     for label, file, row in zip(batch["label"], batch["file"], batch["row"]):
+        if label in known:
+            labels.append(known[label])
+            errors.append(None)
+            continue
         try:
             labels.append(space.encode(*json.loads(label), {"file": file, "row": row}))
             errors.append(None)
-        except DataError as err:
+            known[label] = labels[-1]
+        except DataError as err:  # not remembered: every row with this label gets its own error (file, row)
             labels.append(None)
             errors.append(error_json(err))
     return {"labels": labels, ERROR: errors}
@@ -99,7 +106,7 @@ def encode_labels(data: Dataset, space: LabelSpace, path: str, fingerprint: str,
 
 
 def _tokenize(batch: dict, encoder) -> dict:
-    examples = list(batch_examples(batch))
+    examples = list(batch_examples(batch, labels=False))
     out = {key: [None] * len(examples) for key in TOKEN_FEATURES}
     skipped: list[DataError] = []
     try:

@@ -2,6 +2,7 @@
 bad-row report, and image rows that start training without being encoded first."""
 
 import json
+from pathlib import Path
 
 import pytest
 from helpers import logged_losses, make_rows, sft, write, write_images
@@ -75,3 +76,77 @@ def test_image_rows_start_training_without_encoding_every_row(tiny_vl_dir, tmp_p
     report = tmp_path / "lazy" / "skipped_rows.jsonl"
     met = report.read_text().splitlines() if report.exists() else []
     assert len(met) < 4 and all("missing.png" in line for line in met)
+
+
+def _sst2_rows(path, n: int) -> str:
+    """``n`` JSONL rows of real SST-2 sentences joined 1-4 per row (labelled by the first sentence)."""
+    import random
+
+    from assets import shared_dir
+
+    lines = (shared_dir() / "data" / "sst2" / "train.tsv").read_text(encoding="utf-8").splitlines()[1:]
+    pool = [(s.strip(), "good" if y == "1" else "bad") for y, s in (line.split("\t", 1) for line in lines)]
+    rng = random.Random(0)
+    with open(path, "w", encoding="utf-8") as f:
+        for _ in range(n):
+            parts = [rng.choice(pool) for _ in range(rng.randint(1, 4))]
+            f.write(json.dumps({"text": " ".join(s for s, _ in parts), "label": parts[0][1]}) + "\n")
+    return str(path)
+
+
+# A streaming run's data side in a fresh process: the stream sft builds for --streaming (StreamSource + StreamedRows
+# with the default 1000-row shuffle buffer, label space given as by --labels) drawn for max_steps batches through a
+# DataLoader and the collator, as the Trainer draws them. The model, Trainer and sft's argument classes are left out
+# (importing them alone takes ~15 s on a loaded 2-core box, and their memory does not depend on the file).
+STREAM_RUN = """
+import sys
+from torch.utils.data import DataLoader
+from transformers import AutoTokenizer
+from swiftcls.core.labels import LabelSpace
+from swiftcls.core.spec import spec_for_config
+from swiftcls.data.collators import make_collator
+from swiftcls.data.encode import PromptEncoder
+from swiftcls.data.readers import ReadOptions
+from swiftcls.data.streaming import StreamedRows, StreamSource
+
+model, data, steps, batch = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+spec = spec_for_config("qwen2")
+tokenizer = AutoTokenizer.from_pretrained(model)
+encoder = PromptEncoder(tokenizer, spec, max_length=64)
+rows = StreamedRows(StreamSource([data], ReadOptions(), {}), LabelSpace("single_label_classification",
+                    ["bad", "good"]), encoder.encode_kept, buffer_size=1000)
+batches = DataLoader(rows, batch_size=batch, collate_fn=make_collator(False, tokenizer.pad_token_id))
+seen = sum(len(b["labels"]) for _, b in zip(range(steps), batches))
+assert seen == steps * batch, seen
+"""
+
+
+def _peak_rss_mib(runs: list[list[str]]) -> list[float]:
+    """Peak RSS (MiB) of each of ``runs`` (``STREAM_RUN``'s arguments: model, data, steps, batch), each a fresh
+    process, run side by side (``wait4``'s ``ru_maxrss``, what ``/usr/bin/time -v`` reports)."""
+    import os
+    import subprocess
+    import sys
+
+    procs = [subprocess.Popen([sys.executable, "-c", STREAM_RUN, *argv], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"}) for argv in runs]
+    peaks = []
+    for proc in procs:
+        err = proc.stderr.read().decode()
+        _, status, usage = os.wait4(proc.pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, err[-3000:]
+        peaks.append(usage.ru_maxrss / 1024)
+    return peaks
+
+
+def test_a_streaming_run_with_max_steps_uses_memory_independent_of_the_file(tiny_model_dir, tmp_path):
+    # The same run over 20k and 200k rows of real text (4 and 40 MB; the large file is the small one 10 times): the
+    # stream holds its shuffle buffer, not the file; the eager path grows ~2.4 KB per row in Python objects (issue
+    # #13), i.e. ~400 MiB over these 180k rows.
+    model = str(tiny_model_dir("qwen2"))
+    small = _sst2_rows(tmp_path / "rows_20k.jsonl", 20_000)
+    large = tmp_path / "rows_200k.jsonl"
+    large.write_text(Path(small).read_text(encoding="utf-8") * 10, encoding="utf-8")
+    runs = [[model, path, "50", "4"] for path in (small, str(large))]
+    low, high = _peak_rss_mib(runs)
+    assert high - low < 40, (low, high)

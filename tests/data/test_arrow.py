@@ -10,7 +10,7 @@ from datasets import Dataset
 from swiftcls.core.errors import ConfigError, DataError
 from swiftcls.core.labels import SINGLE, LabelSpace
 from swiftcls.core.spec import spec_for_config
-from swiftcls.data.arrow import ERROR, ArrowRows, error_json, write_examples
+from swiftcls.data.arrow import ERROR, ArrowRows, error_json, has_images, write_examples
 from swiftcls.data.chunking import ChunkConfig
 from swiftcls.data.dataset import Example, encode_labels, split_validation
 from swiftcls.data.encode import PromptEncoder
@@ -103,3 +103,11 @@ def test_the_index_split_is_the_example_split(tmp_path):
     assert [examples[i].row for i in train_idx] == [ex.row for ex in train]
     assert [examples[i].row for i in val_idx] == [ex.row for ex in val]
     assert json.loads(data[0]["label"]) == ["str", "b"]
+
+
+def test_has_images_reads_the_selected_rows_of_the_arrow_column(tmp_path):
+    rows = [Example(f"t{i}", label=("int", i % 2), images=["a.png"] if i == 5 else [], row=i) for i in range(12)]
+    data = write_examples(rows, str(tmp_path / "rows.arrow"))
+    assert has_images(data) and has_images(data.select([4, 5]))
+    assert not has_images(data.select([0, 1, 2, 6, 11])) and not has_images(data.select([]))
+    assert not has_images(write_examples(rows[:5], str(tmp_path / "none.arrow")))

@@ -23,6 +23,27 @@ def test_torchrun_command_follows_swift_env_convention():
     assert "--standalone" not in multi
 
 
+# sitecustomize for the launched workers: local rank 0 sleeps before building the rows and the tokens stages.
+SLOW_RANK0 = """
+import os
+import sys
+import time
+
+if os.environ.get("LOCAL_RANK") == "0":
+    from swiftcls.commands import prepared
+
+    def _late(build):
+        def late(*args, **kwargs):
+            print("rank 0 prepares late", file=sys.stderr, flush=True)
+            time.sleep(4)
+            return build(*args, **kwargs)
+        return late
+
+    prepared._build_rows = _late(prepared._build_rows)
+    prepared.tokenize = _late(prepared.tokenize)
+"""
+
+
 def _losses(out):
     state = json.loads((out / "checkpoint-6" / "trainer_state.json").read_text())
     return [e["loss"] for e in state["log_history"] if "loss" in e]
@@ -40,11 +61,18 @@ def test_ddp_two_processes_match_one_process_on_the_same_global_batch(tiny_model
                           "--output_dir", str(tmp_path / "one"), "--dataset_cache_dir", str(tmp_path / "cache1")],
                          env=env, capture_output=True, text=True)
     assert one.returncode == 0, one.stderr[-3000:]
+    # Rank 0 starts each preparation stage late: without the per-node barrier, rank 1 would find no cache and
+    # read and tokenize the rows itself (seen failing with main_process_first removed from commands/sft.py).
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(SLOW_RANK0)
+    path = os.pathsep.join([str(hook), env.get("PYTHONPATH", "")])
     two = subprocess.run([sys.executable, "-m", "swiftcls", *common, "--per_device_train_batch_size", "4",
                           "--output_dir", str(tmp_path / "two"), "--dataset_cache_dir", str(tmp_path / "cache2")],
-                         env={**env, "NPROC_PER_NODE": "2"}, capture_output=True, text=True)
+                         env={**env, "NPROC_PER_NODE": "2", "PYTHONPATH": path}, capture_output=True, text=True)
     assert two.returncode == 0, two.stderr[-3000:]
     assert "world size 2" in two.stderr
+    assert two.stderr.count("rank 0 prepares late") == 2, two.stderr[-3000:]  # the hook ran, in both stages
     # One process read and tokenized the rows; the other opened its cache (rows, then tokens).
     assert two.stderr.count("read 96 rows") == two.stderr.count("tokenized 96 rows") == 1, two.stderr[-3000:]
     assert two.stderr.count("data cache hit: ") == 2
