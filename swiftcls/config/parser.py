@@ -134,7 +134,7 @@ def parse_values(cls: type, argv: Sequence[str], prog: str = "swiftcls") -> dict
     if known.config:
         argv = _config_argv(known.config, cls, prog) + rest
     namespace, unknown = parser.parse_known_args(argv)
-    given = _given(parser, argv)
+    given = _given(cls, argv, prog)
     if unknown:
         flag = next((u for u in unknown if u.startswith("-")), unknown[0])
         if flag.startswith("-"):
@@ -148,23 +148,23 @@ def parse_values(cls: type, argv: Sequence[str], prog: str = "swiftcls") -> dict
 
 # parse_values' key (not a flag name) for the options the command line or config file set.
 _GIVEN = "\x00given"
+# Attribute of a parsed arguments object holding those options (see given_flags).
+GIVEN_ATTRIBUTE = "swiftcls_given_flags"
 
 
-def _given(parser: argparse.ArgumentParser, argv: list[str]) -> frozenset[str]:
-    """The options ``argv`` sets, a value equal to the default included (argparse keeps no record of it)."""
-    saved = [(action, action.default) for action in parser._actions]
-    try:
-        for action, _ in saved:
-            action.default = argparse.SUPPRESS
-        namespace, _ = parser.parse_known_args(argv)
-    finally:
-        for action, default in saved:
-            action.default = default
-    return frozenset(vars(namespace)) - {"config"}
+def _given(cls: type, argv: list[str], prog: str) -> frozenset[str]:
+    """The options ``argv`` sets, a value equal to the default included (argparse keeps no record of it): parsed
+    again by a parser whose defaults are all one marker (not a string: argparse would convert it), so only the options
+    ``argv`` sets get another value."""
+    unset = object()
+    parser = build_parser(cls, prog)
+    parser.set_defaults(**{name: unset for name in flag_spellings(cls).values()})
+    namespace, _ = parser.parse_known_args(argv)
+    return frozenset(k for k, v in vars(namespace).items() if v is not unset) - {"config"}
 
 
 def _mark(obj: T, given) -> T:
-    object.__setattr__(obj, "_swiftcls_given", frozenset(given))
+    object.__setattr__(obj, GIVEN_ATTRIBUTE, frozenset(given))
     return obj
 
 
@@ -172,7 +172,7 @@ def given_flags(args) -> frozenset[str] | None:
     """The options set explicitly when ``args`` was built from flags, a config file or a dict (a value equal to its
     default included), or None for an instance built in Python, where only values differing from the defaults
     show a choice."""
-    return getattr(args, "_swiftcls_given", None)
+    return getattr(args, GIVEN_ATTRIBUTE, None)
 
 
 def parse_args(cls: type[T], argv: Sequence[str], prog: str = "swiftcls") -> T:
