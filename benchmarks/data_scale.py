@@ -72,8 +72,11 @@ class FirstStep:
 
 def child_swiftcls(model: str, data: str, out: str, stamp: str, args) -> None:
     """``swiftcls sft`` in this process, with the first-step clock added to its callbacks."""
+    import logging
+
     from swiftcls.commands import sft
 
+    logging.basicConfig(level=logging.INFO)  # as the CLI does: the log says "data cache hit: <path>"
     clock = FirstStep(stamp)
     make = sft._callbacks
     sft._callbacks = lambda *a, **k: [*make(*a, **k), clock.callback]
@@ -141,9 +144,17 @@ def run(tool: str, model: str, data: str, cache: str, work: str, args) -> dict:
     if proc.returncode:
         raise RuntimeError(f"{tool} failed ({proc.returncode}); log: {Path(out, 'log.txt').read_text()[-3000:]}")
     first = float(Path(stamp).read_text())
-    hit = Path(out, "cache_hit")  # written by the HF child, and by swiftcls where it reports it
     return {"first_step_s": first - start, "total_s": end - start, "peak_rss_MiB": usage.ru_maxrss / 1024,
-            "cache_hit": json.loads(hit.read_text()) if hit.exists() else None}
+            "cache_hit": _cache_hit(tool, out, "--streaming" in args.swiftcls_flags)}
+
+
+def _cache_hit(tool: str, out: str, streaming: bool) -> bool | None:
+    """Whether the run reused prepared data: the HF child writes it; swiftcls logs ``data cache hit: <path>``
+    (streamed runs prepare nothing, so they have no hit to report)."""
+    if tool == "hf":
+        return json.loads(Path(out, "cache_hit").read_text())
+    log = Path(out, "log.txt").read_text(errors="replace")
+    return None if streaming else "data cache hit:" in log
 
 
 def summarize(results: list[dict]) -> list[dict]:
@@ -188,6 +199,8 @@ def main(argv=None) -> list[dict]:
         tool, model, data, out = args.child
         (child_swiftcls if tool == "swiftcls" else child_hf)(model, data, out, os.path.join(out, "first_step"), args)
         return []
+    if args.workdir:
+        os.makedirs(args.workdir, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.workdir) as work:
         model = os.path.join(work, "model")
         from transformers import AutoModelForCausalLM
