@@ -12,7 +12,7 @@ from ..config.sft import SftArguments
 from ..core.errors import ConfigError
 from ..core.labels import REGRESSION, SINGLE, LabelSpace, read_label_names
 from ..core.spec import ModelSpec
-from ..data.arrow import WRITE_CHUNK, batch_examples, has_images
+from ..data.arrow import WRITE_CHUNK, batch_examples
 from ..data.dataset import Example, encode_labels, load_examples, parse_columns
 from ..data.encode import PromptEncoder
 from ..data.lazy import LazyRows, SkippingCollator, check_lazy
@@ -58,13 +58,14 @@ def _given_space(args: SftArguments, names: list[str] | None) -> LabelSpace:
 
 
 def held_rows(args: SftArguments, encoder: PromptEncoder, spec: ModelSpec, space: LabelSpace,
-              train_ex: Dataset | None) -> StreamedRows | LazyRows | None:
+              train_ex: Dataset | None, images: bool) -> StreamedRows | LazyRows | None:
     """The training rows as a stream (``--streaming``) or encoded per item (``--lazy_tokenize``, by default for
     image rows); None when they are encoded up front (the eager path).
 
     Args:
         train_ex: None with ``--streaming``; else the validated rows on Arrow with their encoded ``labels``
             (swiftcls/commands/prepared.py), turned back into examples when they are tokenized lazily.
+        images: Whether any of ``train_ex`` has an image (:func:`~swiftcls.data.arrow.has_images`).
     """
     rank0 = int(os.environ.get("RANK", "0")) == 0
     skipped_path = os.path.join(args.output_dir, "skipped_rows.jsonl") if args.skip_bad_rows and rank0 else None
@@ -78,7 +79,7 @@ def held_rows(args: SftArguments, encoder: PromptEncoder, spec: ModelSpec, space
         return StreamedRows(source, space, encoder.encode_kept, buffer, skipped_path)
     lazy = args.lazy_tokenize
     if lazy is None:
-        lazy = has_images(train_ex) and args.train_sampling_strategy != "group_by_length"
+        lazy = images and args.train_sampling_strategy != "group_by_length"
     if not lazy:
         return None
     # Lazy rows are image rows in practice (VL sets of thousands, not millions): the examples are held in memory.

@@ -19,6 +19,7 @@ from ..core.labels import REGRESSION, SCORING_TASKS, LabelSpace
 from ..core.prompt_template import fill_labels
 from ..core.spec import ModelSpec, spec_for_config
 from ..core.version import __version__
+from ..data.arrow import has_images
 from ..data.chunking import ChunkConfig
 from ..data.collators import label_dtype, make_collator
 from ..data.dataset import write_skipped
@@ -74,9 +75,11 @@ def sft_main(args: SftArguments | Sequence[str] | dict | None = None) -> dict:
     else:
         if args.streaming:  # training rows are read as training consumes them (swiftcls/data/streaming.py)
             space, train_ex, train_y, val_ex, val_y, skipped = read_streaming(args)
-            data_key = None
+            data_key, images = None, {"train": False, "val": False}
         else:
             space, train_ex, val_ex, skipped, data_key = _read_data(args)
+            # Whether a split has image rows decides lazy tokenizing and the tokens cache: asked once per split
+            images = {"train": has_images(train_ex), "val": val_ex is not None and has_images(val_ex)}
             train_y = train_ex["labels"] if args.class_weights == "auto" else []
         loss_config = LossConfig(space.problem_type, resolve_class_weights(
             args.class_weights, train_y, space.problem_type, space.num_labels), args.label_smoothing,
@@ -108,15 +111,16 @@ def sft_main(args: SftArguments | Sequence[str] | dict | None = None) -> dict:
         train_rows = encode_groups(encoder, train_ex, "Tokenizing train", row_errors)
         val_rows = encode_groups(encoder, val_ex, "Tokenizing val", row_errors)
     else:
-        train_rows = held_rows(args, encoder, spec, space, train_ex)  # streamed or lazy, else None
+        train_rows = held_rows(args, encoder, spec, space, train_ex, images["train"])  # streamed or lazy, else None
         if args.streaming:
             val_rows = labelled_rows(encoder, val_ex, val_y, "Tokenizing val", row_errors)
         else:
             with args.main_process_first(local=True, desc="tokenizing"):  # one process per node tokenizes
                 if train_rows is None:
                     train_rows = tokenized_rows(args, encoder, train_ex, data_key, "Tokenizing train", row_errors,
-                                                "train")
-                val_rows = tokenized_rows(args, encoder, val_ex, data_key, "Tokenizing val", row_errors, "val")
+                                                "train", images["train"])
+                val_rows = tokenized_rows(args, encoder, val_ex, data_key, "Tokenizing val", row_errors, "val",
+                                          images["val"])
     logger.info("Task %s with %d labels; %s train / %d validation rows; %d skipped; world size %s.",
                 space.problem_type, space.num_labels,
                 len(train_rows) if hasattr(train_rows, "__len__") else "streamed", len(val_rows), len(skipped),
