@@ -110,12 +110,13 @@ def _build_rows(args: SftArguments, work: str) -> dict:
 
 
 def tokenized_rows(args: SftArguments, encoder, rows: Dataset | None, key: str | None, desc: str,
-                   skipped: list[DataError] | None, split: str) -> ArrowRows | list:
+                   skipped: list[DataError] | None, split: str, images: bool | None = None) -> ArrowRows | list:
     """The rows' token ids (int32 Arrow columns) with their labels, as :class:`ArrowRows` (``[]`` without rows);
-    rows the encoder rejects (images) go to ``skipped`` when it collects them, else the first raises."""
+    rows the encoder rejects (images) go to ``skipped`` when it collects them, else the first raises. ``images``:
+    whether any row has an image (:func:`~swiftcls.data.arrow.has_images`, computed here when None)."""
     if rows is None or not len(rows):
         return []
-    tok_key = _tokens_key(args, encoder, rows, key, split)
+    tok_key = _tokens_key(args, encoder, key, split, has_images(rows) if images is None else images)
     stage = Prepared(_root(args), "tokens", tok_key)
     meta = stage.load()
     if meta is not None:
@@ -139,10 +140,10 @@ def tokenized_rows(args: SftArguments, encoder, rows: Dataset | None, key: str |
     return ArrowRows(data)
 
 
-def _tokens_key(args: SftArguments, encoder, rows, key: str | None, split: str) -> str | None:
+def _tokens_key(args: SftArguments, encoder, key: str | None, split: str, images: bool) -> str | None:
     tokenizer = tokenizer_signature(encoder.tokenizer)
     # Image rows are never reused: their token counts depend on the image files, which are not fingerprinted.
-    if key is None or tokenizer is None or has_images(rows):
+    if key is None or tokenizer is None or images:
         return None
     return digest({"rows": key, "split": split, "tokenizer": tokenizer, "spec": repr(encoder.spec),
                    "settings": [encoder.max_length, encoder.chat, encoder.system, encoder.truncation_side,

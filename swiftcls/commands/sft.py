@@ -40,8 +40,7 @@ from ..training.deepspeed import log_partitioning
 from ..training.losses import LossConfig, resolve_class_weights
 from ..training.storage import disk_full_reported, state_sizes
 from ..training.trainer import ArgsSaver, SeqClsTrainer, write_args, write_checkpoint_extras
-from .prepared import read_rows, tokenized_rows
-from .row_modes import held_rows, labelled_rows, read_streaming, wrap_collator
+from .row_modes import read_prepared, read_streaming, wrap_collator
 from .scoring import encode_groups, read_groups
 
 logger = logging.getLogger(__name__)
@@ -72,12 +71,11 @@ def sft_main(args: SftArguments | Sequence[str] | dict | None = None) -> dict:
                                  args.center_rewards_coefficient)
         space, train_ex, val_ex, skipped = read_groups(args, loss_config.loss)
     else:
-        if args.streaming:  # training rows are read as training consumes them (swiftcls/data/streaming.py)
-            space, train_ex, train_y, val_ex, val_y, skipped = read_streaming(args)
-            data_key = None
-        else:
-            space, train_ex, val_ex, skipped, data_key = _read_data(args)
-            train_y = train_ex["labels"] if args.class_weights == "auto" else []
+        # --streaming: training rows are read as training consumes them (swiftcls/data/streaming.py); else they are
+        # prepared on Arrow (swiftcls/commands/prepared.py). Both give the same interface (row_modes.py).
+        data = read_streaming(args) if args.streaming else read_prepared(args)
+        space, skipped = data.space, data.skipped
+        train_y = data.train_labels() if args.class_weights == "auto" else []
         loss_config = LossConfig(space.problem_type, resolve_class_weights(
             args.class_weights, train_y, space.problem_type, space.num_labels), args.label_smoothing,
             args.focal_gamma, args.loss)
@@ -108,15 +106,7 @@ def sft_main(args: SftArguments | Sequence[str] | dict | None = None) -> dict:
         train_rows = encode_groups(encoder, train_ex, "Tokenizing train", row_errors)
         val_rows = encode_groups(encoder, val_ex, "Tokenizing val", row_errors)
     else:
-        train_rows = held_rows(args, encoder, spec, space, train_ex)  # streamed or lazy, else None
-        if args.streaming:
-            val_rows = labelled_rows(encoder, val_ex, val_y, "Tokenizing val", row_errors)
-        else:
-            with args.main_process_first(local=True, desc="tokenizing"):  # one process per node tokenizes
-                if train_rows is None:
-                    train_rows = tokenized_rows(args, encoder, train_ex, data_key, "Tokenizing train", row_errors,
-                                                "train")
-                val_rows = tokenized_rows(args, encoder, val_ex, data_key, "Tokenizing val", row_errors, "val")
+        train_rows, val_rows = data.rows(args, encoder, spec, row_errors)
     logger.info("Task %s with %d labels; %s train / %d validation rows; %d skipped; world size %s.",
                 space.problem_type, space.num_labels,
                 len(train_rows) if hasattr(train_rows, "__len__") else "streamed", len(val_rows), len(skipped),
@@ -155,14 +145,6 @@ def _callbacks(args: SftArguments, payload: dict, image_processor) -> list:
     if args.early_stopping_patience is not None:
         callbacks.append(EarlyStoppingCallback(args.early_stopping_patience, args.early_stopping_threshold))
     return callbacks
-
-
-def _read_data(args: SftArguments) -> tuple:
-    """Validated training and validation rows with encoded labels (memory-mapped Arrow, see
-    swiftcls/commands/prepared.py), their label space, the skipped rows and the data's cache key; one process per
-    node reads, the others open its cache."""
-    with args.main_process_first(local=True, desc="reading the data"):
-        return read_rows(args)
 
 
 def _announce_new_modules(new_modules: list[str], spec: ModelSpec, space: LabelSpace) -> None:

@@ -134,7 +134,6 @@ def parse_values(cls: type, argv: Sequence[str], prog: str = "swiftcls") -> dict
     if known.config:
         argv = _config_argv(known.config, cls, prog) + rest
     namespace, unknown = parser.parse_known_args(argv)
-    given = _given(cls, argv, prog)
     if unknown:
         flag = next((u for u in unknown if u.startswith("-")), unknown[0])
         if flag.startswith("-"):
@@ -142,7 +141,7 @@ def parse_values(cls: type, argv: Sequence[str], prog: str = "swiftcls") -> dict
         raise ConfigError(f"unexpected value {flag!r} for '{prog}' (values follow their --flag).")
     values = vars(namespace)
     values.pop("config", None)
-    values[_GIVEN] = given
+    values[_GIVEN] = _given(cls, argv)
     return values
 
 
@@ -152,15 +151,16 @@ _GIVEN = "\x00given"
 GIVEN_ATTRIBUTE = "swiftcls_given_flags"
 
 
-def _given(cls: type, argv: list[str], prog: str) -> frozenset[str]:
-    """The options ``argv`` sets, a value equal to the default included (argparse keeps no record of it): parsed
-    again by a parser whose defaults are all one marker (not a string: argparse would convert it), so only the options
-    ``argv`` sets get another value."""
-    unset = object()
-    parser = build_parser(cls, prog)
-    parser.set_defaults(**{name: unset for name in flag_spellings(cls).values()})
-    namespace, _ = parser.parse_known_args(argv)
-    return frozenset(k for k, v in vars(namespace).items() if v is not unset) - {"config"}
+def _given(cls: type, argv: list[str]) -> frozenset[str]:
+    """The options ``argv`` sets, a value equal to the default included (argparse keeps no record of it).
+
+    ``argv`` has parsed without unknown flags, and the parser takes no abbreviations, so each ``--flag`` or
+    ``--flag=value`` token is one of ``cls``'s spellings; a value never starts with one (argparse would have read it as
+    a flag and failed).
+    """
+    spellings = flag_spellings(cls)
+    return frozenset(spellings[name] for name in (token.partition("=")[0] for token in argv)
+                     if name in spellings) - {"config"}
 
 
 def _mark(obj: T, given) -> T:

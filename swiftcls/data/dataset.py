@@ -15,6 +15,7 @@ from ..core.labels import SINGLE, LabelSpace, label_separator, parse_label
 from .checks import check_messages, check_text
 from .hub import read_hf_dataset
 from .readers import SUPPORTED_SUFFIXES, ReadOptions, Record, iter_records, no_rows
+from .split import stratified_split
 
 logger = logging.getLogger(__name__)
 
@@ -289,18 +290,11 @@ def encode_labels(examples: list[Example], space: LabelSpace, skip_bad_rows: boo
 
 def split_validation(examples: list[Example], ratio: float, space: LabelSpace,
                      seed: int = 42) -> tuple[list[Example], list[Example]]:
-    """Hold out ``ratio`` of the rows, stratified by class for single-label data when every class has 2+ rows."""
-    if not 0 < ratio < 1:
-        raise ConfigError(f"--split_dataset_ratio must be between 0 and 1, got {ratio}.")
-    stratify = None
-    if space.problem_type == SINGLE:
-        keys = [str(ex.label[1]) for ex in examples]
-        if min(keys.count(k) for k in set(keys)) >= 2:
-            stratify = keys
-    from sklearn.model_selection import train_test_split  # seconds to import; only splits need it
-
-    train, val = train_test_split(examples, test_size=ratio, random_state=seed, stratify=stratify)
-    return list(train), list(val)
+    """Hold out ``ratio`` of the rows, stratified by class for single-label data when every class has 2+ rows
+    (:func:`~swiftcls.data.split.stratified_split`)."""
+    keys = [str(ex.label[1]) for ex in examples] if space.problem_type == SINGLE else None
+    train, val = stratified_split(len(examples), keys, ratio, seed)
+    return [examples[i] for i in train], [examples[i] for i in val]
 
 
 def write_skipped(skipped: list[DataError], path: str) -> None:

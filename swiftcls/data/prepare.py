@@ -9,9 +9,7 @@ pass) or, with ``--skip_bad_rows``, moves them all to the skipped list and leave
 from __future__ import annotations
 
 import json
-from collections import Counter
 
-import numpy as np
 from datasets import Dataset, Features, List, Value
 
 from ..core.errors import ConfigError, DataError
@@ -19,6 +17,7 @@ from ..core.labels import MULTI, REGRESSION, SINGLE, LabelSpace
 from .arrow import ERROR, LENGTH, TOKEN_FEATURES, batch_examples, error_from, error_json
 from .chunking import POOLING, WINDOWS, row_tokens
 from .dataset import Example
+from .split import stratified_split
 
 MAP_BATCH = 1000  # rows per map call (the unit a worker tokenizes at once)
 
@@ -58,17 +57,7 @@ def _hashable(value):
 def split_indices(data: Dataset, ratio: float, space: LabelSpace, seed: int = 42) -> tuple[list[int], list[int]]:
     """Train and validation row indices, as :func:`~swiftcls.data.dataset.split_validation` splits the same rows:
     stratified by class for single-label data when every class has 2+ rows (same seed => same split)."""
-    if not 0 < ratio < 1:
-        raise ConfigError(f"--split_dataset_ratio must be between 0 and 1, got {ratio}.")
-    stratify = None
-    if space.problem_type == SINGLE:
-        keys = np.asarray(data["label_key"], dtype=object)
-        if min(Counter(keys).values()) >= 2:
-            stratify = keys
-    from sklearn.model_selection import train_test_split  # seconds to import; only splits need it
-
-    train, val = train_test_split(np.arange(len(data)), test_size=ratio, random_state=seed, stratify=stratify)
-    return train.tolist(), val.tolist()
+    return stratified_split(len(data), data["label_key"] if space.problem_type == SINGLE else None, ratio, seed)
 
 
 def _encode_labels(batch: dict, space: LabelSpace) -> dict:

@@ -92,8 +92,9 @@ def score_template(encoder: PromptEncoder) -> str | None:
     tokenizes the result with the special tokens; without one, a decoder gets ``tokenizer(query, document)``, which
     is not what swiftcls trained on. This template is swiftcls's prompt for a ``text``/``text_pair`` row (one user
     turn ``"query\\ndocument"`` of the chat template, with the training ``--system``; or ``query\\ndocument`` without
-    a chat template), fixed at export, with the two texts put where they go. The text around them is written as
-    Jinja string literals, so no whitespace control of the template engine can change it.
+    a chat template; either way inside the training ``--prompt``, if any), fixed at export, with the two texts put
+    where they go. The text around them is written as Jinja string literals, so no whitespace control of the
+    template engine can change it.
 
     Args:
         encoder: The checkpoint's training formatting (:func:`training_encoder`).
@@ -103,16 +104,14 @@ def score_template(encoder: PromptEncoder) -> str | None:
     """
     if encoder.spec.kind != "decoder":
         return None
-    if encoder.chat:
-        rendered = encoder.render(Example(_QUERY, _DOCUMENT))
-        prefix, rest = rendered.split(_QUERY)
-        middle, suffix = rest.split(_DOCUMENT)
-        # vLLM tokenizes with the special tokens: a BOS the tokenizer adds must not come twice.
+    # The row's prompt string: the chat prompt, or (no chat template) the text itself; either inside --prompt
+    prefix, rest = encoder.prompt_string(Example(_QUERY, _DOCUMENT)).split(_QUERY)
+    middle, suffix = rest.split(_DOCUMENT)
+    if encoder.chat:  # vLLM tokenizes with the special tokens: a BOS the tokenizer adds must not come twice.
         lead = _added_prefix(encoder.tokenizer)
         if lead and prefix.startswith(lead):
             prefix = prefix[len(lead):]
-    else:  # no chat template: swiftcls tokenizes "query\ndocument" with the special tokens, as vLLM does
-        prefix, middle, suffix = "", "\n", ""
+    # (no chat template: swiftcls tokenizes the prompt string with the special tokens, as vLLM does)
     return (f"{_literal(prefix)}{{{{ messages[0]['content'] }}}}{_literal(middle)}"
             f"{{{{ messages[1]['content'] }}}}{_literal(suffix)}")
 

@@ -150,3 +150,26 @@ def test_a_streaming_run_with_max_steps_uses_memory_independent_of_the_file(tiny
     runs = [[model, path, "50", "4"] for path in (small, str(large))]
     low, high = _peak_rss_mib(runs)
     assert high - low < 40, (low, high)
+
+
+def test_whether_rows_have_images_is_asked_once_per_split(tiny_model_dir, tmp_path, monkeypatch):
+    """Whether a split has image rows (an Arrow scan) is computed once where sft reads the rows, then decides both
+    lazy tokenizing (text rows: eager) and the tokens cache (text rows: cached)."""
+    from swiftcls.commands import prepared, row_modes
+    from swiftcls.commands import sft as sft_module
+    from swiftcls.data.arrow import has_images
+
+    asked = []
+
+    def counted(data):
+        asked.append(len(data))
+        return has_images(data)
+
+    for module in (sft_module, prepared, row_modes):  # wherever it is asked
+        monkeypatch.setattr(module, "has_images", counted, raising=False)
+    train, cache = write(tmp_path / "train.jsonl", make_rows(12, "single")), tmp_path / "cache"
+    sft(["--model", str(tiny_model_dir("qwen2")), "--dataset", train, "--max_steps", "1", "--split_dataset_ratio",
+         "0.25", "--dataset_cache_dir", str(cache), *COMMON, "--eval_strategy", "no", "--save_strategy", "no",
+         "--output_dir", str(tmp_path / "out")])
+    assert sorted(asked) == [3, 9]  # validation and training rows, once each
+    assert sorted(p.name.split("-")[0] for p in cache.iterdir()) == ["rows", "tokens", "tokens"]

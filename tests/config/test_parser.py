@@ -7,7 +7,15 @@ import pytest
 from transformers import TrainingArguments
 
 from swiftcls import DeployArguments, EvalArguments, ExportArguments, InferArguments, SftArguments
-from swiftcls.config.parser import build_parser, from_dict, help_groups, parse_args, parse_values, to_arguments
+from swiftcls.config.parser import (
+    build_parser,
+    from_dict,
+    given_flags,
+    help_groups,
+    parse_args,
+    parse_values,
+    to_arguments,
+)
 from swiftcls.core.errors import ConfigError
 
 BASE = ["--model", "m", "--dataset", "d.jsonl"]
@@ -197,3 +205,17 @@ def test_every_command_shows_each_default_and_takes_dashes(cls, tmp_path):
     config.write_text(f"{dashed.replace('_', '-')}: v1\n")
     assert parse_values(cls, ["--config", str(config)])[dashed] == "v1"
     assert parse_values(cls, ["--" + dashed.replace("_", "-"), "v2"])[dashed] == "v2"
+
+
+def test_given_flags_are_the_options_typed_in_any_spelling(tmp_path):
+    """infer/eval let a typed flag win over args.json even at its default value: every spelling counts (``=`` form,
+    dashes, aliases, ``--no_x``, config keys), and a value that merely looks like a flag does not."""
+    config = tmp_path / "c.yaml"
+    config.write_text("max_length: 512\n")  # the default value, still a choice
+    argv = ["--model=m", "--dataset", "d.jsonl", "--truncation-side", "right", "--batch_size", "8", "--no_freeze_vit",
+            "--system", "--model x", "--config", str(config)]
+    assert given_flags(parse_args(SftArguments, argv)) == {"model", "dataset", "truncation_side",
+                                                            "per_device_train_batch_size", "freeze_vit", "system",
+                                                            "max_length"}
+    assert given_flags(parse_args(InferArguments, BASE)) == {"model", "dataset"}
+    assert given_flags(SftArguments(model="m", dataset=["d.jsonl"])) is None  # built in Python: no record
