@@ -1,10 +1,7 @@
-"""A fast path for plain local JSONL files: pyarrow's C++ JSON reader and vectorised checks instead of one
-``json.loads`` and one :func:`~swiftcls.data.dataset.to_example` per row, writing the same Arrow table.
-
-Whatever it cannot prove the Python reader would read the same way (a parse error, an unhandled type, a null, blank
-or over-long text, a label ``parse_label`` refuses, messages, images, a BOM, bytes that are not UTF-8, ...) makes
-:func:`write_fast` return None, and the file is read by the Python reader, which reports the first bad row as always.
-"""
+"""A fast path for plain local JSONL files: pyarrow's C++ JSON reader and vectorised checks write the Arrow table the
+Python reader writes. Whatever it cannot prove that reader would read the same way (a parse error, an unhandled type,
+a bad text or label, messages, images, a BOM, ...) makes :func:`write_fast` return None: the Python reader reads the
+file and reports the first bad row as always."""
 
 from __future__ import annotations
 
@@ -39,7 +36,7 @@ _MAX_DEPTH = 50  # pyarrow reads nesting deeper than Python's recursion limit; t
 
 
 class _Fallback(Exception):  # noqa: N818 - not an error: the file needs the Python reader, the message says why
-    pass
+    """Raised where the fast path stops."""
 
 
 def write_rows(specs: list[str], options: ReadOptions, columns: dict[str, str], path: str,
@@ -71,11 +68,11 @@ def write_fast(spec: str, options: ReadOptions, columns: dict[str, str], path: s
         path: The Arrow file to write (the Python reader overwrites it after a fallback).
 
     Returns:
-        The rows and, in row order, the first row of each distinct raw label (all that
-        :class:`~swiftcls.data.prepare.LabelSummary` keeps), or None: use the Python reader.
+        The rows and the first row of each distinct raw label in row order (what ``LabelSummary`` keeps), or None.
     """
     name = str(Path(spec).expanduser())
     if "#" in spec or not name.lower().endswith(".jsonl") or not Path(name).is_file():
+        logger.info("%s: read by the Python reader (not a plain local .jsonl file)", spec)
         return None
     writer = ArrowWriter(features=EXAMPLE_FEATURES, path=path)
     try:
@@ -137,10 +134,9 @@ def _parse(chunk: bytes, limit: int) -> pa.Table:
 def _row_numbers(chunk: bytes, before: int, count: int) -> np.ndarray:
     """1-based line numbers of the chunk's rows; the chunk starts after line ``before``."""
     squeezed = chunk.translate(None, b" \t\r")  # pyarrow skips lines of spaces, tabs and CRs, as Python's reader does
+    rows = np.arange(before + 1, before + 1 + chunk.count(b"\n") + (not chunk.endswith(b"\n")))
     if squeezed[:1] == b"\n" or b"\n\n" in squeezed or (not chunk.endswith(b"\n") and squeezed[-1:] in (b"", b"\n")):
         rows = np.array([i for i, line in enumerate(squeezed.split(b"\n"), start=before + 1) if line])
-    else:
-        rows = np.arange(before + 1, before + 1 + chunk.count(b"\n") + (not chunk.endswith(b"\n")))
     if len(rows) != count:  # e.g. two objects on one line, which the Python reader refuses
         raise _Fallback("rows and lines differ")
     return rows
@@ -171,10 +167,10 @@ def _examples(table: pa.Table, rows: np.ndarray, name: str, columns: dict[str, s
 
 
 def _column(table: pa.Table, mapped: dict[str, str], keys: tuple[str, ...], nulls: bool) -> pa.ChunkedArray:
-    """The column ``_first(fields, keys)`` reads in every row (all nulls when no row has one of ``keys``)."""
+    """The column ``_first(fields, keys)`` reads in every row (all nulls when no row has one of ``keys``); a null is a
+    missing key (where a later key of ``keys`` fills the field) or a JSON null: only fine alone."""
     found = [mapped[k] for k in keys if k in mapped]
     column = table[found[0]] if found else pa.chunked_array([pa.nulls(table.num_rows)])
-    # A null is a missing key (where a later key of ``keys`` fills the field) or a JSON null: only fine alone.
     if column.null_count and (not nulls or len(found) > 1):
         raise _Fallback(f"nulls or missing values in {found[:1] or keys}")
     return column
