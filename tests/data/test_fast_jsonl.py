@@ -127,7 +127,9 @@ def test_real_chinese_reviews_utf8(shared, tmp_path):
     ['{"text": "a", "label": 1}', "", "  \t", '{"text": "b", "label": 2}', ""],  # blank lines keep numbering
     b'{"text": "a", "label": true}\r\n{"text": "b", "label": false}\r\n',  # CRLF, bool labels
     ['{"text": "a", "text_pair": null, "label": "x"}', '{"text": "b", "label": " y "}', '{"text": "c", "label": "3"}'],
-    ['{"text": "a", "label": 0.25}', '{"text": "b", "label": 1e-3}'],
+    ['{"text": "a", "label": 0.25}', '{"text": "b", "label": 1e-3}', '{"text": "c", "label": 0.12345678901234567891}',
+     '{"text": "d", "label": 2.2250738585072011e-308}', '{"text": "e", "label": 1.0000000000000002}',
+     '{"text": "f", "label": 5e-324}', '{"text": "g", "label": -7.000000000000001}'],  # parsed as Python parses
     ['{"query": "a", "text_pair": "p", "label": 1, "meta": {"k": [1, 2]}}'],
 ])
 def test_fast_path_reads_the_same_table(tmp_path, lines, caplog):
@@ -179,6 +181,14 @@ def test_fallback_gives_the_python_readers_result(tmp_path, case, caplog):
     assert fast == [False]
     if case != "empty":
         assert "read by the Python reader" in caplog.text
+    assert_same(expected, got)
+
+
+def test_files_read_by_both_readers_concatenate_in_order(tmp_path):
+    fast = write_lines(tmp_path / "a.jsonl", [GOOD, '{"text": "two", "label": 2}'])
+    slow = write_lines(tmp_path / "b.jsonl", ['{"text": "three", "label": [1, 2]}'])
+    expected, got, used = read_both(tmp_path, [fast, slow, fast])
+    assert used == [True, False, True]
     assert_same(expected, got)
 
 
