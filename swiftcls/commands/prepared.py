@@ -27,7 +27,8 @@ from ..core.labels import REGRESSION, LabelSpace, read_label_names
 from ..core.version import __version__
 from ..data.arrow import ERROR, ArrowRows, error_from, error_json, has_images, write_examples
 from ..data.cache import Prepared, data_signature, default_root, digest, files_of, open_files, tokenizer_signature
-from ..data.dataset import check_usable, iter_examples, parse_columns
+from ..data.dataset import check_usable, parse_columns
+from ..data.fast_jsonl import write_rows
 from ..data.prepare import LabelSummary, encode_labels, split_indices, take_errors, tokenize
 from .common import read_options
 
@@ -80,7 +81,7 @@ def _read(specs: list[str], args: SftArguments, path: str, summary: LabelSummary
     skipped: list[DataError] = []
     common = {"options": read_options(args), "columns": parse_columns(args.columns), "seed": args.data_seed,
               "skipped": skipped if args.skip_bad_rows else None}
-    rows = write_examples(iter_examples(specs, **common), path, summary.add)
+    rows, _ = write_rows(specs, path=path, on_example=summary.add, write=write_examples, **common)
     check_usable(len(rows), skipped, specs)
     return rows, skipped
 

@@ -72,7 +72,7 @@ def _first(fields: dict, keys: tuple[str, ...]):
 
 
 # Which record columns fill each field when --columns does not name one (first found wins).
-_DEFAULTS = {"text": TEXT_KEYS, "text_pair": PAIR_KEYS, "label": LABEL_KEYS, "messages": ("messages",),
+DEFAULT_FIELDS = {"text": TEXT_KEYS, "text_pair": PAIR_KEYS, "label": LABEL_KEYS, "messages": ("messages",),
              "images": ("images",)}
 
 
@@ -82,7 +82,7 @@ def _check_mapped_columns(record: Record, columns: dict[str, str], where: dict) 
     for src, target in columns.items():
         if src in record.fields or target == "ignore":
             continue
-        defaults = _DEFAULTS.get(target, (target,))
+        defaults = DEFAULT_FIELDS.get(target, (target,))
         stand_in = next((k for k in defaults if k in record.fields and columns.get(k, k) == k), None)
         if stand_in is not None:
             raise DataError(f"--columns maps '{src}' to {target}, but the row has no column '{src}' (columns found: "
