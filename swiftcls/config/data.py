@@ -93,7 +93,7 @@ class DataPreparationArguments:
 
     _argument_group_name = "Data preparation"
 
-    dataset_num_proc: int = arg(1, "Processes that encode labels and tokenize the rows (datasets.map num_proc, as in "
+    dataset_num_proc: int = arg(1, "Processes that tokenize the rows (datasets.map num_proc, as in "
                                    "ms-swift). Under torchrun one process per node prepares; the others wait and "
                                    "open its result.")
     load_from_cache_file: bool = arg(True, "Reuse prepared (validated, tokenized) rows from an earlier run on the same "
