@@ -54,12 +54,13 @@ def main() -> None:
         rows, fast = write_rows([data], ReadOptions(), {}, f"{work}/read.arrow", summary.add, write=write_examples)
         assert fast == [True], "the fast path fell back"
         space = LabelSpace.infer(summary.parsed)
-        inputs = {"all rows": rows}
+        inputs = {"all rows": (rows, None)}  # (read rows, the indices a split takes from them)
         if args.split:
-            inputs["split train"] = rows.select(prepare.split_indices(rows, args.split, space)[0])
+            inputs["split train"] = (rows, prepare.split_indices(rows, args.split, space)[0])
         print(f"# {args.rows} rows: {os.path.getsize(data) / 2**20:.1f} MiB of JSONL, "
               f"{os.path.getsize(f'{work}/read.arrow') / 2**20:.1f} MiB read table", flush=True)
-        for name, part in inputs.items():
+        for name, (read, indices) in inputs.items():
+            part = read if indices is None else read.select(indices)  # what the map read (main: a selection)
             times: dict[str, list[float]] = {"map (main)": [], "vectorised": []}
             for r in range(args.rounds):
                 tables = {}
@@ -67,7 +68,7 @@ def main() -> None:
                     path = f"{work}/{r}-{tool[0]}-{len(times[tool])}-{name[0]}.arrow"
                     start = time.perf_counter()
                     if tool == "vectorised":
-                        out = prepare.encode_labels(part, space, path, "new")
+                        out = prepare.encode_labels(read, space, path, "new", rows=indices)
                     else:
                         out = old_encode_labels(part, space, path)
                     times[tool].append(time.perf_counter() - start)

@@ -39,19 +39,20 @@ def outcome(data):
 
 def assert_same(examples, space, tmp_path, monkeypatch, select=None, num_proc=1):
     monkeypatch.setattr(prepare, "LABEL_CHUNK", 250)  # several record batches, the last one short
-    for folder in ("work", "old"):
+    for folder in ("work", "old", "selection"):
         (tmp_path / folder).mkdir(parents=True)
-    rows = write_examples(iter(examples), str(tmp_path / "read.arrow"))
-    if select is not None:
-        rows = rows.select(select)
-    new = prepare.encode_labels(rows, space, str(tmp_path / "work" / "train.arrow"), "new", num_proc)
+    read = write_examples(iter(examples), str(tmp_path / "read.arrow"))
+    rows = read if select is None else read.select(select)
+    # As sft calls it (the split's indices into the read rows), and on a datasets selection (read through datasets)
+    new = prepare.encode_labels(read, space, str(tmp_path / "work" / "train.arrow"), "new", num_proc, rows=select)
+    selected = prepare.encode_labels(rows, space, str(tmp_path / "selection" / "train.arrow"), "sel", num_proc)
     assert files_of(new, str(tmp_path / "work")) == ["train.arrow"]  # the prepared-rows cache's contract
     reopened = open_files(str(tmp_path / "work"), ["train.arrow"])
     old = old_encode_labels(rows, space, str(tmp_path / "old" / "train.arrow"), num_proc)
     old = open_files(str(tmp_path / "old"), files_of(old, str(tmp_path / "old")))  # num_proc files
     assert reopened.features == old.features == new.features
     assert reopened.data.table.to_pydict() == old.data.table.to_pydict()  # every column, every row, in order
-    assert reopened.data.table.equals(old.data.table)
+    assert reopened.data.table.equals(old.data.table) and selected.data.table.equals(old.data.table)
     assert outcome(new) == outcome(old)
     return new
 
