@@ -17,6 +17,7 @@ from .chunking import ChunkConfig
 from .dataset import Example
 from .prompt import cut_tokens, prompt_rejects
 from .splice import build_splice
+from .token_splice import build_token_splice
 from .truncate import ChatTruncator, char_budget, clip, cut_order
 
 logger = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class PromptEncoder:
         # One-turn prompts spliced into the template rendered once, where that provably equals rendering each
         self._splice = build_splice(self._jinja, getattr(self.tokenizer, "chat_template", None),
                                     self.system_turn) if self.chat else None
+        self._token_splice = build_token_splice(self.tokenizer, self._splice)
         self._overhead_logged = False
         self._overhead = overhead = self.overhead()
         if self.max_length <= overhead:
@@ -290,8 +292,7 @@ class PromptEncoder:
         """Decoder rows of a chunk: chat prompts, or the raw text; over-long ones cut (``--long_text truncate``) or
         split into windows (``chunk``: text rows; ``messages`` rows are cut as with truncate)."""
         if self.chat:
-            ids = self.tokenizer([self.render(ex) for ex in chunk], add_special_tokens=False,
-                                 return_attention_mask=False)["input_ids"]
+            ids = self._chat_ids(chunk)
         else:  # chunked rows need their whole length to know they are long
             # --prompt rows are cut in their text only (_fit_prompt), never in the instruction around it
             cut = {} if self.chunked or self.prompt is not None else {"truncation": True, "max_length": self.max_length}
@@ -309,6 +310,15 @@ class PromptEncoder:
             rows[i] = {"input_ids": self._shorten(chunk[i]) if self.chat else self.tokenizer(
                 self._content(chunk[i]), truncation=True, max_length=self.max_length)["input_ids"]}
         return rows
+
+    def _chat_ids(self, chunk: list[Example]) -> list[list[int]]:
+        """Ids of the chat prompts of ``chunk``; of a spliced prompt only the text between the template's constant
+        ends is tokenized (swiftcls/data/token_splice.py: the same ids as tokenizing the whole prompt)."""
+        splice = self._token_splice
+        texts = [None if splice is None else self._splice.text(self.chat_messages(ex)) for ex in chunk]
+        ids = self.tokenizer([self.render(ex) if t is None else splice.piece(t) for ex, t in zip(chunk, texts)],
+                             add_special_tokens=False, return_attention_mask=False)["input_ids"]
+        return [row if t is None else splice.ids(row) for row, t in zip(ids, texts)]
 
     def encode(self, examples: list[Example], desc: str = "Tokenizing") -> list[dict]:
         """Token ids (and token type ids for encoders) for each example, in order."""

@@ -44,6 +44,11 @@ class Splice:
     def prompt(self, messages: list[dict]) -> str | None:
         """The spliced prompt of ``messages``, or None when they are not the verified shape or the text is one the
         template may branch on (the caller renders those with the template)."""
+        text = self.text(messages)
+        return None if text is None else self.prefix + text + self.suffix
+
+    def text(self, messages: list[dict]) -> str | None:
+        """The user text that goes between :attr:`prefix` and :attr:`suffix`, or None as in :meth:`prompt`."""
         if self.system is None:
             if len(messages) != 1:
                 return None
@@ -55,7 +60,7 @@ class Splice:
             return None
         if text in self.equals or any(s in text for s in self.contains):
             return None
-        return self.prefix + text + self.suffix
+        return text
 
 
 def template_literals(source: str) -> tuple[tuple[str, ...], frozenset[str], tuple[str, ...]]:

@@ -1,7 +1,7 @@
-"""Spliced chat prompts (swiftcls/data/splice.py) give the token ids of rendering every row with the Jinja template:
-row by row, on real data (SST-2, GoEmotions, Chinese reviews, STS-B pairs), rows cut at max_length included, for every
-decoder family spec in templates/*.yaml with the real tokenizers available here; templates or rows a splice cannot
-prove equal are rendered as before."""
+"""Spliced chat prompts (swiftcls/data/splice.py, token_splice.py) give the token ids of rendering every row with the
+Jinja template: row by row, on real data (SST-2, GoEmotions, Chinese reviews, STS-B pairs), rows cut at max_length
+included, for every decoder family spec in templates/*.yaml with the real tokenizers available here; templates or rows
+a splice cannot prove equal are rendered as before."""
 
 import csv
 
@@ -79,11 +79,14 @@ def _compare(family, tokenizers, real_rows):
             rows = [ex for ex in real_rows if ex.messages is None or "prompt" not in setting]
             fast = PromptEncoder(tokenizer, spec, **setting)
             assert fast._splice is not None, (name, setting)  # these templates are plain concatenations
+            assert fast._token_splice is not None, (name, setting)  # and end in raw-matched special tokens
+            strings = PromptEncoder(tokenizer, spec, **setting)
+            strings._token_splice = None  # spliced strings, each tokenized whole
             jinja = PromptEncoder(tokenizer, spec, **setting)
-            jinja._splice = None
-            got, want = fast.encode(rows), jinja.encode(rows)
-            for ex, g, w in zip(rows, got, want, strict=True):
-                assert g == w, (name, setting, ex)
+            jinja._splice = jinja._token_splice = None
+            got, half, want = fast.encode(rows), strings.encode(rows), jinja.encode(rows)
+            for ex, g, h, w in zip(rows, got, half, want, strict=True):
+                assert g == h == w, (name, setting, ex)
             cut = sum(len(w["input_ids"]) == setting["max_length"] for w in want)
             assert cut > 10 if setting["max_length"] < 100 else cut == 0, (name, setting)
             # the rows the template branches on were rendered by it, the others spliced
