@@ -123,6 +123,8 @@ class PromptEncoder:
         """``ex`` with every text cut to the character budget on the truncation side (``<image>`` tags kept)."""
         # Chunked rows keep up to max_chunks windows of text, truncated ones one.
         span = self.max_length * (self.chunk.max_chunks if self.chunked else 1)
+        if ex.messages is None and len(ex.text or "") <= 2 * span and len(ex.text_pair or "") <= 2 * span:
+            return ex  # no budget is smaller (below): a short text row as it is, at the cost of two len() calls
         texts = [ex.text or "", ex.text_pair or "", *(m["content"] for m in ex.messages or [])]
         if max(map(len, texts)) <= 2 * span:  # no budget is smaller: skip reading the vocabulary
             return ex
@@ -316,9 +318,11 @@ class PromptEncoder:
         ends is tokenized (swiftcls/data/token_splice.py: the same ids as tokenizing the whole prompt)."""
         splice = self._token_splice
         texts = [None if splice is None else self._splice.text(self.chat_messages(ex)) for ex in chunk]
-        ids = self.tokenizer([self.render(ex) if t is None else splice.piece(t) for ex, t in zip(chunk, texts)],
-                             add_special_tokens=False, return_attention_mask=False)["input_ids"]
-        return [row if t is None else splice.ids(row) for row, t in zip(ids, texts)]
+        spliced = iter(splice.encode(self.tokenizer, [t for t in texts if t is not None]) if splice else ())
+        rendered = [self.render(ex) for ex, t in zip(chunk, texts) if t is None]
+        rendered = iter(self.tokenizer(rendered, add_special_tokens=False, return_attention_mask=False)["input_ids"]
+                        if rendered else ())
+        return [next(rendered) if t is None else next(spliced) for t in texts]
 
     def encode(self, examples: list[Example], desc: str = "Tokenizing") -> list[dict]:
         """Token ids (and token type ids for encoders) for each example, in order."""
