@@ -155,7 +155,12 @@ def _label_columns(table, space: LabelSpace, label_type) -> tuple:
     return labels, pa.array(errors, pa.string())
 
 
-def _tokenize(batch: dict, encoder) -> dict:
+# Encoders handed to forked map workers by inheritance (see tokenize), keyed by the map's fingerprint.
+_INHERITED: dict[str, object] = {}
+
+
+def _tokenize(batch: dict, encoder=None, inherited: str | None = None) -> dict:
+    encoder = _INHERITED[inherited] if encoder is None else encoder
     examples = list(batch_examples(batch, labels=False))
     out = {key: [None] * len(examples) for key in TOKEN_FEATURES}
     skipped: list[DataError] = []
@@ -187,10 +192,25 @@ def tokenize(data: Dataset, encoder, path: str, fingerprint: str, num_proc: int 
     ``path`` by ``encoder`` (a :class:`~swiftcls.data.encode.PromptEncoder`) in ``num_proc`` processes."""
     keep = [c for c in data.column_names if c == "labels"]
     features = Features({**{c: data.features[c] for c in keep}, **TOKEN_FEATURES})
-    return data.map(_tokenize, fn_kwargs={"encoder": encoder}, batched=True, batch_size=MAP_BATCH,
-                    num_proc=_procs(num_proc, len(data)), features=features,
-                    remove_columns=[c for c in data.column_names if c not in keep], cache_file_name=path,
-                    new_fingerprint=fingerprint, load_from_cache_file=False, desc=desc)
+    procs = _procs(num_proc, len(data))
+    # The map pickles its arguments once per worker, and an encoder carries its tokenizer (10 MB and ~1.5 s to
+    # pickle for Qwen's): forked workers inherit it from this process instead, under a key.
+    forked = procs is not None and _start_method() == "fork"
+    kwargs = {"inherited": fingerprint} if forked else {"encoder": encoder}
+    _INHERITED[fingerprint] = encoder
+    try:
+        return data.map(_tokenize, fn_kwargs=kwargs, batched=True, batch_size=MAP_BATCH, num_proc=procs,
+                        features=features, remove_columns=[c for c in data.column_names if c not in keep],
+                        cache_file_name=path, new_fingerprint=fingerprint, load_from_cache_file=False, desc=desc)
+    finally:
+        del _INHERITED[fingerprint]
+
+
+def _start_method() -> str:
+    """How ``datasets.map`` starts its workers (its pool comes from ``multiprocess``)."""
+    import multiprocess
+
+    return multiprocess.get_start_method()
 
 
 def _procs(num_proc: int, rows: int) -> int | None:

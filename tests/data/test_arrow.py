@@ -111,3 +111,28 @@ def test_has_images_reads_the_selected_rows_of_the_arrow_column(tmp_path):
     assert has_images(data) and has_images(data.select([4, 5]))
     assert not has_images(data.select([0, 1, 2, 6, 11])) and not has_images(data.select([]))
     assert not has_images(write_examples(rows[:5], str(tmp_path / "none.arrow")))
+
+
+class _Unpicklable(PromptEncoder):
+    """An encoder that fails if it is pickled (the map workers then must inherit it)."""
+
+    def __reduce__(self):
+        raise TypeError("the encoder was pickled")
+
+
+def test_forked_map_workers_inherit_the_encoder_instead_of_unpickling_it(tiny_model_dir, tmp_path, monkeypatch):
+    spec = spec_for_config("qwen2")
+    tokenizer = load_tokenizer(str(tiny_model_dir("qwen2")), spec)
+    examples = [Example(f"review number {i} " * (1 + i % 7), label=("str", "pos" if i % 3 else "neg"), file="f.jsonl",
+                        row=i + 1) for i in range(2500)]  # > 2 map batches: two workers
+    data = write_examples(iter(examples), str(tmp_path / "rows.arrow"))
+    data = take_errors(encode_label_column(data, LabelSpace(SINGLE, ["neg", "pos"]), str(tmp_path / "labels.arrow"),
+                                           "f1"), None)
+    serial = tokenize(data, PromptEncoder(tokenizer, spec, max_length=16), str(tmp_path / "one.arrow"), "f2")
+    unpicklable = _Unpicklable(tokenizer, spec, max_length=16)
+    forked = tokenize(data, unpicklable, str(tmp_path / "two.arrow"), "f3", num_proc=2)
+    assert len(forked.cache_files) == 2  # two workers wrote it
+    assert forked.to_list() == serial.to_list()
+    monkeypatch.setattr("swiftcls.data.prepare._start_method", lambda: "spawn")  # workers that start afresh
+    with pytest.raises(Exception, match="the encoder was pickled"):  # get the encoder pickled, as before
+        tokenize(data, unpicklable, str(tmp_path / "three.arrow"), "f4", num_proc=2)
