@@ -57,7 +57,7 @@ VARIANTS = {
 def export_float(source: dict, out: Path, fusion: str | None) -> Path:
     """``swiftcls export --to onnx`` with the fusion forced on (``bert``) or off (None), whatever the template says."""
     if not out.exists():
-        export_command.export_onnx = lambda model, tok, folder, quantize, _: export_onnx(model, tok, folder, None,
+        export_command.export_onnx = lambda model, tok, folder, quantize, *_: export_onnx(model, tok, folder, None,
                                                                                         fusion)
         try:
             export_main({**source, "to": "onnx", "output_dir": str(out)})

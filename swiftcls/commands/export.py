@@ -104,7 +104,7 @@ def export_main(args: ExportArguments | Sequence[str] | dict | None = None) -> s
         if args.to == "onnx":
             config.save_pretrained(tmp)  # labels and problem type; the weights live in the graph
             quantize = None if args.onnx_quantize == "none" else args.onnx_quantize
-            path = export_onnx(model, tokenizer, tmp, quantize, spec.onnx_fusion)
+            path = export_onnx(model, tokenizer, tmp, quantize, spec.onnx_fusion, spec.onnx_int8_exclude)
             onnx = {"file": path.name, "quantize": args.onnx_quantize, "inputs": _graph_inputs(path)}
         else:
             model.save_pretrained(tmp)

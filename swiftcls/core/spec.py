@@ -64,6 +64,9 @@ class ModelSpec:
         onnx_fusion: onnxruntime transformer-optimizer model type (``bert``) that fuses this family's ``--to onnx``
             graph into Attention/SkipLayerNormalization/EmbedLayerNormalization kernels (exported with eager
             attention, the pattern the optimizer matches); None exports the graph as traced.
+        onnx_int8_exclude: Linear modules (leaf names, e.g. ``down_proj``) that ``--onnx_quantize int8`` keeps in
+            float32: their inputs carry activation outliers that one dynamic int8 scale per tensor cannot hold
+            (a decoder MLP's down projection, after the gated product).
     """
 
     name: str
@@ -92,12 +95,15 @@ class ModelSpec:
     image_placeholder: str | None = None
     image_token: str | None = None
     onnx_fusion: str | None = None
+    onnx_int8_exclude: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         if isinstance(self.aligner, str):
             self.aligner = [self.aligner]
         if isinstance(self.lora_exclude, str):
             self.lora_exclude = [self.lora_exclude]
+        if isinstance(self.onnx_int8_exclude, str):
+            self.onnx_int8_exclude = [self.onnx_int8_exclude]
 
     @classmethod
     def from_file(cls, path: Path) -> ModelSpec:

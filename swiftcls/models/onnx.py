@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +52,8 @@ class _Traced(torch.nn.Module):
         return self.model(**dict(zip(self.names, inputs))).logits
 
 
-def export_onnx(model, tokenizer, folder: Path, quantize: str | None = None, fusion: str | None = None) -> Path:
+def export_onnx(model, tokenizer, folder: Path, quantize: str | None = None, fusion: str | None = None,
+                int8_exclude: Sequence[str] = ()) -> Path:
     """Write ``folder/model.onnx`` for ``model`` (a loaded text classifier, merged, in eval mode).
 
     Args:
@@ -62,6 +64,7 @@ def export_onnx(model, tokenizer, folder: Path, quantize: str | None = None, fus
         fusion: The family spec's ``onnx_fusion`` (onnxruntime's transformer-optimizer model type, e.g. ``bert``):
             the graph is traced with eager attention and fused (Attention, SkipLayerNormalization, ...), so int8
             quantizes whole attention blocks (QAttention). None keeps the traced graph.
+        int8_exclude: The family spec's ``onnx_int8_exclude``: linear modules int8 keeps in float32.
 
     Returns:
         The path of the written file.
@@ -94,7 +97,7 @@ def export_onnx(model, tokenizer, folder: Path, quantize: str | None = None, fus
         _fuse(traced, stages[-1], fusion, model.config)
     if quantize == "int8":
         stages.append(path)
-        _quantize_int8(stages[-2], path)
+        _quantize_int8(stages[-2], path, int8_exclude)
     for stage in stages[:-1]:
         stage.unlink()
     return path
@@ -114,14 +117,19 @@ def _fuse(source: Path, target: Path, model_type: str, config) -> None:
     optimized.save_model_to_file(str(target))
 
 
-def _quantize_int8(source: Path, target: Path) -> None:
+def _quantize_int8(source: Path, target: Path, exclude: Sequence[str] = ()) -> None:
     """Dynamic int8: int8 weights with one scale per output channel (per-tensor scales lost more accuracy on real
-    data, docs/benchmarks.md), activations quantized per batch. Fused com.microsoft ops have no ONNX type inference,
-    hence the float default type."""
+    data, docs/benchmarks.md), activations quantized per batch, except the matrix products of the ``exclude``
+    modules (traced as ``.../<module>/MatMul``), which stay float32. Fused com.microsoft ops have no ONNX type
+    inference, hence the float default type."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic  # optional, see the module docstring
 
-    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True,
+    graph = onnx.load(str(source), load_external_data=False).graph
+    kept = [n.name for n in graph.node if n.op_type in ("MatMul", "Gemm") and any(f"/{m}/" in n.name for m in exclude)]
+    if exclude:
+        logger.info("int8: %d matrix products of %s kept in float32", len(kept), ", ".join(exclude))
+    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True, nodes_to_exclude=kept,
                      extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
 
 
