@@ -94,12 +94,12 @@ def _build_rows(args: SftArguments, work: str) -> dict:
         val, val_skipped = _read(args.val_dataset, args, f"{work}/val-read.arrow", summary)
         skipped += val_skipped
     space = LabelSpace.infer(summary.parsed, args.problem_type, args.num_labels, read_label_names(args.labels))
-    procs, parts = args.dataset_num_proc, {"train": (train, None), "val": (val, None)}
+    parts = {"train": (train, None), "val": (val, None)}
     if val is None and args.split_dataset_ratio > 0:  # both parts taken from the read rows by index
         train_idx, val_idx = split_indices(train, args.split_dataset_ratio, space, args.data_seed)
         parts = {"train": (train, train_idx), "val": (train, val_idx)}
     train, val = (None if data is None else encode_labels(data, space, f"{work}/{name}.arrow", digest([work, name]),
-                                                          procs, rows=rows)
+                                                          rows=rows)
                   for name, (data, rows) in parts.items())
     # Raise now (first bad label in row order) rather than cache rows that can never be used without the flag.
     for part in (train, val):

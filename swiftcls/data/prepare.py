@@ -87,8 +87,8 @@ def label_feature(problem_type: str):
     return Value("float64") if problem_type == REGRESSION else Value("int64")
 
 
-def encode_labels(data: Dataset, space: LabelSpace, path: str, fingerprint: str, num_proc: int = 1,
-                  desc: str = "Encoding labels", rows: list[int] | None = None) -> Dataset:
+def encode_labels(data: Dataset, space: LabelSpace, path: str, fingerprint: str,
+                  rows: list[int] | None = None) -> Dataset:
     """``data`` with a ``labels`` column (and :data:`ERROR` for labels ``space`` rejects), written to ``path``.
 
     Vectorised on the Arrow columns rather than a ``datasets.map``: each record batch of :data:`LABEL_CHUNK` rows is
@@ -102,8 +102,6 @@ def encode_labels(data: Dataset, space: LabelSpace, path: str, fingerprint: str,
         space: The label space that encodes them.
         path: The one Arrow file written (then memory-mapped).
         fingerprint: The fingerprint of the result.
-        num_proc: Unused: one pass over the columns costs less than starting processes. Kept for callers.
-        desc: Unused (there is no per-row progress bar any more). Kept for callers.
         rows: Indices of ``data``'s rows to encode, in order (a split's part of the read rows), gathered with one
             ``take`` per record batch. Pass them rather than ``data.select(rows)``: reading a selection back through
             ``datasets`` gathers it one slice per row, tens of times slower on a large split.
