@@ -73,7 +73,7 @@ def _first(fields: dict, keys: tuple[str, ...]):
 
 # Which record columns fill each field when --columns does not name one (first found wins).
 DEFAULT_FIELDS = {"text": TEXT_KEYS, "text_pair": PAIR_KEYS, "label": LABEL_KEYS, "messages": ("messages",),
-             "images": ("images",)}
+                  "images": ("images",)}
 
 
 def _check_mapped_columns(record: Record, columns: dict[str, str], where: dict) -> None:

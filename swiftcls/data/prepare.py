@@ -195,13 +195,14 @@ def tokenize(data: Dataset, encoder, path: str, fingerprint: str, num_proc: int 
     # pickle for Qwen's): forked workers inherit it from this process instead, under a key.
     forked = procs is not None and _start_method() == "fork"
     kwargs = {"inherited": fingerprint} if forked else {"encoder": encoder}
-    _INHERITED[fingerprint] = encoder
+    if forked:
+        _INHERITED[fingerprint] = encoder
     try:
         return data.map(_tokenize, fn_kwargs=kwargs, batched=True, batch_size=MAP_BATCH, num_proc=procs,
                         features=features, remove_columns=[c for c in data.column_names if c not in keep],
                         cache_file_name=path, new_fingerprint=fingerprint, load_from_cache_file=False, desc=desc)
     finally:
-        del _INHERITED[fingerprint]
+        _INHERITED.pop(fingerprint, None)
 
 
 def _start_method() -> str:

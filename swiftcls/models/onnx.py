@@ -125,9 +125,10 @@ def _quantize_int8(source: Path, target: Path, exclude: Sequence[str] = ()) -> N
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic  # optional, see the module docstring
 
-    graph = onnx.load(str(source), load_external_data=False).graph
-    kept = [n.name for n in graph.node if n.op_type in ("MatMul", "Gemm") and any(f"/{m}/" in n.name for m in exclude)]
-    if exclude:
+    kept = []
+    if exclude:  # a graph under 2 GB holds its weights: read it only when names are to be matched
+        nodes = onnx.load(str(source), load_external_data=False).graph.node
+        kept = [n.name for n in nodes if n.op_type in ("MatMul", "Gemm") and any(f"/{m}/" in n.name for m in exclude)]
         logger.info("int8: %d matrix products of %s kept in float32", len(kept), ", ".join(exclude))
     quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True, nodes_to_exclude=kept,
                      extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
