@@ -12,7 +12,7 @@ import pytest
 from assets import local_copy
 from helpers import load_example
 
-from swiftcls import SftArguments
+from swiftcls import EvalArguments, ExportArguments, InferArguments, SftArguments
 from swiftcls.commands.common import read_options
 from swiftcls.config.parser import parse_args, parse_values
 from swiftcls.core.labels import LabelSpace, read_label_names
@@ -78,12 +78,13 @@ def test_example_scripts_are_valid_shell_with_known_flags(script):
 
     assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
     text = script.read_text().replace("\\\n", " ")
-    commands = [line.split("swiftcls sft", 1)[1] for line in text.splitlines()
-                if "swiftcls sft" in line and not line.lstrip().startswith("#")]
-    assert commands, "no swiftcls sft command"
-    for command in commands:
+    classes = {"sft": SftArguments, "export": ExportArguments, "eval": EvalArguments, "infer": InferArguments}
+    commands = [(name, line.split(f"swiftcls {name}", 1)[1].split(";")[0]) for line in text.splitlines()
+                for name in classes if f"swiftcls {name} " in line and not line.lstrip().startswith("#")]
+    assert "sft" in {name for name, _ in commands}, "no swiftcls sft command"
+    for name, command in commands:
         argv = ["1" if "$" in a else a for a in shlex.split(command)]  # shell variables: any value
-        parse_values(SftArguments, argv)  # raises on unknown or misspelled flags
+        parse_values(classes[name], argv)  # raises on unknown or misspelled flags
 
 
 def test_readme_demo_reads_only_what_prepare_writes(rotten_tomatoes):

@@ -35,6 +35,7 @@ from ..models.loading import set_pad_token_id
 from ..models.onnx import export_onnx
 from ..models.registry import read_model_type, resolve_model
 from ..models.trained import load_trained, read_args_json
+from .int8_calibration import smooth_for_int8
 
 
 def _peek(args: ExportArguments) -> tuple[ModelSpec, LabelSpace] | None:
@@ -104,8 +105,10 @@ def export_main(args: ExportArguments | Sequence[str] | dict | None = None) -> s
         if args.to == "onnx":
             config.save_pretrained(tmp)  # labels and problem type; the weights live in the graph
             quantize = None if args.onnx_quantize == "none" else args.onnx_quantize
+            smoothed = smooth_for_int8(model, tokenizer, spec, space, payload or {}, args) if quantize else None
             path = export_onnx(model, tokenizer, tmp, quantize, spec.onnx_fusion, spec.onnx_int8_exclude)
-            onnx = {"file": path.name, "quantize": args.onnx_quantize, "inputs": _graph_inputs(path)}
+            onnx = {"file": path.name, "quantize": args.onnx_quantize, "inputs": _graph_inputs(path),
+                    **({"smoothing": smoothed} if smoothed else {})}
         else:
             model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)

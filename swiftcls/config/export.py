@@ -28,7 +28,19 @@ class ExportOutputArguments:
 
 
 @dataclass
-class ExportArguments(ModelArguments, CheckpointArguments, ExportOutputArguments):
+class CalibrationArguments:
+    """Rows that calibrate ``--onnx_quantize int8`` (SmoothQuant smoothing of the families whose template names it)."""
+
+    _argument_group_name = "Calibration (--onnx_quantize int8)"
+
+    dataset: list[str] = arg([], "--onnx_quantize int8: rows whose activations set the smoothing scales (files or hub "
+                                 "names as in sft, read with the columns/CSV options of args.json; labels not needed). "
+                                 "Default: the training --dataset of args.json, when it is still readable.")
+    quant_n_samples: int = arg(256, "--onnx_quantize int8: how many calibration rows to run (the first N).")
+
+
+@dataclass
+class ExportArguments(ModelArguments, CheckpointArguments, ExportOutputArguments, CalibrationArguments):
     """Every option of ``swiftcls export``: ``export_main(ExportArguments(adapters=..., output_dir=...))``."""
 
     def __post_init__(self):
@@ -38,6 +50,11 @@ class ExportArguments(ModelArguments, CheckpointArguments, ExportOutputArguments
             raise ConfigError("pass --adapters (a LoRA checkpoint) or --model (a full checkpoint) to export.")
         if self.onnx_quantize != "none" and self.to != "onnx":
             raise ConfigError(f"--onnx_quantize {self.onnx_quantize} applies to --to onnx only (got --to {self.to}).")
+        if self.dataset and self.onnx_quantize != "int8":
+            raise ConfigError("--dataset calibrates --onnx_quantize int8; drop it, or add --to onnx --onnx_quantize "
+                              "int8.")
+        if self.quant_n_samples < 1:
+            raise ConfigError(f"--quant_n_samples must be at least 1 (got {self.quant_n_samples}).")
         if self.adapters and not self.merge_lora:
             raise ConfigError("--merge_lora false: the adapter checkpoint already is the unmerged artifact; a plain "
                               "checkpoint that vLLM/LMDeploy/transformers load needs --merge_lora true.")

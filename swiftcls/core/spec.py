@@ -67,6 +67,10 @@ class ModelSpec:
         onnx_int8_exclude: Linear modules (leaf names, e.g. ``down_proj``) that ``--onnx_quantize int8`` keeps in
             float32: their inputs carry activation outliers that one dynamic int8 scale per tensor cannot hold
             (a decoder MLP's down projection, after the gated product).
+        onnx_int8_smooth: SmoothQuant-style smoothing before ``--onnx_quantize int8`` when calibration rows are
+            given (:mod:`swiftcls.models.smoothing`): ``{alpha: 0.8, pairs: {input_layernorm: [self_attn.q_proj,
+            ...]}}``, each producer (a norm or linear, relative to a block) mapped to every linear that reads its
+            output. Empty: no smoothing.
     """
 
     name: str
@@ -96,6 +100,7 @@ class ModelSpec:
     image_token: str | None = None
     onnx_fusion: str | None = None
     onnx_int8_exclude: list[str] = field(default_factory=list)
+    onnx_int8_smooth: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if isinstance(self.aligner, str):
@@ -137,6 +142,22 @@ class ModelSpec:
             return f"'image_token' {self.image_token!r} must occur in 'image_placeholder' {self.image_placeholder!r}"
         if (self.backbone_class or self.generation_class) and self.classifier == "auto":
             return "'backbone_class' and 'generation_class' need 'classifier' to name the classifier class"
+        return self._smoothing_problem()
+
+    def _smoothing_problem(self) -> str | None:
+        smooth = self.onnx_int8_smooth
+        if not smooth:
+            return None
+        pairs = smooth.get("pairs") if isinstance(smooth, dict) else None
+        alpha = smooth.get("alpha") if isinstance(smooth, dict) else None
+        good_pairs = isinstance(pairs, dict) and pairs and all(
+            isinstance(k, str) and isinstance(v, list) and v and all(isinstance(n, str) for n in v)
+            for k, v in pairs.items())
+        if set(smooth) != {"alpha", "pairs"} or not isinstance(alpha, (int, float)) or not 0 < alpha < 1 \
+                or not good_pairs:
+            return ("'onnx_int8_smooth' must be {alpha: a number between 0 and 1, pairs: {producer module: [linear "
+                    "modules reading its output], ...}}, e.g. {alpha: 0.8, pairs: {input_layernorm: "
+                    "[self_attn.q_proj, self_attn.k_proj, self_attn.v_proj]}}")
         return None
 
 

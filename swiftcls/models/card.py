@@ -178,6 +178,9 @@ def model_card(path: str, space: LabelSpace, payload: dict, source: str, chat_kw
                f"{space.names[1]}) - logit({space.names[0]}), so P({space.names[1]}) = sigmoid(score)")
     if onnx:
         precision = "dynamic int8 quantization" if onnx["quantize"] == "int8" else "float32"
+        if onnx.get("smoothing"):
+            precision += (f", SmoothQuant-smoothed on {onnx['smoothing']['rows']} calibration rows "
+                          f"(alpha {onnx['smoothing']['alpha']})")
         usage = _ONNX_USAGE.format(path=path, precision=precision, inputs=onnx["inputs"], labels=space.num_labels)
     elif reward:
         usage = _REWARD_USAGE.format(path=path, meaning=meaning, arch=reward)

@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 ONNX_FILE = "model.onnx"
 OPSET = 17
 INSTALL = "pip install 'swiftcls[onnx]' (onnx and onnxruntime)"
+INT8_OPS = {"MatMulInteger", "DynamicQuantizeMatMul", "MatMulIntegerToFloat", "QAttention", "QGemm"}
 
 
 def _import(name: str):
@@ -132,6 +133,11 @@ def _quantize_int8(source: Path, target: Path, exclude: Sequence[str] = ()) -> N
         logger.info("int8: %d matrix products of %s kept in float32", len(kept), ", ".join(exclude))
     quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True, nodes_to_exclude=kept,
                      extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    ops = {n.op_type for n in onnx.load(str(target), load_external_data=False).graph.node}
+    if not ops & INT8_OPS:  # e.g. weights traced as Constant nodes: the quantizer sees no weight to quantize
+        raise ConfigError(f"--onnx_quantize int8 quantized no matrix product of {source.name} (the graph holds "
+                          "no int8 kernel): the export would be float32 under an int8 name. Report this with the "
+                          "model type; export without --onnx_quantize meanwhile.")
 
 
 class OnnxModel:

@@ -165,3 +165,18 @@ def test_refusals_say_what_to_do(runs, tiny_vl_dir, tmp_path):
     with pytest.raises(ConfigError, match="covers text models"):
         export_main({"model": str(tiny_vl_dir("qwen2_vl")), "to": "onnx", "output_dir": str(tmp_path / "vl")})
     assert not (tmp_path / "vl").exists()
+
+
+def test_an_int8_export_that_quantized_nothing_is_an_error(runs, monkeypatch, tmp_path):
+    """Weights traced as Constant nodes are invisible to onnxruntime's quantizer: the file would be float32 under an
+    int8 name (seen with a deep-copied SmolLM2). Stand-in: a quantizer that copies the graph unchanged."""
+    import shutil
+
+    import onnxruntime.quantization
+
+    monkeypatch.setattr(onnxruntime.quantization, "quantize_dynamic",
+                        lambda source, target, **_: shutil.copyfile(source, target))
+    with pytest.raises(ConfigError, match="quantized no matrix product"):
+        export_main({**runs("decoder")["source"], "to": "onnx", "onnx_quantize": "int8",
+                     "output_dir": str(tmp_path / "int8")})
+    assert not (tmp_path / "int8").exists()
