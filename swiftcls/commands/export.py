@@ -106,7 +106,8 @@ def export_main(args: ExportArguments | Sequence[str] | dict | None = None) -> s
             config.save_pretrained(tmp)  # labels and problem type; the weights live in the graph
             quantize = None if args.onnx_quantize == "none" else args.onnx_quantize
             smoothed = smooth_for_int8(model, tokenizer, spec, space, payload or {}, args) if quantize else None
-            path = export_onnx(model, tokenizer, tmp, quantize, spec.onnx_fusion, spec.onnx_int8_exclude)
+            path = export_onnx(model, tokenizer, tmp, quantize, spec.onnx_fusion, spec.onnx_int8_exclude,
+                               spec.onnx_int8_per_token)
             onnx = {"file": path.name, "quantize": args.onnx_quantize, "inputs": _graph_inputs(path),
                     **({"smoothing": smoothed} if smoothed else {})}
         else:

@@ -67,6 +67,8 @@ class ModelSpec:
         onnx_int8_exclude: Linear modules (leaf names, e.g. ``down_proj``) that ``--onnx_quantize int8`` keeps in
             float32: their inputs carry activation outliers that one dynamic int8 scale per tensor cannot hold
             (a decoder MLP's down projection, after the gated product).
+        onnx_int8_per_token: Linear modules whose ``--onnx_quantize int8`` products scale their input per token
+            instead of per tensor: their inputs have outliers in a few tokens (a decoder MLP's down projection).
         onnx_int8_smooth: SmoothQuant-style smoothing before ``--onnx_quantize int8`` when calibration rows are
             given (:mod:`swiftcls.models.smoothing`): ``{alpha: 0.8, pairs: {input_layernorm: [self_attn.q_proj,
             ...]}}``, each producer (a norm or linear, relative to a block) mapped to every linear that reads its
@@ -100,6 +102,7 @@ class ModelSpec:
     image_token: str | None = None
     onnx_fusion: str | None = None
     onnx_int8_exclude: list[str] = field(default_factory=list)
+    onnx_int8_per_token: list[str] = field(default_factory=list)
     onnx_int8_smooth: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -109,6 +112,8 @@ class ModelSpec:
             self.lora_exclude = [self.lora_exclude]
         if isinstance(self.onnx_int8_exclude, str):
             self.onnx_int8_exclude = [self.onnx_int8_exclude]
+        if isinstance(self.onnx_int8_per_token, str):
+            self.onnx_int8_per_token = [self.onnx_int8_per_token]
 
     @classmethod
     def from_file(cls, path: Path) -> ModelSpec:

@@ -25,6 +25,7 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 
 from ..core.compat import attn_implementation
 from ..core.errors import ConfigError
+from .onnx_per_token import per_token_int8
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class _Traced(torch.nn.Module):
 
 
 def export_onnx(model, tokenizer, folder: Path, quantize: str | None = None, fusion: str | None = None,
-                int8_exclude: Sequence[str] = ()) -> Path:
+                int8_exclude: Sequence[str] = (), int8_per_token: Sequence[str] = ()) -> Path:
     """Write ``folder/model.onnx`` for ``model`` (a loaded text classifier, merged, in eval mode).
 
     Args:
@@ -66,6 +67,8 @@ def export_onnx(model, tokenizer, folder: Path, quantize: str | None = None, fus
             the graph is traced with eager attention and fused (Attention, SkipLayerNormalization, ...), so int8
             quantizes whole attention blocks (QAttention). None keeps the traced graph.
         int8_exclude: The family spec's ``onnx_int8_exclude``: linear modules int8 keeps in float32.
+        int8_per_token: The family spec's ``onnx_int8_per_token``: linear modules whose int8 products scale their
+            input per token (:mod:`swiftcls.models.onnx_per_token`).
 
     Returns:
         The path of the written file.
@@ -98,7 +101,7 @@ def export_onnx(model, tokenizer, folder: Path, quantize: str | None = None, fus
         _fuse(traced, stages[-1], fusion, model.config)
     if quantize == "int8":
         stages.append(path)
-        _quantize_int8(stages[-2], path, int8_exclude)
+        _quantize_int8(stages[-2], path, int8_exclude, int8_per_token)
     for stage in stages[:-1]:
         stage.unlink()
     return path
@@ -118,21 +121,31 @@ def _fuse(source: Path, target: Path, model_type: str, config) -> None:
     optimized.save_model_to_file(str(target))
 
 
-def _quantize_int8(source: Path, target: Path, exclude: Sequence[str] = ()) -> None:
+def _quantize_int8(source: Path, target: Path, exclude: Sequence[str] = (), per_token: Sequence[str] = ()) -> None:
     """Dynamic int8: int8 weights with one scale per output channel (per-tensor scales lost more accuracy on real
     data, docs/benchmarks.md), activations quantized per batch, except the matrix products of the ``exclude``
-    modules (traced as ``.../<module>/MatMul``), which stay float32. Fused com.microsoft ops have no ONNX type
-    inference, hence the float default type."""
+    modules (traced as ``.../<module>/MatMul``), which stay float32, and those of the ``per_token`` modules, whose
+    activations get one scale per token (:func:`~swiftcls.models.onnx_per_token.per_token_int8`). Fused
+    com.microsoft ops have no ONNX type inference, hence the float default type."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic  # optional, see the module docstring
 
-    kept = []
-    if exclude:  # a graph under 2 GB holds its weights: read it only when names are to be matched
+    def products(modules):
+        return [n.name for n in nodes if n.op_type in ("MatMul", "Gemm") and any(f"/{m}/" in n.name for m in modules)]
+
+    kept = rewritten = []
+    if exclude or per_token:  # a graph under 2 GB holds its weights: read it only when names are to be matched
         nodes = onnx.load(str(source), load_external_data=False).graph.node
-        kept = [n.name for n in nodes if n.op_type in ("MatMul", "Gemm") and any(f"/{m}/" in n.name for m in exclude)]
-        logger.info("int8: %d matrix products of %s kept in float32", len(kept), ", ".join(exclude))
-    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True, nodes_to_exclude=kept,
-                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+        kept, rewritten = products(exclude), products(per_token)
+        if kept:
+            logger.info("int8: %d matrix products of %s kept in float32", len(kept), ", ".join(exclude))
+    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True,
+                     nodes_to_exclude=kept + rewritten, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    if rewritten:
+        graph = onnx.load(str(target))
+        done = per_token_int8(graph, rewritten)
+        onnx.save(graph, str(target), save_as_external_data=graph.ByteSize() > 2**31 - 2**24)
+        logger.info("int8: %d matrix products of %s scale their inputs per token", done, ", ".join(per_token))
     ops = {n.op_type for n in onnx.load(str(target), load_external_data=False).graph.node}
     if not ops & INT8_OPS:  # e.g. weights traced as Constant nodes: the quantizer sees no weight to quantize
         raise ConfigError(f"--onnx_quantize int8 quantized no matrix product of {source.name} (the graph holds "
