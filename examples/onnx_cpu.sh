@@ -11,7 +11,7 @@ CKPT=$(python -c "import json; print(json.load(open('$OUT/summary.json'))['last_
 # float32: probabilities equal PyTorch's within 1e-4
 swiftcls export --adapters "$CKPT" --to onnx --output_dir "$OUT/onnx-fp32"
 # int8: SmoothQuant smoothing calibrated on 256 rows (without --dataset: the training rows named in args.json),
-# the MLP down projections kept float32 (the llama template's onnx_int8_exclude)
+# the MLP down projections with one activation scale per token (the llama template's onnx_int8_per_token)
 swiftcls export --adapters "$CKPT" --to onnx --onnx_quantize int8 --dataset ../shared/data/sst2/train.tsv#256 \
     --output_dir "$OUT/onnx-int8"
 swiftcls eval --adapters "$CKPT" --dataset "$DEV" --metrics_path "$OUT/eval_pt.json"
