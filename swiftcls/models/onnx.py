@@ -92,6 +92,11 @@ def export_onnx(model, tokenizer, folder: Path, quantize: str | None = None, fus
                               dynamo=False, input_names=names, output_names=["logits"], opset_version=OPSET,
                               dynamic_axes={**{k: {0: "batch", 1: "sequence"} for k in names},
                                             "logits": {0: "batch"}})
+    except torch.onnx.errors.UnsupportedOperatorError as err:  # e.g. Mixture-of-Experts routing (aten::histc)
+        first_line = str(err).splitlines()[0]  # the rest is the whole traced graph
+        raise ConfigError(f"--to onnx: {type(model).__name__} runs an operator torch's ONNX exporter cannot express "
+                          f"({first_line}). Serve this model with --to hf (vLLM, transformers) or swiftcls "
+                          "infer/deploy's PyTorch backend.") from err
     finally:
         if fusion and impl:
             model.set_attn_implementation(impl)

@@ -182,3 +182,14 @@ def test_an_int8_export_that_quantized_nothing_is_an_error(runs, monkeypatch, tm
         export_main({**runs("encoder")["source"], "to": "onnx", "onnx_quantize": "int8",
                      "output_dir": str(tmp_path / "int8")})
     assert not (tmp_path / "int8").exists()
+
+
+def test_a_family_the_onnx_exporter_cannot_trace_is_refused_with_what_to_use(tiny_model_dir, tmp_path):
+    """Mixture-of-Experts routing runs aten::histc, which torch's ONNX exporter cannot express: a clear refusal
+    instead of the exporter's traceback (it was one)."""
+    ckpt = sft(["--model", str(tiny_model_dir("qwen3_moe")), "--dataset", write(tmp_path / "t.jsonl",
+               make_rows(8, "single")), "--tuner_type", "lora", "--lora_rank", "4", "--max_steps", "1", "--use_cpu",
+               "true", "--output_dir", str(tmp_path / "run"), "--eval_strategy", "no"])["last_model_checkpoint"]
+    with pytest.raises(ConfigError, match="cannot express.*aten::histc.*to hf"):
+        export_main({"adapters": ckpt, "to": "onnx", "output_dir": str(tmp_path / "onnx")})
+    assert not (tmp_path / "onnx").exists()

@@ -28,7 +28,7 @@ def _batch(seed: int):
 
 
 def test_decoder_specs_name_smoothing():
-    assert {"qwen2", "qwen3", "llama", "qwen2_moe", "qwen3_moe"} <= set(SMOOTHED)
+    assert {"qwen2", "qwen3", "llama"} <= set(SMOOTHED)  # the MoE specs cannot be exported to ONNX at all
 
 
 @pytest.mark.parametrize("family", SMOOTHED)
