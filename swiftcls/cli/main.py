@@ -60,4 +60,17 @@ def main(argv: list[str] | None = None) -> int:
     except SwiftClsError as err:
         print(f"swiftcls: error: {err}", file=sys.stderr)
         return 2
+    finally:
+        release_process_group()
     return 0
+
+
+def release_process_group() -> None:
+    """Destroy torch's default process group, if a run made one, before the interpreter exits.
+
+    Left to static destructors, a gloo group's threads can abort a rank after a finished run ("terminate called
+    without an active exception", SIGABRT), and torchrun then reports the whole run failed.
+    """
+    dist = sys.modules.get("torch.distributed")  # never imports torch: commands that did not start it have no group
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
