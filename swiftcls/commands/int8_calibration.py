@@ -10,17 +10,15 @@ from __future__ import annotations
 import logging
 from dataclasses import fields
 from itertools import islice
-from types import SimpleNamespace
 
-from ..config.data import DataArguments
 from ..config.export import ExportArguments
 from ..core.errors import ConfigError, DataError
 from ..core.labels import LabelSpace
 from ..core.spec import ModelSpec
 from ..data.dataset import iter_examples, parse_columns
+from ..data.readers import ReadOptions
 from ..inference.classifier import Classifier
 from ..models.smoothing import input_ranges, smooth
-from .common import read_options
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +50,11 @@ def smooth_for_int8(model, tokenizer, spec: ModelSpec, space: LabelSpace, payloa
                        "graph is quantized without smoothing; pass --dataset FILE for better int8 accuracy.",
                        spec.name)
         return None
-    defaults = {f.name: f.default for f in fields(DataArguments)}
-    saved = SimpleNamespace(**{**defaults, **{k: payload[k] for k in defaults if payload.get(k) is not None}})
+    # The file-reading flags of training (args.json), as ReadOptions fields; absent ones keep their defaults.
+    options = ReadOptions(**{f.name: payload[f.name] for f in fields(ReadOptions) if payload.get(f.name) is not None})
     bad = []  # a bad row only leaves the calibration sample (it is counted in the log), as --skip_bad_rows would
     try:
-        examples = list(islice(iter_examples(sources, read_options(saved), parse_columns(saved.columns),
+        examples = list(islice(iter_examples(sources, options, parse_columns(payload.get("columns")),
                                              require_label=False, skipped=bad), args.quant_n_samples))
         if not examples:
             raise DataError(f"no usable calibration row ({len(bad)} bad; first: {bad[0] if bad else None})",

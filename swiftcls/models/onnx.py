@@ -146,12 +146,13 @@ def _quantize_int8(source: Path, target: Path, exclude: Sequence[str] = (), per_
             logger.info("int8: %d matrix products of %s kept in float32", len(kept), ", ".join(exclude))
     quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True,
                      nodes_to_exclude=kept + rewritten, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    # Read once: with its weights when the per-token rewrite needs them, else only its nodes for the check below.
+    graph = onnx.load(str(target), load_external_data=bool(rewritten))
     if rewritten:
-        graph = onnx.load(str(target))
         done = per_token_int8(graph, rewritten)
         onnx.save(graph, str(target), save_as_external_data=graph.ByteSize() > 2**31 - 2**24)
         logger.info("int8: %d matrix products of %s scale their inputs per token", done, ", ".join(per_token))
-    ops = {n.op_type for n in onnx.load(str(target), load_external_data=False).graph.node}
+    ops = {n.op_type for n in graph.graph.node}
     if not ops & INT8_OPS:  # e.g. weights traced as Constant nodes: the quantizer sees no weight to quantize
         raise ConfigError(f"--onnx_quantize int8 quantized no matrix product of {source.name} (the graph holds "
                           "no int8 kernel): the export would be float32 under an int8 name. Report this with the "
